@@ -1,0 +1,177 @@
+//! `causim fit`: the experiment's estimators on a user's own CSV.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use ndarray::{Array1, Array2};
+use toml::Value;
+
+use super::simulate::parse_assignment;
+use crate::data::{read_csv, Dataset};
+use crate::estimate::Estimate;
+use crate::spec::EstimatorSpec;
+
+/// Arguments of `causim fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// CSV file with a header row.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Outcome column.
+    #[arg(long)]
+    pub y: String,
+    /// Treatment column (0/1 for binary treatments).
+    #[arg(long)]
+    pub w: String,
+    /// Instrument column (needed by two_stage_least_squares).
+    #[arg(long)]
+    pub z: Option<String>,
+    /// Covariate columns, comma-separated [default: every other column]; "" for none.
+    #[arg(long, value_delimiter = ',')]
+    pub x: Option<Vec<String>>,
+    /// Estimator kind, as in `causim list` (hyphens work too; aliases: naive, 2sls).
+    #[arg(long)]
+    pub estimator: String,
+    /// Estimator parameter, e.g. --param se=hc3 --param covariates=false (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Seed for estimators that use randomness.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Builds an estimator spec from a kind (or alias) and `key=value` parameters,
+/// through the same serde path as experiment files (same validation, same errors).
+pub fn estimator_spec(kind: &str, params: &[String]) -> anyhow::Result<EstimatorSpec> {
+    let kind = match kind.replace('-', "_").as_str() {
+        "naive" | "dim" => "difference_in_means".to_string(),
+        "2sls" | "tsls" | "iv" => "two_stage_least_squares".to_string(),
+        other => other.to_string(),
+    };
+    let mut table = toml::Table::new();
+    table.insert("kind".into(), Value::String(kind));
+    for p in params {
+        let (key, value) = parse_assignment(p)?;
+        table.insert(key, value);
+    }
+    Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("--estimator: {}", e.message().trim()))
+}
+
+/// Reads the CSV into a dataset, checking the columns and that treatment and
+/// instrument vary.
+pub fn dataset(args: &FitArgs) -> anyhow::Result<Dataset> {
+    let table = read_csv(&args.data)?;
+    let y = Array1::from(table.column(&args.y)?.to_vec());
+    let w = Array1::from(table.column(&args.w)?.to_vec());
+    let z = match &args.z {
+        Some(name) => Some(Array1::from(table.column(name)?.to_vec())),
+        None => None,
+    };
+    let used: Vec<&str> = [
+        Some(args.y.as_str()),
+        Some(args.w.as_str()),
+        args.z.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let x_names: Vec<String> = match &args.x {
+        Some(names) => names
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => table
+            .names()
+            .iter()
+            .filter(|n| !used.contains(&n.as_str()))
+            .cloned()
+            .collect(),
+    };
+    for name in &x_names {
+        if used.contains(&name.as_str()) {
+            bail!("column `{name}` is both a covariate and the outcome, treatment or instrument");
+        }
+    }
+    let mut x = Array2::zeros((table.rows(), x_names.len()));
+    for (j, name) in x_names.iter().enumerate() {
+        x.column_mut(j)
+            .assign(&Array1::from(table.column(name)?.to_vec()));
+    }
+    let constant = |v: &Array1<f64>| v.iter().all(|a| *a == v[0]);
+    if constant(&w) {
+        bail!(
+            "treatment column `{}` is constant (all {}); an effect needs treated and untreated units",
+            args.w,
+            w[0]
+        );
+    }
+    if let (Some(z), Some(name)) = (&z, &args.z) {
+        if constant(z) {
+            bail!(
+                "instrument column `{name}` is constant (all {}); an instrument must vary",
+                z[0]
+            );
+        }
+    }
+    Ok(Dataset::new(y, w, z, x, x_names)?)
+}
+
+/// Runs `causim fit`.
+pub fn fit(args: FitArgs) -> anyhow::Result<()> {
+    let spec = estimator_spec(&args.estimator, &args.params)?;
+    let data = dataset(&args)?;
+    let estimate = spec
+        .estimator()
+        .fit(&data, args.seed)
+        .with_context(|| format!("{} on {}", spec.kind(), args.data.display()))?;
+    if args.json {
+        println!("{}", json(spec.kind(), data.n(), &estimate));
+    } else {
+        print!("{}", table(spec.kind(), &data, &estimate));
+    }
+    Ok(())
+}
+
+fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
+    serde_json::json!({
+        "estimator": kind,
+        "estimand": e.estimand.label(),
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_lower": e.ci_lower,
+        "ci_upper": e.ci_upper,
+        "n": n,
+        "diagnostics": e.diagnostics,
+    })
+}
+
+fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
+    let mut out = format!(
+        "{kind}  (n = {}, {} covariates)\n\n{:<10} {:>12} {:>12} {:>12} {:>12}\n{:<10} {:>12.6} {:>12.6} {:>12.6} {:>12.6}\n",
+        data.n(),
+        data.x_names.len(),
+        "estimand",
+        "estimate",
+        "se",
+        "ci_lower",
+        "ci_upper",
+        e.estimand.label(),
+        e.estimate,
+        e.se,
+        e.ci_lower,
+        e.ci_upper
+    );
+    if !e.diagnostics.is_empty() {
+        out.push_str("\ndiagnostics\n");
+        for (name, value) in &e.diagnostics {
+            out.push_str(&format!("  {name:<22} {value:>12.6}\n"));
+        }
+    }
+    out
+}

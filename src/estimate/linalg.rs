@@ -1,0 +1,725 @@
+//! Small dense linear algebra for the linear estimators: a Cholesky factor
+//! that names the regressor making a design collinear, least squares on
+//! centered and scaled columns, and sandwich (classical and HC0–HC3)
+//! covariances.
+//!
+//! Systems are k×k with k at most a few hundred, built from n×k designs, so
+//! forming the Gram matrix (O(n k²)) dominates the cost. Centering and scaling
+//! the columns first keeps the Cholesky factor of that Gram matrix accurate.
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+
+use super::linear::SeKind;
+use crate::{Error, Result};
+
+/// A column counts as collinear when less than this share of its sum of
+/// squares is left after projecting it on the earlier columns (1 − R² ≤ tol).
+const COLLINEARITY_TOL: f64 = 1e-10;
+
+/// A column with an intercept in the design counts as constant when its
+/// root-mean-square deviation from its mean is below this share of its
+/// root-mean-square: it varies only by rounding noise.
+const CONSTANT_TOL: f64 = 1e-10;
+
+/// Leverages within this distance of 1 make HC2/HC3 weights blow up.
+const LEVERAGE_TOL: f64 = 1e-10;
+
+/// Lower-triangular Cholesky factor `L` of a symmetric positive-definite
+/// matrix `A = L Lᵀ`: factored once, then used for solves and the inverse.
+#[derive(Debug, Clone)]
+pub struct Cholesky {
+    /// The factor `L`, lower triangular; zeros above the diagonal.
+    l: Array2<f64>,
+}
+
+impl Cholesky {
+    /// Factors the symmetric matrix `a`, reading only its lower triangle.
+    ///
+    /// `a` is meant to be a Gram matrix `XᵀX`, and `names[j]` names column `j`
+    /// of `X` in errors (unnamed columns are called by position).
+    ///
+    /// # Errors
+    /// [`Error::Estimate`] when `a` has a non-finite entry, when a column is
+    /// all zeros, or when a pivot keeps at most a relative 1e-10 of its
+    /// diagonal entry, i.e. the column is numerically a linear combination of
+    /// the columns before it; the message names the first such column.
+    ///
+    /// # Panics
+    /// If `a` is not square.
+    pub fn factor(a: ArrayView2<f64>, names: &[String]) -> Result<Self> {
+        let k = a.nrows();
+        assert_eq!(a.ncols(), k, "Cholesky::factor needs a square matrix");
+        if let Some(((i, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Estimate(format!(
+                "cannot factor a matrix with a non-finite entry ({v} at row {}, column {})",
+                i + 1,
+                j + 1
+            )));
+        }
+        let mut l = Array2::<f64>::zeros((k, k));
+        for j in 0..k {
+            let ajj = a[(j, j)];
+            if ajj <= 0.0 {
+                return Err(collinear(names, j, "is all zeros"));
+            }
+            let row_j = l.slice(s![j, ..j]);
+            let pivot = ajj - row_j.dot(&row_j);
+            if pivot <= COLLINEARITY_TOL * ajj {
+                return Err(collinear(
+                    names,
+                    j,
+                    "is a linear combination of earlier columns",
+                ));
+            }
+            let ljj = pivot.sqrt();
+            l[(j, j)] = ljj;
+            for i in j + 1..k {
+                let off = a[(i, j)] - l.slice(s![i, ..j]).dot(&l.slice(s![j, ..j]));
+                l[(i, j)] = off / ljj;
+            }
+        }
+        Ok(Cholesky { l })
+    }
+
+    /// Solves `A x = b` by forward and back substitution.
+    ///
+    /// # Panics
+    /// If `b` does not have one entry per row of `A`.
+    pub fn solve(&self, b: ArrayView1<f64>) -> Array1<f64> {
+        let k = self.l.nrows();
+        assert_eq!(
+            b.len(),
+            k,
+            "Cholesky::solve: right-hand side has the wrong length"
+        );
+        let mut x = b.to_owned();
+        for i in 0..k {
+            let done = self.l.slice(s![i, ..i]).dot(&x.slice(s![..i]));
+            x[i] = (x[i] - done) / self.l[(i, i)];
+        }
+        for i in (0..k).rev() {
+            let done = self.l.slice(s![i + 1.., i]).dot(&x.slice(s![i + 1..]));
+            x[i] = (x[i] - done) / self.l[(i, i)];
+        }
+        x
+    }
+
+    /// The inverse `A⁻¹ = L⁻ᵀ L⁻¹`, exactly symmetric.
+    pub fn inverse(&self) -> Array2<f64> {
+        let k = self.l.nrows();
+        let mut linv = Array2::<f64>::zeros((k, k));
+        for j in 0..k {
+            linv[(j, j)] = 1.0 / self.l[(j, j)];
+            for i in j + 1..k {
+                let acc = self.l.slice(s![i, j..i]).dot(&linv.slice(s![j..i, j]));
+                linv[(i, j)] = -acc / self.l[(i, i)];
+            }
+        }
+        let mut inv = linv.t().dot(&linv);
+        symmetrize(&mut inv);
+        inv
+    }
+}
+
+/// An ordinary least-squares fit of `y` on the columns of `X`, keeping what
+/// standard errors need: the coefficients, `(XᵀX)⁻¹` and the residuals.
+#[derive(Debug, Clone)]
+pub struct LeastSquares {
+    /// Coefficients, one per column of `X`.
+    pub beta: Array1<f64>,
+    /// `(XᵀX)⁻¹`, k×k: the bread of sandwich covariances.
+    pub xtx_inv: Array2<f64>,
+    /// Residuals `y − X beta`, one per row.
+    pub residuals: Array1<f64>,
+}
+
+impl LeastSquares {
+    /// Fits `y` on `x` (n×k); `names` names the k columns in errors.
+    ///
+    /// Columns are centered when the design has a constant (intercept) column
+    /// and scaled to unit root-mean-square before forming `XᵀX`; both
+    /// transformations are undone in `beta` and `xtx_inv`.
+    ///
+    /// # Errors
+    /// [`Error::Data`] for a non-finite value in `x` or `y`;
+    /// [`Error::Estimate`] for fewer rows than columns and for collinear
+    /// columns (all zeros, constant besides an intercept, or a linear
+    /// combination of earlier columns), naming the first offending column.
+    ///
+    /// # Panics
+    /// If `y` does not have one entry per row of `x`.
+    pub fn fit(x: ArrayView2<f64>, y: ArrayView1<f64>, names: &[String]) -> Result<Self> {
+        let [fit] = Self::fit_many(x, [y], names)?;
+        Ok(fit)
+    }
+
+    /// Fits each of the `M` responses `ys` on the same `x`, preparing and
+    /// factoring the design once.
+    ///
+    /// # Errors
+    /// As for [`LeastSquares::fit`].
+    ///
+    /// # Panics
+    /// If a response does not have one entry per row of `x`.
+    pub fn fit_many<const M: usize>(
+        x: ArrayView2<f64>,
+        ys: [ArrayView1<f64>; M],
+        names: &[String],
+    ) -> Result<[Self; M]> {
+        for y in &ys {
+            assert_eq!(y.len(), x.nrows(), "least squares: y and x differ in rows");
+            if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Data(format!(
+                    "the response has a non-finite value ({}) at row {}",
+                    y[i],
+                    i + 1
+                )));
+            }
+        }
+        let solver = Solver::new(x, names)?;
+        Ok(ys.map(|y| solver.fit(y)))
+    }
+
+    /// Residual sum of squares `Σ eᵢ²`.
+    pub fn rss(&self) -> f64 {
+        self.residuals.dot(&self.residuals)
+    }
+}
+
+/// Covariance matrix of a linear estimator `β̂ = B Σᵢ dᵢ yᵢ`, where
+/// `B = bread_inv` (k×k) and `dᵢ` is row `i` of `design` (n×k), given the
+/// residuals `eᵢ` of the model.
+///
+/// For OLS, `B = (XᵀX)⁻¹` and `design = X`; for 2SLS, `B = (X̂ᵀX̂)⁻¹`,
+/// `design = X̂` and the residuals are the structural ones. Classical:
+/// `σ² B` with `σ² = Σ eᵢ² / (n − k)`. Robust: `B (Σᵢ ωᵢ dᵢ dᵢᵀ) B` with
+/// `ωᵢ = eᵢ²` (HC0), times `n / (n − k)` (HC1), `eᵢ² / (1 − hᵢ)` (HC2) or
+/// `eᵢ² / (1 − hᵢ)²` (HC3), where `hᵢ = dᵢᵀ B dᵢ` is the leverage.
+///
+/// # Errors
+/// [`Error::Estimate`] unless `n > k`, and for HC2/HC3 when a row has
+/// leverage 1.
+///
+/// # Panics
+/// If the shapes of `bread_inv`, `design` and `residuals` disagree.
+pub fn sandwich(
+    bread_inv: ArrayView2<f64>,
+    design: ArrayView2<f64>,
+    residuals: ArrayView1<f64>,
+    kind: SeKind,
+) -> Result<Array2<f64>> {
+    let (n, k) = design.dim();
+    assert_eq!(
+        bread_inv.dim(),
+        (k, k),
+        "sandwich: bread has the wrong shape"
+    );
+    assert_eq!(residuals.len(), n, "sandwich: one residual per row needed");
+    if n <= k {
+        return Err(Error::Estimate(format!(
+            "standard errors need more units than coefficients: n = {n}, k = {k}"
+        )));
+    }
+    let dof = (n - k) as f64;
+    let leverage_power = match kind {
+        SeKind::Classical => {
+            let sigma2 = residuals.dot(&residuals) / dof;
+            return Ok(&bread_inv * sigma2);
+        }
+        SeKind::Hc0 | SeKind::Hc1 => 0,
+        SeKind::Hc2 => 1,
+        SeKind::Hc3 => 2,
+    };
+    // Row i of `u` is B dᵢ, so hᵢ = uᵢ · dᵢ.
+    let u = (leverage_power > 0).then(|| design.dot(&bread_inv));
+    // Rows of `weighted` are √ωᵢ dᵢ, so its Gram matrix is the meat.
+    let mut weighted = design.to_owned();
+    for (i, mut row) in weighted.axis_iter_mut(Axis(0)).enumerate() {
+        let mut root_weight = residuals[i].abs();
+        if let Some(u) = &u {
+            let slack = 1.0 - u.row(i).dot(&row);
+            if slack <= LEVERAGE_TOL {
+                return Err(Error::Estimate(format!(
+                    "leverage-adjusted (HC2/HC3) standard errors are undefined: row {} has \
+                     leverage 1, so the fit reproduces it exactly; use se = \"hc1\"",
+                    i + 1
+                )));
+            }
+            root_weight /= slack.powi(leverage_power).sqrt();
+        }
+        row *= root_weight;
+    }
+    let meat = weighted.t().dot(&weighted);
+    let mut cov = bread_inv.dot(&meat).dot(&bread_inv);
+    if kind == SeKind::Hc1 {
+        cov *= n as f64 / dof;
+    }
+    symmetrize(&mut cov);
+    Ok(cov)
+}
+
+/// A design prepared for least squares: a working copy whose column `j` is
+/// `(x_j − shift_j) / scale_j`, the Cholesky factor of its Gram matrix, and
+/// what maps a fit on it back to the original columns.
+///
+/// With a constant column `c` (an intercept) the other columns are centered
+/// at their means, so that large offsets do not swamp their variation;
+/// without one, columns are only scaled.
+struct Solver {
+    /// The centered and scaled design, n×k.
+    xs: Array2<f64>,
+    /// Root-mean-square of each (centered) column.
+    scale: Array1<f64>,
+    /// The constant column and each column's shift divided by its value
+    /// (zero at the constant column itself), when centering was done.
+    centering: Option<(usize, Array1<f64>)>,
+    /// Cholesky factor of `xsᵀ xs`.
+    chol: Cholesky,
+    /// `(XᵀX)⁻¹` of the original design.
+    xtx_inv: Array2<f64>,
+}
+
+impl Solver {
+    /// Checks, centers, scales and factors the design `x`.
+    fn new(x: ArrayView2<f64>, names: &[String]) -> Result<Self> {
+        let (n, k) = x.dim();
+        if let Some(p) = x.iter().position(|v| !v.is_finite()) {
+            let (i, j) = (p / k, p % k);
+            return Err(Error::Data(format!(
+                "column `{}` has a non-finite value ({}) at row {}",
+                column_name(names, j),
+                x[(i, j)],
+                i + 1
+            )));
+        }
+        if n < k || k == 0 {
+            return Err(Error::Estimate(format!(
+                "least squares needs at least one column and at least as many rows as \
+                 columns: {n} rows, {k} columns"
+            )));
+        }
+        let nf = n as f64;
+        // A row-major working copy, so that the passes below run over slices.
+        let mut xs = x.as_standard_layout().into_owned();
+        let buf = xs
+            .as_slice_mut()
+            .expect("an array in standard layout is one slice");
+        let first = buf[..k].to_vec();
+        let mut sum = vec![0.0; k];
+        let mut raw_ss = vec![0.0; k];
+        for row in buf.chunks_exact(k) {
+            for ((s, q), &v) in sum.iter_mut().zip(raw_ss.iter_mut()).zip(row) {
+                *s += v;
+                *q += v * v;
+            }
+        }
+        if let Some(j) = raw_ss.iter().position(|&q| q == 0.0) {
+            return Err(collinear(names, j, "is all zeros"));
+        }
+        let varies: Vec<bool> = (0..k)
+            .map(|j| buf.iter().skip(j).step_by(k).any(|&v| v != first[j]))
+            .collect();
+        let constant = varies.iter().position(|&d| !d);
+        let mut shift = vec![0.0; k];
+        let ss = match constant {
+            Some(c) => {
+                for (m, s) in shift.iter_mut().zip(&sum) {
+                    *m = s / nf;
+                }
+                shift[c] = 0.0;
+                let mut ss = vec![0.0; k];
+                for row in buf.chunks_exact(k) {
+                    for ((q, &v), &m) in ss.iter_mut().zip(row).zip(&shift) {
+                        *q += (v - m) * (v - m);
+                    }
+                }
+                let tiny = CONSTANT_TOL * CONSTANT_TOL;
+                if let Some(j) = (0..k).find(|&j| j != c && ss[j] <= tiny * raw_ss[j]) {
+                    let why = format!(
+                        "is constant, so it duplicates the intercept column `{}`",
+                        column_name(names, c)
+                    );
+                    return Err(collinear(names, j, &why));
+                }
+                ss
+            }
+            None => raw_ss,
+        };
+        let scale: Array1<f64> = ss.iter().map(|q| (q / nf).sqrt()).collect();
+        let inv_scale: Vec<f64> = scale.iter().map(|s| 1.0 / s).collect();
+        for row in buf.chunks_exact_mut(k) {
+            for ((v, &m), &r) in row.iter_mut().zip(&shift).zip(&inv_scale) {
+                *v = (*v - m) * r;
+            }
+        }
+        let chol = Cholesky::factor(xs.t().dot(&xs).view(), names)?;
+        let centering = constant.map(|c| {
+            let value = first[c];
+            (c, shift.iter().map(|m| m / value).collect())
+        });
+        let xtx_inv = original_inverse(chol.inverse(), &scale, centering.as_ref());
+        Ok(Solver {
+            xs,
+            scale,
+            centering,
+            chol,
+            xtx_inv,
+        })
+    }
+
+    /// Least squares of `y` (finite, one entry per row) on the prepared design.
+    fn fit(&self, y: ArrayView1<f64>) -> LeastSquares {
+        let mut xty = Array1::<f64>::zeros(self.xs.ncols());
+        for (row, &yi) in self.xs.rows().into_iter().zip(y) {
+            xty.scaled_add(yi, &row);
+        }
+        let gamma = self.chol.solve(xty.view());
+        let mut residuals = Array1::<f64>::zeros(y.len());
+        Zip::from(&mut residuals)
+            .and(self.xs.rows())
+            .and(y)
+            .for_each(|r, row, &yi| *r = yi - row.dot(&gamma));
+        LeastSquares {
+            beta: self.to_original_beta(gamma),
+            xtx_inv: self.xtx_inv.clone(),
+            residuals,
+        }
+    }
+
+    /// Maps coefficients of the working design back to the original one.
+    ///
+    /// The original design is `X = Xc (I + e_c gᵀ)` with `Xc` the centered
+    /// design, so `β = (I − e_c gᵀ) βc`.
+    fn to_original_beta(&self, gamma: Array1<f64>) -> Array1<f64> {
+        let mut beta = gamma / &self.scale;
+        if let Some((c, g)) = &self.centering {
+            beta[*c] -= g.dot(&beta);
+        }
+        beta
+    }
+}
+
+/// Maps `(XsᵀXs)⁻¹` of a working design with column scales `scale` and
+/// optional centering `(c, g)` back to `(XᵀX)⁻¹` of the original design,
+/// which is `(I − e_c gᵀ) (XcᵀXc)⁻¹ (I − g e_cᵀ)`.
+fn original_inverse(
+    gram_inv: Array2<f64>,
+    scale: &Array1<f64>,
+    centering: Option<&(usize, Array1<f64>)>,
+) -> Array2<f64> {
+    let mut inv = gram_inv;
+    for ((i, j), v) in inv.indexed_iter_mut() {
+        *v /= scale[i] * scale[j];
+    }
+    if let Some((c, g)) = centering {
+        let c = *c;
+        let v = inv.dot(g);
+        let q = g.dot(&v);
+        for (j, &vj) in v.iter().enumerate() {
+            inv[(c, j)] -= vj;
+            inv[(j, c)] -= vj;
+        }
+        inv[(c, c)] += q;
+    }
+    inv
+}
+
+/// The error for column `j` being collinear, with the reason.
+fn collinear(names: &[String], j: usize, why: &str) -> Error {
+    Error::Estimate(format!(
+        "regressors are collinear: column `{}` {why}",
+        column_name(names, j)
+    ))
+}
+
+/// The name of column `j`, or its 1-based position when unnamed.
+fn column_name(names: &[String], j: usize) -> String {
+    names
+        .get(j)
+        .cloned()
+        .unwrap_or_else(|| format!("#{}", j + 1))
+}
+
+/// Copies the lower triangle onto the upper one, removing rounding asymmetry.
+fn symmetrize(a: &mut Array2<f64>) {
+    for i in 0..a.nrows() {
+        for j in 0..i {
+            a[(j, i)] = a[(i, j)];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        (a - b).iter().fold(0.0, |m, v| m.max(v.abs()))
+    }
+
+    /// An n×k design: an intercept then standard normal columns.
+    fn random_design(n: usize, k: usize, seed: u64) -> Array2<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0.0, 1.0).expect("valid normal");
+        Array2::from_shape_fn(
+            (n, k),
+            |(_, j)| {
+                if j == 0 {
+                    1.0
+                } else {
+                    normal.sample(&mut rng)
+                }
+            },
+        )
+    }
+
+    #[test]
+    fn cholesky_solves_a_known_system() {
+        let a = array![[4.0, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]];
+        let x_true = array![1.0, -2.0, 0.5];
+        let b = a.dot(&x_true);
+        let chol = Cholesky::factor(a.view(), &names(&["a", "b", "c"])).expect("SPD");
+        let x = chol.solve(b.view());
+        for (got, want) in x.iter().zip(x_true.iter()) {
+            assert!((got - want).abs() < 1e-14, "{got} vs {want}");
+        }
+        // The factor of [[4, 2], [2, 5]] is [[2, 0], [1, 2]].
+        let small = Cholesky::factor(a.slice(s![..2, ..2]), &[]).expect("SPD");
+        assert_eq!(small.l, array![[2.0, 0.0], [1.0, 2.0]]);
+    }
+
+    #[test]
+    fn inverse_times_matrix_is_identity() {
+        let x = random_design(200, 8, 3);
+        let a = x.t().dot(&x);
+        let chol = Cholesky::factor(a.view(), &[]).expect("SPD");
+        let inv = chol.inverse();
+        assert_eq!(inv, inv.t());
+        let eye = Array2::<f64>::eye(8);
+        assert!(max_abs_diff(&inv.dot(&a), &eye) < 1e-12);
+        assert!(max_abs_diff(&a.dot(&inv), &eye) < 1e-12);
+    }
+
+    #[test]
+    fn collinear_design_names_the_column() {
+        let mut x = random_design(50, 4, 5);
+        let combo = &x.column(1) * 2.0 - x.column(2);
+        x.column_mut(3).assign(&combo);
+        let y = x.column(1).to_owned();
+        let err = LeastSquares::fit(x.view(), y.view(), &names(&["one", "x1", "x2", "x3"]))
+            .expect_err("collinear");
+        assert_eq!(
+            err.to_string(),
+            "regressors are collinear: column `x3` is a linear combination of earlier columns"
+        );
+        // The same failure straight from the Gram matrix, without centering.
+        let err = Cholesky::factor(x.t().dot(&x).view(), &names(&["one", "x1", "x2", "x3"]))
+            .expect_err("collinear");
+        assert!(err
+            .to_string()
+            .contains("column `x3` is a linear combination"));
+    }
+
+    #[test]
+    fn zero_and_constant_columns_are_named() {
+        let mut x = random_design(30, 3, 7);
+        x.column_mut(2).fill(0.0);
+        let y = x.column(1).to_owned();
+        let err = LeastSquares::fit(x.view(), y.view(), &names(&["one", "a", "b"]))
+            .expect_err("zero column");
+        assert!(err.to_string().contains("column `b` is all zeros"), "{err}");
+        x.column_mut(2).fill(3.0);
+        let err = LeastSquares::fit(x.view(), y.view(), &names(&["one", "a", "b"]))
+            .expect_err("constant column");
+        assert!(
+            err.to_string()
+                .contains("column `b` is constant, so it duplicates the intercept column `one`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn badly_scaled_columns_give_the_right_beta() {
+        let mut x = random_design(100, 4, 11);
+        x.column_mut(2).mapv_inplace(|v| v * 1e6);
+        let beta_true = array![0.7, -1.5, 2e-6, 0.25];
+        let y = x.dot(&beta_true);
+        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
+        for (got, want) in fit.beta.iter().zip(beta_true.iter()) {
+            assert!(((got - want) / want).abs() < 1e-12, "{got} vs {want}");
+        }
+        // (XᵀX)⁻¹ still inverts XᵀX: D (XᵀX)⁻¹ XᵀX D⁻¹ = I with D the column norms.
+        let xtx = x.t().dot(&x);
+        let d = xtx.diag().mapv(f64::sqrt);
+        let product = fit.xtx_inv.dot(&xtx) * d.view().insert_axis(Axis(1)) / &d;
+        assert!(max_abs_diff(&product, &Array2::eye(4)) < 1e-12);
+    }
+
+    #[test]
+    fn large_offsets_alongside_an_intercept_are_centered_away() {
+        // Column 3 is 1e6 + N(0, 1): uncentered, 1 − R² on the intercept
+        // would be 1e-12 and the design would look collinear.
+        let mut x = random_design(100, 4, 12);
+        x.column_mut(3).mapv_inplace(|v| 1e6 + v);
+        let beta_true = array![0.7, -1.5, 2.0, 0.25];
+        let y = x.dot(&beta_true);
+        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
+        for (got, want) in fit.beta.iter().zip(beta_true.iter()).skip(1) {
+            assert!(((got - want) / want).abs() < 1e-9, "{got} vs {want}");
+        }
+        // The intercept extrapolates column 3 from 1e6 to 0, which magnifies
+        // the rounding of y (|y| ≈ 2.5e5) about a millionfold.
+        assert!((fit.beta[0] - 0.7).abs() < 1e-4, "{}", fit.beta[0]);
+        // By Frisch–Waugh–Lovell, diagonal j of (XᵀX)⁻¹ is 1 / RSS of
+        // column j on the other columns.
+        for j in 1..4 {
+            let others: Vec<usize> = (0..4).filter(|&m| m != j).collect();
+            let rest = x.select(Axis(1), &others);
+            let rss = LeastSquares::fit(rest.view(), x.column(j), &[])
+                .expect("full rank")
+                .rss();
+            let got = fit.xtx_inv[(j, j)] * rss;
+            assert!((got - 1.0).abs() < 1e-8, "column {j}: {got}");
+        }
+    }
+
+    #[test]
+    fn least_squares_matches_the_normal_equations() {
+        let base = random_design(80, 3, 13);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+        let noise = Normal::new(0.0, 1.0).expect("valid normal");
+        let y = base.dot(&array![1.0, 2.0, -3.0])
+            + Array1::from_shape_fn(80, |_| noise.sample(&mut rng));
+        // With an intercept of ones, a negative constant column, and none.
+        let mut negative = base.clone();
+        negative.column_mut(0).fill(-2.5);
+        for x in [base.clone(), negative, base.slice(s![.., 1..]).to_owned()] {
+            let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
+            let xtx = x.t().dot(&x);
+            let k = x.ncols();
+            assert!(max_abs_diff(&fit.xtx_inv.dot(&xtx), &Array2::eye(k)) < 1e-12);
+            let direct = fit.xtx_inv.dot(&x.t().dot(&y));
+            assert!(
+                max_abs_diff(
+                    &fit.beta.clone().insert_axis(Axis(1)),
+                    &direct.insert_axis(Axis(1))
+                ) < 1e-12
+            );
+            // Residuals are y − Xβ and orthogonal to every column.
+            let residuals = &y - &x.dot(&fit.beta);
+            assert!(fit
+                .residuals
+                .iter()
+                .zip(&residuals)
+                .all(|(a, b)| (a - b).abs() < 1e-12));
+            assert!(x.t().dot(&fit.residuals).iter().all(|v| v.abs() < 1e-10));
+            assert_eq!(fit.rss(), fit.residuals.dot(&fit.residuals));
+        }
+    }
+
+    #[test]
+    fn fit_many_matches_separate_fits() {
+        let x = random_design(60, 4, 15);
+        let y1 = x.column(1).mapv(|v| v * v);
+        let y2 = x.column(2).mapv(f64::exp);
+        let [a, b] = LeastSquares::fit_many(x.view(), [y1.view(), y2.view()], &[]).expect("fits");
+        let a1 = LeastSquares::fit(x.view(), y1.view(), &[]).expect("fits");
+        let b1 = LeastSquares::fit(x.view(), y2.view(), &[]).expect("fits");
+        assert_eq!((a.beta, a.residuals), (a1.beta, a1.residuals));
+        assert_eq!((b.beta, b.xtx_inv), (b1.beta, b1.xtx_inv));
+    }
+
+    #[test]
+    fn non_finite_inputs_are_errors() {
+        let mut x = random_design(10, 2, 17);
+        let mut y = x.column(1).to_owned();
+        y[4] = f64::NAN;
+        let err = LeastSquares::fit(x.view(), y.view(), &[]).expect_err("NaN in y");
+        assert!(
+            err.to_string().contains("non-finite value (NaN) at row 5"),
+            "{err}"
+        );
+        y[4] = 0.0;
+        x[(2, 1)] = f64::INFINITY;
+        let err =
+            LeastSquares::fit(x.view(), y.view(), &names(&["one", "age"])).expect_err("inf in x");
+        assert!(
+            err.to_string()
+                .contains("column `age` has a non-finite value"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sandwich_kinds_follow_their_formulas() {
+        let x = random_design(40, 3, 19);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
+        let noise = Normal::new(0.0, 1.0).expect("valid normal");
+        let y = Array1::from_shape_fn(40, |_| noise.sample(&mut rng));
+        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
+        let cov = |kind| {
+            sandwich(fit.xtx_inv.view(), x.view(), fit.residuals.view(), kind).expect("n > k")
+        };
+        let sigma2 = fit.rss() / 37.0;
+        assert!(max_abs_diff(&cov(SeKind::Classical), &(&fit.xtx_inv * sigma2)) < 1e-15);
+        // HC0 by the textbook formula: B (Σ eᵢ² xᵢ xᵢᵀ) B.
+        let mut meat = Array2::<f64>::zeros((3, 3));
+        for (xi, e) in x.rows().into_iter().zip(fit.residuals.iter()) {
+            let xi = xi.to_owned().insert_axis(Axis(1));
+            meat += &(xi.dot(&xi.t()) * (e * e));
+        }
+        let hc0 = fit.xtx_inv.dot(&meat).dot(&fit.xtx_inv);
+        assert!(max_abs_diff(&cov(SeKind::Hc0), &hc0) < 1e-14);
+        assert!(max_abs_diff(&cov(SeKind::Hc1), &(&hc0 * (40.0 / 37.0))) < 1e-14);
+        // HC2 ≤ HC3 on the diagonal, and both exceed HC0.
+        let (hc2, hc3) = (cov(SeKind::Hc2), cov(SeKind::Hc3));
+        for j in 0..3 {
+            assert!(hc0[(j, j)] < hc2[(j, j)] && hc2[(j, j)] < hc3[(j, j)]);
+        }
+    }
+
+    #[test]
+    fn sandwich_rejects_leverage_one_and_too_few_units() {
+        // A dummy that is 1 on a single row gives that row leverage 1.
+        let mut x = random_design(10, 2, 23);
+        x.column_mut(1).fill(0.0);
+        x[(6, 1)] = 1.0;
+        let y = Array1::from_shape_fn(10, |i| i as f64);
+        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
+        let err = sandwich(
+            fit.xtx_inv.view(),
+            x.view(),
+            fit.residuals.view(),
+            SeKind::Hc2,
+        )
+        .expect_err("leverage 1");
+        assert!(err.to_string().contains("row 7 has leverage 1"), "{err}");
+        assert!(sandwich(
+            fit.xtx_inv.view(),
+            x.view(),
+            fit.residuals.view(),
+            SeKind::Hc1
+        )
+        .is_ok());
+        let square = x.slice(s![5..7, ..]);
+        let fit = LeastSquares::fit(square, y.slice(s![5..7]), &[]).expect("square system");
+        let err = sandwich(
+            fit.xtx_inv.view(),
+            square,
+            fit.residuals.view(),
+            SeKind::Hc0,
+        )
+        .expect_err("n = k");
+        assert!(
+            err.to_string().contains("more units than coefficients"),
+            "{err}"
+        );
+    }
+}

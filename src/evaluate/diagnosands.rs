@@ -1,0 +1,191 @@
+//! Bias, RMSE, coverage, CI width and power, each with its Monte Carlo
+//! standard error, so a reader can tell a real difference from simulation noise.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::estimate::Estimand;
+use crate::run::Record;
+use crate::spec::Experiment;
+
+/// A Monte Carlo summary: a value and its Monte Carlo standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Mc {
+    /// The summary over replications.
+    pub value: f64,
+    /// Its Monte Carlo standard error.
+    pub mcse: f64,
+}
+
+/// The diagnosands every estimator gets, as (key, description) for `causim list` and reports.
+pub const DIAGNOSANDS: &[(&str, &str)] = &[
+    ("bias", "mean of (estimate - truth)"),
+    ("rmse", "root mean squared error against the truth"),
+    ("coverage", "share of 95% CIs that contain the truth"),
+    ("ci_width", "mean width of the 95% CI"),
+    ("power", "share of 95% CIs that exclude zero"),
+];
+
+/// Diagnosands of one estimator in one cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosands {
+    /// Cell index.
+    pub cell: usize,
+    /// Estimator label.
+    pub estimator: String,
+    /// The estimand the estimator targets, compared against the truth.
+    pub estimand: Estimand,
+    /// Replications with an estimate (and a defined truth).
+    pub replications: usize,
+    /// Replications where the fit failed.
+    pub failures: usize,
+    /// Mean true value of the estimand.
+    pub truth: f64,
+    /// Mean estimate.
+    pub mean_estimate: f64,
+    /// Mean reported standard error.
+    pub mean_se: f64,
+    /// Standard deviation of the estimates (what the mean SE should match).
+    pub sd_estimate: f64,
+    /// Mean error.
+    pub bias: Mc,
+    /// Root mean squared error.
+    pub rmse: Mc,
+    /// Coverage of the 95% CI.
+    pub coverage: Mc,
+    /// Mean CI width.
+    pub ci_width: Mc,
+    /// Rejection rate of a zero effect at 5%.
+    pub power: Mc,
+}
+
+impl Diagnosands {
+    /// A diagnosand by its key in [`DIAGNOSANDS`].
+    pub fn get(&self, key: &str) -> Option<Mc> {
+        match key {
+            "bias" => Some(self.bias),
+            "rmse" => Some(self.rmse),
+            "coverage" => Some(self.coverage),
+            "ci_width" => Some(self.ci_width),
+            "power" => Some(self.power),
+            _ => None,
+        }
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Mean and its standard error (sd / sqrt(R)).
+fn mean_mc(v: &[f64]) -> Mc {
+    let m = mean(v);
+    let r = v.len() as f64;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (r - 1.0)
+    } else {
+        f64::NAN
+    };
+    Mc {
+        value: m,
+        mcse: (var / r).sqrt(),
+    }
+}
+
+/// Summarizes records into diagnosands per cell and estimator, in cell then
+/// estimator order. Cells or estimators without records are omitted.
+pub fn summarize(experiment: &Experiment, records: &[Record]) -> Vec<Diagnosands> {
+    let mut out = Vec::new();
+    for cell in &experiment.cells {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.cell == cell.index).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        for (k, named) in experiment.estimators.iter().enumerate() {
+            let estimand = named.spec.estimator().estimand();
+            let mut pairs = Vec::new();
+            let mut failures = 0;
+            for record in &mine {
+                let Some(result) = record.results.get(k) else {
+                    continue;
+                };
+                match (&result.estimate, record.truth.get(estimand.key())) {
+                    (Some(e), Some(t)) => pairs.push((e, *t)),
+                    (None, _) => failures += 1,
+                    (Some(_), None) => {}
+                }
+            }
+            out.push(diagnose(
+                cell.index,
+                &named.name,
+                estimand,
+                &pairs,
+                failures,
+            ));
+        }
+    }
+    out
+}
+
+fn diagnose(
+    cell: usize,
+    estimator: &str,
+    estimand: Estimand,
+    pairs: &[(&crate::estimate::Estimate, f64)],
+    failures: usize,
+) -> Diagnosands {
+    let errors: Vec<f64> = pairs.iter().map(|(e, t)| e.estimate - t).collect();
+    let squared: Vec<f64> = errors.iter().map(|e| e * e).collect();
+    let covered: Vec<f64> = pairs
+        .iter()
+        .map(|(e, t)| f64::from(u8::from(e.ci_lower <= *t && *t <= e.ci_upper)))
+        .collect();
+    let widths: Vec<f64> = pairs.iter().map(|(e, _)| e.ci_upper - e.ci_lower).collect();
+    let rejects: Vec<f64> = pairs
+        .iter()
+        .map(|(e, _)| f64::from(u8::from(e.ci_lower > 0.0 || e.ci_upper < 0.0)))
+        .collect();
+    let estimates: Vec<f64> = pairs.iter().map(|(e, _)| e.estimate).collect();
+    let mse = mean_mc(&squared);
+    let rmse = mse.value.sqrt();
+    Diagnosands {
+        cell,
+        estimator: estimator.to_string(),
+        estimand,
+        replications: pairs.len(),
+        failures,
+        truth: mean(&pairs.iter().map(|(_, t)| *t).collect::<Vec<_>>()),
+        mean_estimate: mean(&estimates),
+        mean_se: mean(&pairs.iter().map(|(e, _)| e.se).collect::<Vec<_>>()),
+        sd_estimate: mean_mc(&estimates).mcse * (estimates.len() as f64).sqrt(),
+        bias: mean_mc(&errors),
+        // Delta method: se(sqrt(MSE)) = se(MSE) / (2 sqrt(MSE)).
+        rmse: Mc {
+            value: rmse,
+            mcse: mse.mcse / (2.0 * rmse),
+        },
+        coverage: mean_mc(&covered),
+        ci_width: mean_mc(&widths),
+        power: mean_mc(&rejects),
+    }
+}
+
+/// Mean of each truth value per cell (ATE, LATE, compliance shares), for the report.
+pub fn truth_means(records: &[Record]) -> BTreeMap<usize, BTreeMap<String, f64>> {
+    let mut sums: BTreeMap<usize, BTreeMap<String, (f64, usize)>> = BTreeMap::new();
+    for record in records {
+        let cell = sums.entry(record.cell).or_default();
+        for (key, value) in &record.truth {
+            let slot = cell.entry(key.clone()).or_insert((0.0, 0));
+            slot.0 += value;
+            slot.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(cell, m)| {
+            let means = m.into_iter().map(|(k, (s, c))| (k, s / c as f64)).collect();
+            (cell, means)
+        })
+        .collect()
+}

@@ -1,0 +1,263 @@
+//! The report's figures: for each swept axis and each diagnosand, the
+//! diagnosand against the axis, one line per estimator, one panel per
+//! combination of the other axes' values. When nothing is swept (no axis has
+//! two values or more), one figure per diagnosand instead places the
+//! estimators side by side on x, so the plots still compare them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::plot::{render_svg, Figure, Panel, Point};
+use super::tables::show_value;
+use crate::estimate::Z_95;
+use crate::evaluate::{Diagnosands, DIAGNOSANDS};
+use crate::spec::Experiment;
+use crate::Result;
+
+/// One rendered figure: an anchor, the diagnosand's name for the contents,
+/// a caption saying how to read it, and the SVG markup.
+#[derive(Debug, Serialize)]
+pub(super) struct FigureView {
+    pub id: String,
+    pub name: String,
+    pub caption: String,
+    pub svg: String,
+}
+
+/// The figures drawn against one axis (or across estimators).
+#[derive(Debug, Serialize)]
+pub(super) struct FigureGroup {
+    pub id: String,
+    pub title: String,
+    pub figures: Vec<FigureView>,
+}
+
+/// Readable label of a diagnosand key for an axis.
+fn label(key: &str) -> &str {
+    match key {
+        "rmse" => "RMSE",
+        "ci_width" => "CI width",
+        other => other,
+    }
+}
+
+/// The value a diagnosand should have: 0 bias, 95% coverage; none for the rest.
+fn ideal(key: &str) -> Option<f64> {
+    match key {
+        "bias" => Some(0.0),
+        "coverage" => Some(0.95),
+        _ => None,
+    }
+}
+
+/// A diagnosand as a plotted point with a ±1.96 MCSE bar; `None` when undefined.
+fn point(x: f64, d: Option<&&Diagnosands>, key: &str) -> Option<Point> {
+    let mc = d?.get(key)?;
+    mc.value.is_finite().then(|| Point {
+        x,
+        y: mc.value,
+        err: mc.mcse.is_finite().then_some(Z_95 * mc.mcse),
+    })
+}
+
+/// Every figure of the report, grouped by axis; empty when nothing was recorded.
+pub(super) fn figures(
+    experiment: &Experiment,
+    diagnosands: &[Diagnosands],
+) -> Result<Vec<FigureGroup>> {
+    if diagnosands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by: HashMap<(usize, &str), &Diagnosands> = diagnosands
+        .iter()
+        .map(|d| ((d.cell, d.estimator.as_str()), d))
+        .collect();
+    let names: Vec<String> = experiment
+        .estimators
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let swept: Vec<usize> = (0..experiment.axes.len())
+        .filter(|&a| experiment.axes[a].values.len() > 1)
+        .collect();
+    let mut groups = Vec::new();
+    if swept.is_empty() {
+        let mut figures = Vec::new();
+        for (key, description) in DIAGNOSANDS {
+            let lines = names
+                .iter()
+                .enumerate()
+                .map(|(k, name)| {
+                    point(k as f64, by.get(&(0, name.as_str())), key)
+                        .into_iter()
+                        .collect()
+                })
+                .collect();
+            let panel = Panel { title: None, lines };
+            let figure = Figure {
+                title: format!("{}: {description}", label(key)),
+                x_label: "estimator".into(),
+                y_label: label(key).into(),
+                series: names.clone(),
+                categories: Some(names.clone()),
+                reference: ideal(key),
+                log_y: false,
+                panels: vec![panel],
+            };
+            push(&mut figures, format!("plot-{key}"), key, figure)?;
+        }
+        groups.push(FigureGroup {
+            id: "plots-estimators".into(),
+            title: "across estimators".into(),
+            figures,
+        });
+        return Ok(groups);
+    }
+    for &a in &swept {
+        let axis = &experiment.axes[a];
+        let mut figures = Vec::new();
+        for (key, description) in DIAGNOSANDS {
+            let figure = Figure {
+                title: format!("{} by {}: {description}", label(key), axis.key),
+                x_label: axis.key.clone(),
+                y_label: label(key).into(),
+                series: names.clone(),
+                categories: categories(&axis.values),
+                reference: ideal(key),
+                log_y: false,
+                panels: panels(experiment, a, &names, &by, key),
+            };
+            push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
+        }
+        groups.push(FigureGroup {
+            id: format!("plots-{a}"),
+            title: format!("against {}", axis.key),
+            figures,
+        });
+    }
+    Ok(groups)
+}
+
+/// Whether the plotted values are all positive and span more than a factor
+/// of 30, so that a linear axis would flatten all but the largest.
+fn spans_decades(panels: &[Panel]) -> bool {
+    let ys = || {
+        panels
+            .iter()
+            .flat_map(|p| p.lines.iter().flatten())
+            .map(|p| p.y)
+    };
+    let lo = ys().fold(f64::INFINITY, f64::min);
+    let hi = ys().fold(f64::NEG_INFINITY, f64::max);
+    lo > 0.0 && hi / lo > 30.0
+}
+
+/// Renders a figure unless it has no point at all (every estimator failed);
+/// errors that span orders of magnitude (a weak instrument's RMSE) get a log axis.
+fn push(figures: &mut Vec<FigureView>, id: String, key: &str, mut figure: Figure) -> Result<()> {
+    if matches!(key, "rmse" | "ci_width") && spans_decades(&figure.panels) {
+        figure.log_y = true;
+        figure.y_label = format!("{} (log scale)", figure.y_label);
+    }
+    let any = figure
+        .panels
+        .iter()
+        .any(|p| p.lines.iter().any(|l| !l.is_empty()));
+    if any {
+        let mut caption = "Error bars: ±1.96 Monte Carlo SE.".to_string();
+        if let Some(r) = figure.reference {
+            caption.push_str(&format!(" Dashed line: the ideal value, {r}."));
+        }
+        if figure.log_y {
+            caption.push_str(" Log scale: the values span orders of magnitude.");
+        }
+        figures.push(FigureView {
+            id,
+            name: label(key).to_string(),
+            caption,
+            svg: render_svg(&figure)?,
+        });
+    }
+    Ok(())
+}
+
+/// The numeric value of an axis value, if it is a number.
+fn number(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Labels at equal spacing when some value of the axis is not a number.
+fn categories(values: &[toml::Value]) -> Option<Vec<String>> {
+    values
+        .iter()
+        .any(|v| number(v).is_none())
+        .then(|| values.iter().map(show_value).collect())
+}
+
+/// One panel per combination of the values of the axes other than `a`
+/// (in grid order), each holding one line per estimator along axis `a`.
+fn panels(
+    experiment: &Experiment,
+    a: usize,
+    names: &[String],
+    by: &HashMap<(usize, &str), &Diagnosands>,
+    key: &str,
+) -> Vec<Panel> {
+    let axes = &experiment.axes;
+    let lengths: Vec<usize> = axes.iter().map(|x| x.values.len()).collect();
+    // Cells are expanded row-major with the last axis fastest.
+    let mut strides = vec![1; axes.len()];
+    for j in (0..axes.len().saturating_sub(1)).rev() {
+        strides[j] = strides[j + 1] * lengths[j + 1];
+    }
+    let others: Vec<usize> = (0..axes.len()).filter(|&j| j != a).collect();
+    let combinations: usize = others.iter().map(|&j| lengths[j]).product();
+    let categorical = categories(&axes[a].values).is_some();
+    let mut out = Vec::with_capacity(combinations);
+    for c in 0..combinations {
+        // Decode c into one value index per other axis (last fastest).
+        let mut rest = c;
+        let mut at = vec![0; axes.len()];
+        for &j in others.iter().rev() {
+            at[j] = rest % lengths[j];
+            rest /= lengths[j];
+        }
+        let title = (!others.is_empty()).then(|| {
+            others
+                .iter()
+                .map(|&j| format!("{} = {}", axes[j].key, show_value(&axes[j].values[at[j]])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let lines = names
+            .iter()
+            .map(|name| {
+                let mut line: Vec<Point> = axes[a]
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, value)| {
+                        let cell: usize = (0..axes.len())
+                            .map(|j| if j == a { i } else { at[j] } * strides[j])
+                            .sum();
+                        let x = if categorical {
+                            Some(i as f64)
+                        } else {
+                            number(value)
+                        };
+                        point(x?, by.get(&(cell, name.as_str())), key)
+                    })
+                    .collect();
+                line.sort_by(|p, q| p.x.total_cmp(&q.x));
+                line
+            })
+            .collect();
+        out.push(Panel { title, lines });
+    }
+    out
+}

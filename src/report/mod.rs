@@ -1,0 +1,168 @@
+//! The HTML report: re-rendered from a report folder alone (the manifest and
+//! the recorded results), as one self-contained `index.html` with inline CSS
+//! and inline SVG plots, and every table also written as CSV beside it.
+
+mod figures;
+pub mod plot;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::evaluate::{summarize, truth_means};
+use crate::run::{load_records, read_manifest};
+use crate::{Error, Result};
+
+/// The report's template, embedded so the binary needs no files at run time.
+const TEMPLATE: &str = include_str!("templates/report.html.tera");
+
+/// The file name of the rendered report inside a report folder.
+pub const INDEX: &str = "index.html";
+
+/// The line under the title: how much of the experiment has run.
+#[derive(Debug, Serialize)]
+struct Summary {
+    cells: usize,
+    replications: usize,
+    estimators: usize,
+    recorded: usize,
+    total: usize,
+    failures: usize,
+    cells_pending: usize,
+}
+
+/// An estimator as listed under "Spec as run".
+#[derive(Debug, Serialize)]
+struct EstimatorView {
+    name: String,
+    kind: String,
+    estimand: String,
+}
+
+/// A diagnosand's key and what it measures, for the legend under the table.
+#[derive(Debug, Serialize)]
+struct Note {
+    key: String,
+    description: String,
+}
+
+/// Everything the template shows.
+#[derive(Debug, Serialize)]
+struct Context {
+    title: String,
+    description: Option<String>,
+    name: String,
+    seed: String,
+    summary: Summary,
+    cells: tables::HtmlTable,
+    diagnosands: Vec<tables::DiagnosandGroup>,
+    diagnostics: Vec<tables::DiagnosticsTable>,
+    plots: Vec<figures::FigureGroup>,
+    estimators: Vec<EstimatorView>,
+    diagnosand_notes: Vec<Note>,
+    experiment_source: String,
+    sim_source: String,
+}
+
+/// A template error with its causes (tera puts the useful part in the source chain).
+fn template_error(e: tera::Error) -> Error {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::Report(message)
+}
+
+/// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
+/// from its manifest and results alone: writes `cells.csv`, `diagnosands.csv`,
+/// `diagnostics.csv`, `estimates.csv` and `index.html` there, and returns the
+/// path of `index.html`. Cells without records yet are shown as not run.
+pub fn render(dir: &Path) -> Result<PathBuf> {
+    let experiment = read_manifest(dir)?;
+    let records = load_records(dir)?;
+    let diagnosands = summarize(&experiment, &records);
+    let truths = truth_means(&records);
+
+    let (cells_csv, cells) = tables::cells(&experiment, &records, &truths);
+    let (diagnosands_csv, diagnosand_groups) = tables::diagnosands(&experiment, &diagnosands);
+    let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records);
+    let estimates_csv = tables::estimates(&experiment, &records);
+    for csv in [
+        &cells_csv,
+        &diagnosands_csv,
+        &diagnostics_csv,
+        &estimates_csv,
+    ] {
+        csv.write(dir)?;
+    }
+
+    let counts = tables::record_counts(&records);
+    let summary = Summary {
+        cells: experiment.cells.len(),
+        replications: experiment.replications,
+        estimators: experiment.estimators.len(),
+        recorded: records.len(),
+        total: experiment.task_count(),
+        failures: records
+            .iter()
+            .flat_map(|r| &r.results)
+            .filter(|r| r.estimate.is_none())
+            .count(),
+        cells_pending: experiment
+            .cells
+            .iter()
+            .filter(|c| !counts.contains_key(&c.index))
+            .count(),
+    };
+    let context = Context {
+        title: experiment
+            .report
+            .title
+            .clone()
+            .unwrap_or_else(|| experiment.name.clone()),
+        description: experiment.report.description.clone(),
+        name: experiment.name.clone(),
+        seed: experiment.seed.to_string(),
+        summary,
+        cells,
+        diagnosands: diagnosand_groups,
+        diagnostics,
+        plots: figures::figures(&experiment, &diagnosands)?,
+        estimators: experiment
+            .estimators
+            .iter()
+            .map(|e| EstimatorView {
+                name: e.name.clone(),
+                kind: e.spec.kind().to_string(),
+                estimand: e.spec.estimator().estimand().label().to_string(),
+            })
+            .collect(),
+        diagnosand_notes: crate::evaluate::DIAGNOSANDS
+            .iter()
+            .map(|(key, description)| Note {
+                key: key.to_string(),
+                description: description.to_string(),
+            })
+            .collect(),
+        experiment_source: experiment.experiment_source.clone(),
+        sim_source: experiment.sim_source.clone(),
+    };
+
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report.html", TEMPLATE)
+        .map_err(template_error)?;
+    tera.autoescape_on(vec![".html"]);
+    let context = tera::Context::from_serialize(&context).map_err(template_error)?;
+    let html = tera
+        .render("report.html", &context)
+        .map_err(template_error)?;
+    let path = dir.join(INDEX);
+    std::fs::write(&path, html).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}

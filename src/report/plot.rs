@@ -1,0 +1,532 @@
+//! Plots as inline SVG: one figure is a grid of small-multiple panels that
+//! share their axes, one coloured line with point markers and ±error bars per
+//! series, a legend above the panels and an optional dashed reference line.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::prelude::*;
+
+use crate::{Error, Result};
+
+/// Tableau 10: distinct on white and reasonably safe for colour-blind readers.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(78, 121, 167),
+    RGBColor(242, 142, 43),
+    RGBColor(225, 87, 89),
+    RGBColor(118, 183, 178),
+    RGBColor(89, 161, 79),
+    RGBColor(237, 201, 72),
+    RGBColor(176, 122, 161),
+    RGBColor(255, 157, 167),
+    RGBColor(156, 117, 95),
+    RGBColor(186, 176, 172),
+];
+const FONT: &str = "sans-serif";
+/// Font sizes as plotters takes them; its SVG backend writes `size / 1.24` px.
+const TITLE_SIZE: f64 = 20.0;
+const TEXT_SIZE: f64 = 16.0;
+const TICK_SIZE: f64 = 14.0;
+const GRID: RGBColor = RGBColor(225, 225, 225);
+const REFERENCE: RGBColor = RGBColor(110, 110, 110);
+/// Most panels in one row of a figure.
+const MAX_COLUMNS: usize = 4;
+const TITLE_HEIGHT: u32 = 34;
+const LEGEND_ROW: u32 = 22;
+
+/// One plotted point: x, y and an optional half-width of an error bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Position on the x axis (the index of the label when x is categorical).
+    pub x: f64,
+    /// The value plotted.
+    pub y: f64,
+    /// Half-width of the error bar drawn around `y`, if any.
+    pub err: Option<f64>,
+}
+
+/// One small multiple: its title and one line per series of the figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// Shown above the panel (the values of the axes not on x), if any.
+    pub title: Option<String>,
+    /// `lines[k]` belongs to the figure's `series[k]`; non-finite points are skipped.
+    pub lines: Vec<Vec<Point>>,
+}
+
+/// A figure: labelled axes shared by all panels, series named in one legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Title drawn at the top of the figure.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// Series names, in colour order; the legend lists them.
+    pub series: Vec<String>,
+    /// When x is categorical: the label at x = 0, 1, 2, ... (equal spacing).
+    pub categories: Option<Vec<String>>,
+    /// A horizontal reference line at the ideal value, if there is one.
+    pub reference: Option<f64>,
+    /// Draw y on a log scale (for errors spanning orders of magnitude);
+    /// ignored when a value is not positive.
+    pub log_y: bool,
+    /// The panels, laid out left to right, at most four per row.
+    pub panels: Vec<Panel>,
+}
+
+fn fail(e: impl std::fmt::Display) -> Error {
+    Error::Report(format!("cannot draw a plot: {e}"))
+}
+
+/// The colour of series `k`, shared by every figure so an estimator keeps its colour.
+fn colour(k: usize) -> RGBColor {
+    PALETTE[k % PALETTE.len()]
+}
+
+/// Ends of a range padded by 6% (or by a unit when it is a single value).
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if span <= f64::EPSILON * hi.abs().max(1.0) {
+        let pad = if hi.abs() > 0.0 { hi.abs() * 0.1 } else { 0.5 };
+        return (lo - pad, hi + pad);
+    }
+    (lo - 0.06 * span, hi + 0.06 * span)
+}
+
+/// Round tick positions (steps of 1, 2 or 5 × 10^k) inside `[lo, hi]`, at
+/// most about `most` of them, with the decimals a label needs.
+fn ticks(lo: f64, hi: f64, most: usize) -> (Vec<f64>, usize) {
+    let raw = (hi - lo) / most.max(1) as f64;
+    if !(raw.is_finite() && raw > 0.0) {
+        return (vec![lo], 2);
+    }
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    let values = (first..=last).map(|i| i as f64 * step).collect();
+    (values, decimals)
+}
+
+/// Tick positions at 1, 2 and 5 × 10^k inside `[lo, hi]` (only 10^k when
+/// the range spans many decades), for a log axis.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let multiples: &[f64] = if last - first <= 2 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let every = ((last - first) / 6).max(1) as usize;
+    (first..=last)
+        .step_by(every)
+        .flat_map(|e| multiples.iter().map(move |m| m * 10f64.powi(e)))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect()
+}
+
+/// An axis with its range and ticks, linear or logarithmic. (Plotters'
+/// `WithKeyPoints` over `f64` loses the label formatter, hence this type.)
+#[derive(Debug, Clone)]
+struct Ticked {
+    lo: f64,
+    hi: f64,
+    ticks: Vec<f64>,
+    /// Decimals of the tick labels; shortest form when `None` (log axes).
+    decimals: Option<usize>,
+    log: bool,
+}
+
+impl Ticked {
+    /// A linear axis over `[lo, hi]` with round ticks.
+    fn linear((lo, hi): (f64, f64)) -> Self {
+        let (ticks, decimals) = ticks(lo, hi, 6);
+        Ticked {
+            lo,
+            hi,
+            ticks,
+            decimals: Some(decimals),
+            log: false,
+        }
+    }
+
+    /// A log axis over `[lo, hi]`, both positive.
+    fn log(lo: f64, hi: f64) -> Self {
+        Ticked {
+            lo,
+            hi,
+            ticks: log_ticks(lo, hi),
+            decimals: None,
+            log: true,
+        }
+    }
+
+    /// The label of a tick.
+    fn label(&self, v: f64) -> String {
+        match self.decimals {
+            Some(d) => format!("{v:.d$}"),
+            None if (1e-3..1e5).contains(&v.abs()) => format!("{v}"),
+            None => format!("{v:e}"),
+        }
+    }
+
+    /// `v` moved inside the axis range (error bars never leave the panel).
+    fn clamp(&self, v: f64) -> f64 {
+        v.clamp(self.lo, self.hi)
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, (from, to): (i32, i32)) -> i32 {
+        let t = if self.log {
+            (value.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln())
+        } else {
+            (value - self.lo) / (self.hi - self.lo)
+        };
+        from + (t * f64::from(to - from)).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+/// The axes shared by all panels of a figure: they span every finite point,
+/// its error bar and the reference line.
+fn axes(figure: &Figure) -> (Ticked, Ticked) {
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    // Smallest positive value or error bar end, for a log axis.
+    let mut positive = f64::INFINITY;
+    for p in figure.panels.iter().flat_map(|p| p.lines.iter().flatten()) {
+        if !(p.x.is_finite() && p.y.is_finite()) {
+            continue;
+        }
+        let e = p.err.filter(|e| e.is_finite()).unwrap_or(0.0);
+        x0 = x0.min(p.x);
+        x1 = x1.max(p.x);
+        y0 = y0.min(p.y - e);
+        y1 = y1.max(p.y + e);
+        positive = positive.min(if p.y - e > 0.0 { p.y - e } else { p.y });
+    }
+    if let Some(r) = figure.reference {
+        y0 = y0.min(r);
+        y1 = y1.max(r);
+        positive = positive.min(r);
+    }
+    let x = match &figure.categories {
+        // Half a slot either side, so every label sits inside the panel.
+        Some(c) => Ticked {
+            lo: -0.5,
+            hi: c.len().max(1) as f64 - 0.5,
+            ticks: (0..c.len()).map(|i| i as f64).collect(),
+            decimals: Some(0),
+            log: false,
+        },
+        None => Ticked::linear(padded(x0, x1)),
+    };
+    let y = if figure.log_y && positive > 0.0 && positive.is_finite() && y1 > positive {
+        Ticked::log(positive / 1.25, y1 * 1.25)
+    } else {
+        Ticked::linear(padded(y0, y1))
+    };
+    (x, y)
+}
+
+/// Draws a figure as a self-contained SVG document (text as `<text>`, fonts
+/// left to the browser), so it can be inlined in the HTML report.
+pub fn render_svg(figure: &Figure) -> Result<String> {
+    let n = figure.panels.len().max(1);
+    let columns = n.min(MAX_COLUMNS);
+    let rows = n.div_ceil(columns);
+    // Panels widen so that their titles (the other axes' values) fit.
+    let longest = figure
+        .panels
+        .iter()
+        .filter_map(|p| p.title.as_ref())
+        .map(|t| text_width(t) + 30)
+        .max()
+        .unwrap_or(0);
+    let (panel_w, panel_h) = if n == 1 {
+        (640.max(longest), 380)
+    } else {
+        (330.max(longest), 270)
+    };
+    let width = (columns as u32 * panel_w).max(480);
+    let legend = legend_layout(&figure.series, width);
+    let legend_rows = legend.last().map_or(1, |(_, row, _)| row + 1);
+    let header = TITLE_HEIGHT + LEGEND_ROW * legend_rows + 6;
+    let height = header + rows as u32 * panel_h;
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(fail)?;
+        let (top, body) = root.split_vertically(header);
+        top.draw_text(
+            &figure.title,
+            &TextStyle::from((FONT, TITLE_SIZE).into_font()).color(&BLACK),
+            (10, 8),
+        )
+        .map_err(fail)?;
+        // Text is placed by its top edge; centre it on the legend's line.
+        let half_text = (TEXT_SIZE / 1.24 / 2.0).round() as i32;
+        for (k, (x, row, name)) in legend.iter().enumerate() {
+            let y = (TITLE_HEIGHT + LEGEND_ROW * row + LEGEND_ROW / 2) as i32;
+            let c = colour(k);
+            top.draw(&PathElement::new(
+                vec![(*x, y), (*x + 22, y)],
+                c.stroke_width(2),
+            ))
+            .map_err(fail)?;
+            top.draw(&Circle::new((*x + 11, y), 3, c.filled()))
+                .map_err(fail)?;
+            top.draw_text(
+                name,
+                &TextStyle::from((FONT, TEXT_SIZE).into_font()).color(&BLACK),
+                (*x + 28, y - half_text),
+            )
+            .map_err(fail)?;
+        }
+        let (x, y) = axes(figure);
+        let areas = body.split_evenly((rows, columns));
+        for (panel, area) in figure.panels.iter().zip(&areas) {
+            draw_panel(figure, panel, area, &x, &y)?;
+        }
+        root.present().map_err(fail)?;
+    }
+    Ok(svg)
+}
+
+/// Estimated width in pixels of text at `TEXT_SIZE`: the SVG backend cannot
+/// measure text, and a sans-serif character averages about 0.55 em.
+fn text_width(text: &str) -> u32 {
+    (text.chars().count() as f64 * TEXT_SIZE / 1.24 * 0.56).ceil() as u32
+}
+
+/// Legend entries as (x offset, row, name), wrapped to the figure's width.
+fn legend_layout(series: &[String], width: u32) -> Vec<(i32, u32, String)> {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut x, mut row) = (12i32, 0u32);
+    for name in series {
+        let w = 28 + text_width(name) as i32 + 28;
+        if x > 12 && x + w > width as i32 {
+            x = 12;
+            row += 1;
+        }
+        out.push((x, row, name.clone()));
+        x += w;
+    }
+    out
+}
+
+/// One panel: mesh with axis labels, reference line, then each series.
+fn draw_panel<DB: DrawingBackend>(
+    figure: &Figure,
+    panel: &Panel,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    x: &Ticked,
+    y: &Ticked,
+) -> Result<()> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(10)
+        .margin_right(16)
+        .x_label_area_size(42)
+        .y_label_area_size(62);
+    if let Some(title) = &panel.title {
+        builder.caption(title, (FONT, TEXT_SIZE));
+    }
+    let mut chart = builder
+        .build_cartesian_2d(x.clone(), y.clone())
+        .map_err(fail)?;
+    let categories = figure.categories.as_deref();
+    let x_format = |v: &f64| match categories {
+        Some(c) => c
+            .get(v.round().max(0.0) as usize)
+            .cloned()
+            .unwrap_or_default(),
+        None => x.label(*v),
+    };
+    let y_format = |v: &f64| y.label(*v);
+    chart
+        .configure_mesh()
+        .x_desc(figure.x_label.as_str())
+        .y_desc(figure.y_label.as_str())
+        .axis_desc_style((FONT, TEXT_SIZE))
+        .label_style((FONT, TICK_SIZE))
+        .bold_line_style(GRID.stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .draw()
+        .map_err(fail)?;
+
+    if let Some(r) = figure.reference {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x.lo, r), (x.hi, r)],
+                6,
+                4,
+                REFERENCE.stroke_width(1),
+            ))
+            .map_err(fail)?;
+    }
+    let count = panel.lines.len();
+    // Dodge the series a little along x so that overlapping error bars stay apart.
+    let dodge = (x.hi - x.lo) * 0.012;
+    for (k, line) in panel.lines.iter().enumerate() {
+        let shift = (k as f64 - (count as f64 - 1.0) / 2.0) * dodge;
+        let c = colour(k);
+        let points: Vec<(f64, f64, f64)> = line
+            .iter()
+            .filter(|p| p.x.is_finite() && p.y.is_finite())
+            .map(|p| {
+                let e = p.err.filter(|e| e.is_finite()).unwrap_or(0.0);
+                (p.x + shift, p.y, e)
+            })
+            .collect();
+        chart
+            .draw_series(points.iter().filter(|p| p.2 > 0.0).map(|&(px, py, e)| {
+                PathElement::new(
+                    vec![(px, y.clamp(py - e)), (px, y.clamp(py + e))],
+                    c.mix(0.7).stroke_width(1),
+                )
+            }))
+            .map_err(fail)?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|&(x, y, _)| (x, y)),
+                c.stroke_width(2),
+            ))
+            .map_err(fail)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y, _)| Circle::new((x, y), 3, c.filled())),
+            )
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(panels: usize, categories: Option<Vec<String>>) -> Figure {
+        let line = |a: f64| {
+            vec![
+                Point {
+                    x: 0.0,
+                    y: a,
+                    err: Some(0.1),
+                },
+                Point {
+                    x: 1.0,
+                    y: f64::NAN,
+                    err: None,
+                },
+                Point {
+                    x: 2.0,
+                    y: a + 1.0,
+                    err: None,
+                },
+            ]
+        };
+        Figure {
+            title: "coverage against instrument.strength".into(),
+            x_label: "instrument.strength".into(),
+            y_label: "coverage".into(),
+            series: vec![
+                "difference_in_means".into(),
+                "two_stage_least_squares".into(),
+            ],
+            categories,
+            reference: Some(0.95),
+            log_y: false,
+            panels: (0..panels)
+                .map(|i| Panel {
+                    title: Some(format!("compliance.defiers = {i}")),
+                    lines: vec![line(0.0), line(0.5)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn svg_has_labels_legend_and_panel_titles() {
+        let svg = render_svg(&figure(5, None)).expect("renders");
+        assert!(svg.starts_with("<svg"));
+        for text in [
+            "instrument.strength",
+            "coverage",
+            "difference_in_means",
+            "two_stage_least_squares",
+            "compliance.defiers = 4",
+        ] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+        assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn categorical_labels_and_empty_panels_render() {
+        let cats = vec!["low".to_string(), "mid".to_string(), "high".to_string()];
+        let svg = render_svg(&figure(1, Some(cats))).expect("renders");
+        assert!(svg.contains("\nlow\n") && svg.contains("\nhigh\n"));
+        let mut empty = figure(1, None);
+        empty.panels[0].lines.clear();
+        empty.reference = None;
+        assert!(render_svg(&empty).is_ok());
+    }
+
+    #[test]
+    fn wide_errors_get_a_log_axis() {
+        let mut wide = figure(2, None);
+        wide.reference = None;
+        wide.log_y = true;
+        for panel in &mut wide.panels {
+            panel.lines[0][0].y = 150.0;
+            panel.lines[1][0].y = 0.2;
+        }
+        let svg = render_svg(&wide).expect("renders");
+        assert!(svg.contains("\n100\n") && svg.contains("\n1\n"));
+        assert_eq!(log_ticks(0.08, 190.0), vec![0.1, 1.0, 10.0, 100.0]);
+        assert_eq!(log_ticks(0.3, 4.0), vec![0.5, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        let (t, d) = ticks(-0.03, 0.97, 5);
+        assert_eq!(d, 1);
+        assert_eq!(t.len(), 5);
+        assert!(t[0].abs() < 1e-12 && (t[4] - 0.8).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,238 @@
+//! End-to-end tests of the report: a small experiment is run into a temporary
+//! folder, then rendered from that folder alone.
+
+use std::path::{Path, PathBuf};
+
+use super::render;
+use crate::run::{run, RunOptions};
+use crate::spec::Experiment;
+
+const SIM: &str = r#"kind = "iv"
+n = 200
+covariates = 2
+tau = "1 + x1"
+"#;
+
+const EXPERIMENT: &str = r#"sim = "sim.toml"
+replications = 5
+seed = 1
+[sweep]
+"instrument.strength" = [0.3, 0.6]
+"compliance.defiers" = [0.0, 0.2]
+[[estimators]]
+kind = "difference_in_means"
+[[estimators]]
+kind = "two_stage_least_squares"
+[report]
+description = "Does 2SLS <recover> the LATE?"
+"#;
+
+/// A fresh folder per test (tests run in parallel) holding the spec files.
+fn setup(test: &str) -> (PathBuf, Experiment) {
+    setup_with(test, EXPERIMENT)
+}
+
+fn setup_with(test: &str, experiment: &str) -> (PathBuf, Experiment) {
+    let root = std::env::temp_dir().join(format!("causim-report-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("temp folder");
+    std::fs::write(root.join("sim.toml"), SIM).expect("sim file");
+    std::fs::write(root.join("experiment.toml"), experiment).expect("experiment file");
+    let experiment = Experiment::load(&root.join("experiment.toml")).expect("experiment loads");
+    (root, experiment)
+}
+
+fn run_into(experiment: &Experiment, dir: &Path, max_tasks: Option<usize>) {
+    let options = RunOptions {
+        out: dir.to_path_buf(),
+        jobs: Some(1),
+        shard: None,
+        fresh: true,
+        max_tasks,
+        progress: false,
+    };
+    run(experiment, &options).expect("experiment runs");
+}
+
+/// The header and the number of data rows of a CSV file.
+fn csv_shape(path: &Path) -> (Vec<String>, usize) {
+    let mut reader = csv::Reader::from_path(path).expect("csv opens");
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = reader.records().inspect(|r| assert!(r.is_ok())).count();
+    (header, rows)
+}
+
+#[test]
+fn report_has_sections_plots_and_csv_tables() {
+    let (root, experiment) = setup("full");
+    let dir = root.join("out");
+    run_into(&experiment, &dir, None);
+    let index = render(&dir).expect("report renders");
+    assert_eq!(index, dir.join("index.html"));
+    let html = std::fs::read_to_string(&index).expect("index.html exists");
+
+    for heading in [
+        "<h2 id=\"cells\">Cells</h2>",
+        "<h2 id=\"diagnosands\">Diagnosands</h2>",
+        "<h2 id=\"diagnostics\">Diagnostics</h2>",
+        "<h2 id=\"plots\">Plots</h2>",
+        "<h2 id=\"spec\">Spec as run</h2>",
+    ] {
+        assert!(html.contains(heading), "missing {heading}");
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        2 * 5,
+        "one figure per axis and diagnosand"
+    );
+    for text in [
+        "difference_in_means",
+        "two_stage_least_squares",
+        "instrument.strength = 0.3, compliance.defiers = 0.2",
+        "compliance.defiers = 0.2",
+        "first stage f",
+        "href=\"cells.csv\"",
+        "href=\"estimates.csv\"",
+        "20 of 20 tasks recorded",
+    ] {
+        assert!(html.contains(text), "missing {text}");
+    }
+    // The description is escaped; only the SVGs are inserted as markup.
+    assert!(html.contains("Does 2SLS &lt;recover&gt; the LATE?"));
+    // Self-contained: no external resources, no URL but the SVG namespace.
+    assert!(!html.contains("<link") && !html.contains("<script"));
+    let urls = html.matches("http://").count() + html.matches("https://").count();
+    let namespaces = html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    assert_eq!(urls, namespaces);
+
+    let axes = ["instrument.strength", "compliance.defiers"];
+    let (header, rows) = csv_shape(&dir.join("cells.csv"));
+    assert_eq!(header[..4], ["cell", axes[0], axes[1], "records"]);
+    assert!(header.iter().any(|h| h == "ate") && header.iter().any(|h| h == "late"));
+    assert_eq!(rows, 4);
+    let (header, rows) = csv_shape(&dir.join("diagnosands.csv"));
+    let expected = [
+        "cell",
+        axes[0],
+        axes[1],
+        "estimator",
+        "kind",
+        "estimand",
+        "replications",
+        "failures",
+        "truth",
+        "mean_estimate",
+        "mean_se",
+        "sd_estimate",
+        "bias",
+        "bias_mcse",
+        "rmse",
+        "rmse_mcse",
+        "coverage",
+        "coverage_mcse",
+        "ci_width",
+        "ci_width_mcse",
+        "power",
+        "power_mcse",
+    ];
+    assert_eq!(header, expected);
+    assert_eq!(rows, 8);
+    let (header, rows) = csv_shape(&dir.join("diagnostics.csv"));
+    assert_eq!(header[..4], ["cell", axes[0], axes[1], "estimator"]);
+    assert!(header.iter().any(|h| h == "first_stage_f"));
+    assert_eq!(rows, 8);
+    let (header, rows) = csv_shape(&dir.join("estimates.csv"));
+    let expected = [
+        "cell",
+        "replication",
+        "estimator",
+        "estimand",
+        "truth",
+        "estimate",
+        "se",
+        "ci_lower",
+        "ci_upper",
+        "error",
+    ];
+    assert_eq!(header, expected);
+    assert_eq!(rows, 40);
+
+    // Rendering again from the folder alone gives the same report.
+    render(&dir).expect("renders again");
+    assert_eq!(std::fs::read_to_string(&index).expect("index.html"), html);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn report_without_records_renders() {
+    let (root, experiment) = setup("empty");
+    let dir = root.join("out");
+    run_into(&experiment, &dir, Some(0));
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+    assert!(html.contains("0 of 20 tasks recorded"));
+    assert!(html.contains("not run yet"));
+    assert_eq!(html.matches("<svg").count(), 0);
+    let (_, rows) = csv_shape(&dir.join("cells.csv"));
+    assert_eq!(rows, 4);
+    let (_, rows) = csv_shape(&dir.join("estimates.csv"));
+    assert_eq!(rows, 0);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn partial_run_shows_pending_cells() {
+    let (root, experiment) = setup("partial");
+    let dir = root.join("out");
+    run_into(&experiment, &dir, Some(7));
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+    assert!(html.contains("7 of 20 tasks recorded"));
+    assert!(html.contains("not run yet"));
+    assert_eq!(html.matches("<svg").count(), 2 * 5);
+    let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
+    assert_eq!(rows, 2 * 2, "two cells have records, two estimators each");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn text_axes_and_unswept_experiments_plot() {
+    let text_axis = EXPERIMENT.replace(
+        "\"compliance.defiers\" = [0.0, 0.2]",
+        "tau = [\"1\", \"1 + x1\", \"2 * x2\"]",
+    );
+    let (root, experiment) = setup_with("text", &text_axis);
+    let dir = root.join("out");
+    run_into(&experiment, &dir, None);
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+    assert_eq!(html.matches("<svg").count(), 2 * 5);
+    // The formula values label the x axis at equal spacing, and title panels.
+    assert!(html.contains("\n1 + x1\n") && html.contains("tau = 2 * x2"));
+    let _ = std::fs::remove_dir_all(&root);
+
+    let unswept = EXPERIMENT
+        .replace("[sweep]", "[overrides]")
+        .replace("\"compliance.defiers\" = [0.0, 0.2]", "");
+    let unswept = unswept.replace("\"instrument.strength\" = [0.3, 0.6]", "");
+    let (root, experiment) = setup_with("unswept", &unswept);
+    assert!(experiment.axes.is_empty());
+    let dir = root.join("out");
+    run_into(&experiment, &dir, None);
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+    assert_eq!(html.matches("<svg").count(), 5, "one figure per diagnosand");
+    assert!(html.contains("across estimators"));
+    let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
+    assert_eq!(rows, 2);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn folder_without_manifest_is_an_error() {
+    let root = std::env::temp_dir().join(format!("causim-report-{}-none", std::process::id()));
+    std::fs::create_dir_all(&root).expect("temp folder");
+    assert!(render(&root).is_err());
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -1,0 +1,267 @@
+//! The runner: expands an experiment into tasks, runs them in parallel with a
+//! progress bar, appends each result to the store, and resumes interrupted runs.
+
+pub mod seed;
+mod store;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+pub use store::{load_records, results_path, EstimatorResult, Record, Writer};
+
+use crate::sim::Sim;
+use crate::spec::Experiment;
+use crate::{Error, Result};
+
+/// The file in a report folder that records the experiment as run.
+pub const MANIFEST: &str = "experiment.json";
+
+/// One slice of a sweep for a cluster job: tasks with index % count == index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard's number, 0-based.
+    pub index: usize,
+    /// How many shards the sweep is split into.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("shard `{s}` must be K/N with 0 <= K < N, e.g. 0/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// One (cell, replication): one sample, every estimator on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Task {
+    /// Global index: cell × replications + replication.
+    pub index: usize,
+    /// Cell index.
+    pub cell: usize,
+    /// Replication index.
+    pub replication: usize,
+}
+
+/// Every task of an experiment, in index order.
+pub fn tasks(experiment: &Experiment) -> Vec<Task> {
+    let r = experiment.replications;
+    (0..experiment.cells.len() * r)
+        .map(|index| Task {
+            index,
+            cell: index / r,
+            replication: index % r,
+        })
+        .collect()
+}
+
+/// How to run an experiment.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Report folder (results, manifest, report).
+    pub out: PathBuf,
+    /// Worker threads; all cores when `None`.
+    pub jobs: Option<usize>,
+    /// Run only this shard of the tasks.
+    pub shard: Option<Shard>,
+    /// Discard earlier results in `out` instead of resuming.
+    pub fresh: bool,
+    /// Stop after this many new tasks (for a quick look; a rerun resumes).
+    pub max_tasks: Option<usize>,
+    /// Show a progress bar on the terminal.
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Tasks in this run's share of the experiment.
+    pub total: usize,
+    /// Tasks already recorded, skipped.
+    pub skipped: usize,
+    /// Tasks run now.
+    pub ran: usize,
+}
+
+/// Runs one task: draws the sample and fits every estimator on it.
+pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> Result<Record> {
+    let seed = seed::task_seed(experiment.seed, task.replication);
+    let sample = sims[task.cell].generate(seed)?;
+    let results = experiment
+        .estimators
+        .iter()
+        .map(|named| {
+            let est_seed = seed::estimator_seed(seed, &named.name);
+            match named.spec.estimator().fit(&sample.data, est_seed) {
+                Ok(estimate) => EstimatorResult {
+                    estimator: named.name.clone(),
+                    estimate: Some(estimate),
+                    error: None,
+                },
+                Err(e) => EstimatorResult {
+                    estimator: named.name.clone(),
+                    estimate: None,
+                    error: Some(e.to_string()),
+                },
+            }
+        })
+        .collect();
+    Ok(Record {
+        cell: task.cell,
+        replication: task.replication,
+        seed,
+        truth: sample.truth.values,
+        results,
+    })
+}
+
+/// A stable hash of what determines the results (sims per cell, estimators,
+/// seed): a rerun may resume only results with the same fingerprint. The
+/// replication count is left out, so a sweep can be extended by raising it.
+pub fn fingerprint(experiment: &Experiment) -> Result<u64> {
+    let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
+    let text = serde_json::to_string(&(sims, &experiment.estimators, experiment.seed))
+        .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
+    Ok(seed::fnv1a(text.as_bytes()))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    fingerprint: u64,
+    experiment: Experiment,
+}
+
+/// Reads the experiment recorded in a report folder.
+pub fn read_manifest(dir: &Path) -> Result<Experiment> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Store(format!(
+            "{}: {e}; is `{}` a folder written by `causim run`?",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| Error::Store(format!("{}: not a causim manifest ({e})", path.display())))?;
+    Ok(manifest.experiment)
+}
+
+/// Checks that `dir` holds no results of a different experiment (or clears
+/// them when `fresh`), then records this experiment's manifest.
+fn prepare(dir: &Path, experiment: &Experiment, fresh: bool) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(MANIFEST);
+    let print = fingerprint(experiment)?;
+    if fresh {
+        for entry in std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("results") && name.ends_with(".jsonl") {
+                std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            }
+        }
+    } else if let Ok(text) = std::fs::read_to_string(&path) {
+        let old: Option<Manifest> = serde_json::from_str(&text).ok();
+        if old.as_ref().is_none_or(|m| m.fingerprint != print) && !load_records(dir)?.is_empty() {
+            return Err(Error::Store(format!(
+                "{} holds results of a different experiment (its sim, sweep, estimators or seed changed); \
+                 rerun with --fresh to discard them, or write elsewhere with --out",
+                dir.display()
+            )));
+        }
+    }
+    let manifest = Manifest {
+        fingerprint: print,
+        experiment: experiment.clone(),
+    };
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| Error::Store(format!("cannot encode the manifest: {e}")))?;
+    // Shards of one sweep start together: write aside, then rename atomically.
+    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// Runs an experiment (or one shard of it) into `options.out`, skipping tasks
+/// already recorded there.
+pub fn run(experiment: &Experiment, options: &RunOptions) -> Result<RunSummary> {
+    prepare(&options.out, experiment, options.fresh)?;
+    let sims = experiment
+        .cells
+        .iter()
+        .map(|c| c.sim.build())
+        .collect::<Result<Vec<_>>>()?;
+    let done: HashSet<(usize, usize)> = load_records(&options.out)?
+        .iter()
+        .map(|r| (r.cell, r.replication))
+        .collect();
+    let mine: Vec<Task> = tasks(experiment)
+        .into_iter()
+        .filter(|t| options.shard.is_none_or(|s| t.index % s.count == s.index))
+        .collect();
+    let total = mine.len();
+    let mut todo: Vec<Task> = mine
+        .into_iter()
+        .filter(|t| !done.contains(&(t.cell, t.replication)))
+        .collect();
+    let skipped = total - todo.len();
+    if let Some(max) = options.max_tasks {
+        todo.truncate(max);
+    }
+
+    let writer = Writer::open(&results_path(&options.out, options.shard))?;
+    let bar = progress_bar(todo.len(), skipped, options.progress);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Store(format!("cannot start worker threads: {e}")))?;
+    let started = Instant::now();
+    pool.install(|| {
+        todo.par_iter().try_for_each(|task| {
+            let record = run_task(experiment, &sims, *task)?;
+            writer.append(&record)?;
+            bar.inc(1);
+            Ok::<(), Error>(())
+        })
+    })?;
+    writer.flush()?;
+    bar.finish_with_message(format!("in {:.1} s", started.elapsed().as_secs_f64()));
+    Ok(RunSummary {
+        total,
+        skipped,
+        ran: todo.len(),
+    })
+}
+
+fn progress_bar(len: usize, skipped: usize, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    let style = ProgressStyle::with_template(
+        "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({per_sec}, ETA {eta}) {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    if skipped > 0 {
+        bar.set_prefix(format!("resuming ({skipped} done) "));
+    }
+    bar
+}

@@ -1,0 +1,77 @@
+//! Worlds: data-generating processes with known truth. Each world is one file
+//! holding its serde parameters (which are also its spec) and its generator.
+
+pub mod iv;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::estimate::Estimand;
+use crate::Result;
+
+/// A world that can generate samples: a plain function of its parameters and a seed.
+pub trait Sim: Send + Sync {
+    /// Draws one sample; the same seed always gives the same sample.
+    fn generate(&self, seed: u64) -> Result<Sample>;
+}
+
+/// One generated sample: the data estimators see and the truth they do not.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// What an analyst would observe.
+    pub data: Dataset,
+    /// What only the simulation knows.
+    pub truth: Truth,
+}
+
+/// A unit's compliance type with respect to a binary instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplianceType {
+    /// Takes the treatment exactly when the instrument is on.
+    Complier,
+    /// Takes the treatment exactly when the instrument is off.
+    Defier,
+    /// Always takes the treatment.
+    AlwaysTaker,
+    /// Never takes the treatment.
+    NeverTaker,
+}
+
+impl ComplianceType {
+    /// The snake_case name used in CSV columns and records.
+    pub fn name(self) -> &'static str {
+        match self {
+            ComplianceType::Complier => "complier",
+            ComplianceType::Defier => "defier",
+            ComplianceType::AlwaysTaker => "always_taker",
+            ComplianceType::NeverTaker => "never_taker",
+        }
+    }
+}
+
+/// The truth of one sample: sample-level estimands and per-unit quantities.
+///
+/// Estimands are computed on each generated sample (the sample ATE, the
+/// sample LATE), so a diagnosand measures how well an estimator recovers the
+/// effect in the data it was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    /// Named sample-level quantities: `ate`, `late`, compliance shares, ...
+    pub values: BTreeMap<String, f64>,
+    /// Each unit's expected treatment effect E[Y(1) - Y(0) | unit].
+    #[serde(skip)]
+    pub tau: Vec<f64>,
+    /// Each unit's compliance type, where the world has an instrument.
+    #[serde(skip)]
+    pub complier_type: Option<Vec<ComplianceType>>,
+}
+
+impl Truth {
+    /// The true value of `estimand` in this sample, if the world defines it.
+    pub fn estimand(&self, estimand: Estimand) -> Option<f64> {
+        self.values.get(estimand.key()).copied()
+    }
+}

@@ -1,0 +1,352 @@
+//! Experiments: a sim, parameter overrides, a sweep grid, estimators,
+//! replications and a seed; parsed, validated and expanded into cells.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::{Spanned, Value};
+
+use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
+use crate::{Error, Result};
+
+/// Title and description shown at the top of the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSpec {
+    /// Report title (defaults to the experiment's name).
+    pub title: Option<String>,
+    /// A paragraph saying what the experiment asks.
+    pub description: Option<String>,
+}
+
+/// A TOML table's entries in the order written, each value with its span.
+#[derive(Debug, Default)]
+struct SpannedTable(Vec<(String, Spanned<Value>)>);
+
+impl<'de> Deserialize<'de> for SpannedTable {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = SpannedTable;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of parameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<SpannedTable, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(SpannedTable(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// The experiment file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentFile {
+    name: Option<String>,
+    sim: Spanned<String>,
+    #[serde(default = "default_replications")]
+    replications: usize,
+    #[serde(default)]
+    seed: u64,
+    #[serde(default)]
+    overrides: SpannedTable,
+    #[serde(default)]
+    sweep: SpannedTable,
+    #[serde(default)]
+    estimators: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    report: ReportSpec,
+}
+
+fn default_replications() -> usize {
+    100
+}
+
+/// One swept parameter: a dotted key into the sim and the values it takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Axis {
+    /// Dotted key of the sim parameter, e.g. `instrument.strength`.
+    pub key: String,
+    /// The values, in the order written.
+    pub values: Vec<Value>,
+}
+
+/// One point of the sweep grid: the swept values and the sim they give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Position in the grid (row-major, last axis fastest).
+    pub index: usize,
+    /// The value of each axis at this cell, in axis order.
+    pub values: Vec<Value>,
+    /// The sim with base parameters, overrides and this cell's values applied.
+    pub sim: SimSpec,
+}
+
+/// A parsed, validated and expanded experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Name (the file stem unless `name` is set); the report folder is named after it.
+    pub name: String,
+    /// Replications per cell.
+    pub replications: usize,
+    /// Master seed; a task's seed derives from it and the replication.
+    pub seed: u64,
+    /// The swept parameters.
+    pub axes: Vec<Axis>,
+    /// Every cell of the grid.
+    pub cells: Vec<Cell>,
+    /// The estimators run on every sample.
+    pub estimators: Vec<NamedEstimator>,
+    /// Report title and description.
+    pub report: ReportSpec,
+    /// The experiment file's text, as run.
+    pub experiment_source: String,
+    /// The sim file's text, as run.
+    pub sim_source: String,
+}
+
+impl Experiment {
+    /// Reads, validates and expands an experiment file (and the sim it names).
+    pub fn load(path: &Path) -> Result<Experiment> {
+        let file = SourceFile::read(path)?;
+        let raw: ExperimentFile = file.parse()?;
+        let name = match raw.name {
+            Some(name) => name,
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "experiment".to_string()),
+        };
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(file.error_at(
+                None,
+                &format!("`name` \"{name}\" must be a non-empty folder name"),
+            ));
+        }
+        if raw.replications == 0 {
+            return Err(file.error_at(None, "`replications` must be at least 1"));
+        }
+
+        let sim_path = resolve(path, raw.sim.get_ref());
+        let (sim_file, sim) = super::load_sim(&sim_path).map_err(|e| match e {
+            Error::Io { source, .. } => file.error_at(
+                Some(raw.sim.span()),
+                &format!(
+                    "cannot read sim `{}` ({source}); `sim` is a path relative to this file",
+                    sim_path.display()
+                ),
+            ),
+            other => other,
+        })?;
+        let mut base = sim;
+        for (key, value, span) in flatten(&raw.overrides) {
+            base = base
+                .with(&key, value)
+                .map_err(|m| file.error_at(Some(span), &format!("override: {m}")))?;
+        }
+
+        let mut axes: Vec<Axis> = Vec::new();
+        for (key, value, span) in flatten(&raw.sweep) {
+            let values = match value {
+                Value::Array(values) if !values.is_empty() => values,
+                Value::Array(_) => {
+                    return Err(file.error_at(
+                        Some(span),
+                        &format!("sweep `{key}` has no values; give at least one"),
+                    ))
+                }
+                other => {
+                    return Err(file.error_at(
+                        Some(span),
+                        &format!(
+                            "sweep `{key}` must be an array of values, e.g. [0.1, 0.5]; found {}",
+                            other.type_str()
+                        ),
+                    ))
+                }
+            };
+            if axes.iter().any(|a| a.key == key) {
+                return Err(file.error_at(Some(span), &format!("sweep `{key}` is declared twice")));
+            }
+            for value in &values {
+                base.with(&key, value.clone())
+                    .and_then(|sim| sim.build().map_err(|e| e.to_string()))
+                    .map_err(|m| {
+                        let v = display_value(value);
+                        file.error_at(Some(span.clone()), &format!("sweep `{key}` = {v}: {m}"))
+                    })?;
+            }
+            axes.push(Axis { key, values });
+        }
+
+        let mut cells = Vec::new();
+        for (index, values) in grid(&axes).into_iter().enumerate() {
+            let at = |m: String| {
+                file.error_at(
+                    None,
+                    &format!("cell {index} ({}): {m}", describe_cell(&axes, &values)),
+                )
+            };
+            let mut sim = base.clone();
+            for (axis, value) in axes.iter().zip(&values) {
+                sim = sim.with(&axis.key, value.clone()).map_err(at)?;
+            }
+            sim.build().map_err(|e| at(e.to_string()))?;
+            cells.push(Cell { index, values, sim });
+        }
+
+        let estimators = parse_estimators(&file, raw.estimators)?;
+        Ok(Experiment {
+            name,
+            replications: raw.replications,
+            seed: raw.seed,
+            axes,
+            cells,
+            estimators,
+            report: raw.report,
+            experiment_source: file.text,
+            sim_source: sim_file.text,
+        })
+    }
+
+    /// Number of tasks: cells × replications.
+    pub fn task_count(&self) -> usize {
+        self.cells.len() * self.replications
+    }
+
+    /// "key = value, key = value" for a cell, or "base" when nothing is swept.
+    pub fn cell_label(&self, cell: &Cell) -> String {
+        describe_cell(&self.axes, &cell.values)
+    }
+}
+
+/// Resolves `sim` relative to the experiment file's folder.
+fn resolve(experiment: &Path, sim: &str) -> PathBuf {
+    let sim = Path::new(sim);
+    if sim.is_absolute() {
+        return sim.to_path_buf();
+    }
+    experiment
+        .parent()
+        .map_or_else(|| sim.to_path_buf(), |dir| dir.join(sim))
+}
+
+/// Flattens nested tables into dotted keys; a nested value carries its parent's span.
+fn flatten(table: &SpannedTable) -> Vec<(String, Value, std::ops::Range<usize>)> {
+    fn walk(
+        prefix: &str,
+        value: &Value,
+        span: &std::ops::Range<usize>,
+        out: &mut Vec<(String, Value, std::ops::Range<usize>)>,
+    ) {
+        match value {
+            Value::Table(t) => {
+                for (k, v) in t {
+                    walk(&format!("{prefix}.{k}"), v, span, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.clone(), span.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    for (key, value) in &table.0 {
+        walk(key, value.get_ref(), &value.span(), &mut out);
+    }
+    out
+}
+
+/// The cartesian grid of axis values, row-major with the last axis fastest.
+fn grid(axes: &[Axis]) -> Vec<Vec<Value>> {
+    let mut cells = vec![Vec::new()];
+    for axis in axes {
+        cells = cells
+            .iter()
+            .flat_map(|prefix| {
+                axis.values.iter().map(move |v| {
+                    let mut cell: Vec<Value> = prefix.clone();
+                    cell.push(v.clone());
+                    cell
+                })
+            })
+            .collect();
+    }
+    cells
+}
+
+/// Human-readable cell label: "instrument.strength = 0.1, compliance.defiers = 0".
+pub(crate) fn describe_cell(axes: &[Axis], values: &[Value]) -> String {
+    if axes.is_empty() {
+        return "base".to_string();
+    }
+    axes.iter()
+        .zip(values)
+        .map(|(a, v)| format!("{} = {}", a.key, display_value(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A TOML value as a user would write it, strings without quotes.
+pub(crate) fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_estimators(
+    file: &SourceFile,
+    entries: Vec<Spanned<toml::Table>>,
+) -> Result<Vec<NamedEstimator>> {
+    if entries.is_empty() {
+        return Err(file.error_at(
+            None,
+            "no `[[estimators]]`; add at least one, e.g.\n[[estimators]]\nkind = \"two_stage_least_squares\"",
+        ));
+    }
+    let mut out: Vec<NamedEstimator> = Vec::new();
+    for entry in entries {
+        let span = entry.span();
+        let mut table = entry.into_inner();
+        let name = match table.remove("name") {
+            Some(Value::String(name)) => Some(name),
+            Some(other) => {
+                return Err(file.error_at(
+                    Some(span),
+                    &format!(
+                        "estimator `name` must be a string, found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+            None => None,
+        };
+        let spec: EstimatorSpec =
+            Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    file.error_at(
+                        Some(span.clone()),
+                        &format!("estimator: {}", e.message().trim()),
+                    )
+                })?;
+        let name = name.unwrap_or_else(|| spec.kind().to_string());
+        if out.iter().any(|e| e.name == name) {
+            return Err(file.error_at(
+                Some(span),
+                &format!("two estimators are named `{name}`; give one a distinct `name = \"...\"`"),
+            ));
+        }
+        out.push(NamedEstimator { name, spec });
+    }
+    Ok(out)
+}

@@ -1,0 +1,13 @@
+//! Specs: the serde types users write in TOML (sims, experiments, estimators),
+//! their validation, and the expansion of a sweep into cells.
+
+mod estimator;
+mod experiment;
+pub mod formula;
+mod location;
+mod sim;
+
+pub use estimator::{EstimatorSpec, NamedEstimator};
+pub use experiment::{Axis, Cell, Experiment, ReportSpec};
+pub use location::SourceFile;
+pub use sim::{load_sim, SimSpec};

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: scratch folders and spec files.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// A fresh, empty folder under cargo's target tmp dir, named after the test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch folder");
+    dir
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write spec file");
+    path
+}
+
+/// A small IV sim file for runner tests.
+pub const SMALL_SIM: &str = r#"
+kind = "iv"
+n = 300
+covariates = 3
+tau = "1 + x1"
+baseline = "x2"
+[instrument]
+strength = 0.5
+"#;
+
+/// A small two-axis experiment over `sim.toml`.
+pub const SMALL_EXPERIMENT: &str = r#"
+sim = "sim.toml"
+replications = 6
+seed = 42
+[sweep]
+"instrument.strength" = [0.3, 0.6]
+"compliance.defiers" = [0.0, 0.2]
+[[estimators]]
+name = "naive"
+kind = "difference_in_means"
+[[estimators]]
+name = "2sls"
+kind = "two_stage_least_squares"
+"#;
+
+/// The causim binary built for this test run.
+pub fn causim() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
+}

@@ -1,0 +1,300 @@
+//! Bad input gives one clear error naming the file, place and what to change.
+
+mod common;
+
+use causim::spec::Experiment;
+
+fn experiment_error(name: &str, sim: &str, experiment: &str) -> String {
+    let dir = common::scratch(name);
+    common::write(&dir, "sim.toml", sim);
+    let path = common::write(&dir, "experiment.toml", experiment);
+    match Experiment::load(&path) {
+        Ok(_) => panic!("{name}: expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_has(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "`{part}` missing from: {message}");
+    }
+}
+
+const EXPERIMENT: &str = "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\n";
+
+#[test]
+fn unknown_sim_key_names_file_line_and_valid_keys() {
+    let msg = experiment_error(
+        "err_sim_key",
+        "kind = \"iv\"\nn = 100\nstrenght = 0.3\n",
+        EXPERIMENT,
+    );
+    assert_has(
+        &msg,
+        &["sim.toml:3:1", "unknown field `strenght`", "covariates"],
+    );
+}
+
+#[test]
+fn wrong_type_names_line() {
+    let msg = experiment_error("err_type", "kind = \"iv\"\nn = \"many\"\n", EXPERIMENT);
+    assert_has(&msg, &["sim.toml:2:5", "invalid type"]);
+}
+
+#[test]
+fn unknown_sim_kind_lists_kinds() {
+    let msg = experiment_error("err_kind", "kind = \"ivv\"\n", EXPERIMENT);
+    assert_has(
+        &msg,
+        &["sim.toml:1:8", "unknown sim kind `ivv`", "kinds: iv"],
+    );
+}
+
+#[test]
+fn unknown_estimator_kind_and_parameter() {
+    let msg = experiment_error(
+        "err_est_kind",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n\n[[estimators]]\nkind = \"twosls\"\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:3:1",
+            "unknown variant `twosls`",
+            "two_stage_least_squares",
+        ],
+    );
+    let msg = experiment_error(
+        "err_est_param",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\nrobust = true\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:2:1",
+            "unknown field `robust`",
+            "se",
+            "covariates",
+        ],
+    );
+    let msg = experiment_error(
+        "err_est_value",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\nse = \"hc9\"\n",
+    );
+    assert_has(&msg, &["unknown variant `hc9`", "hc3"]);
+}
+
+#[test]
+fn unknown_experiment_key() {
+    let msg = experiment_error(
+        "err_exp_key",
+        "kind = \"iv\"",
+        &format!("replicatons = 5\n{EXPERIMENT}"),
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:1:1",
+            "unknown field `replicatons`",
+            "replications",
+        ],
+    );
+}
+
+#[test]
+fn sweep_key_naming_no_parameter_lists_valid_keys() {
+    let msg = experiment_error(
+        "err_sweep_key",
+        "kind = \"iv\"",
+        &format!("{EXPERIMENT}[sweep]\n\"instrument.strenght\" = [0.1, 0.2]\n"),
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:5:",
+            "instrument.strenght",
+            "names no parameter",
+            "instrument.strength",
+        ],
+    );
+}
+
+#[test]
+fn empty_and_scalar_sweeps_are_errors() {
+    let msg = experiment_error(
+        "err_sweep_empty",
+        "kind = \"iv\"",
+        &format!("{EXPERIMENT}[sweep]\nn = []\n"),
+    );
+    assert_has(&msg, &["experiment.toml:5:", "sweep `n` has no values"]);
+    let msg = experiment_error(
+        "err_sweep_scalar",
+        "kind = \"iv\"",
+        &format!("{EXPERIMENT}[sweep]\nn = 100\n"),
+    );
+    assert_has(&msg, &["sweep `n` must be an array"]);
+}
+
+#[test]
+fn sweep_values_are_type_and_range_checked() {
+    let msg = experiment_error(
+        "err_sweep_type",
+        "kind = \"iv\"",
+        &format!("{EXPERIMENT}[sweep]\nn = [100, \"big\"]\n"),
+    );
+    assert_has(
+        &msg,
+        &["experiment.toml:5:", "sweep `n` = big", "invalid type"],
+    );
+    let msg = experiment_error(
+        "err_sweep_range",
+        "kind = \"iv\"",
+        &format!("{EXPERIMENT}[sweep]\ninstrument.strength = [0.5, 1.5]\n"),
+    );
+    assert_has(&msg, &["instrument.strength` = 1.5", "[0, 1]"]);
+}
+
+#[test]
+fn formula_errors_point_at_the_formula() {
+    let msg = experiment_error(
+        "err_formula",
+        "kind = \"iv\"\ncovariates = 3\ntau = \"max(x1, 0) + x7\"\n",
+        EXPERIMENT,
+    );
+    assert_has(
+        &msg,
+        &[
+            "sim.toml",
+            "`tau`",
+            "column 14",
+            "unknown variable `x7`",
+            "x3",
+        ],
+    );
+    let msg = experiment_error(
+        "err_formula_u",
+        "kind = \"iv\"\n[instrument]\npropensity = \"0.5 + 0.1 * u\"\n",
+        EXPERIMENT,
+    );
+    assert_has(
+        &msg,
+        &["instrument.propensity", "independent of the unobserved"],
+    );
+}
+
+#[test]
+fn missing_sim_file_and_missing_estimators() {
+    let dir = common::scratch("err_missing");
+    let path = common::write(
+        &dir,
+        "experiment.toml",
+        "sim = \"nowhere.toml\"\n[[estimators]]\nkind = \"ols\"\n",
+    );
+    let msg = Experiment::load(&path)
+        .expect_err("missing sim")
+        .to_string();
+    assert_has(
+        &msg,
+        &["experiment.toml:1:7", "cannot read sim", "nowhere.toml"],
+    );
+    let msg = experiment_error("err_no_estimators", "kind = \"iv\"", "sim = \"sim.toml\"\n");
+    assert_has(&msg, &["no `[[estimators]]`"]);
+    let msg = experiment_error(
+        "err_dup_names",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\n[[estimators]]\nkind = \"ols\"\n",
+    );
+    assert_has(&msg, &["two estimators are named `ols`"]);
+}
+
+fn fit_error(name: &str, csv: &str, args: &[&str]) -> String {
+    let dir = common::scratch(name);
+    let data = common::write(&dir, "data.csv", csv);
+    let output = common::causim()
+        .arg("fit")
+        .arg("--data")
+        .arg(&data)
+        .args(args)
+        .output()
+        .expect("run causim");
+    assert!(!output.status.success(), "{name}: expected failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
+    stderr
+}
+
+const GOOD: &str =
+    "y,w,z,x1\n1.0,1,1,0.5\n0.5,0,0,0.1\n2.0,1,1,-0.3\n0.1,0,1,0.9\n1.1,1,0,0.2\n0.3,0,0,-0.8\n";
+
+#[test]
+fn bad_csv_input_is_a_clear_error() {
+    let msg = fit_error(
+        "csv_missing",
+        GOOD,
+        &["--y", "y", "--w", "treat", "--estimator", "ols"],
+    );
+    assert_has(&msg, &["no column `treat`", "y, w, z, x1"]);
+
+    let bad = GOOD.replace("2.0,1,1,-0.3", "2.0,1,1,abc");
+    let msg = fit_error(
+        "csv_text",
+        &bad,
+        &["--y", "y", "--w", "w", "--estimator", "ols"],
+    );
+    assert_has(
+        &msg,
+        &["column `x1`, row 3", "`abc`", "not a finite number"],
+    );
+
+    let nan = GOOD.replace("0.5,0,0,0.1", "NaN,0,0,0.1");
+    let msg = fit_error(
+        "csv_nan",
+        &nan,
+        &["--y", "y", "--w", "w", "--estimator", "ols"],
+    );
+    assert_has(&msg, &["column `y`, row 2", "NaN"]);
+
+    let empty = GOOD.replace("0.5,0,0,0.1", ",0,0,0.1");
+    let msg = fit_error(
+        "csv_empty_cell",
+        &empty,
+        &["--y", "y", "--w", "w", "--estimator", "ols"],
+    );
+    assert_has(&msg, &["column `y`, row 2", "is empty"]);
+
+    let constant_z = "y,w,z\n1,1,1\n0,0,1\n2,1,1\n0,0,1\n";
+    let msg = fit_error(
+        "csv_const_z",
+        constant_z,
+        &["--y", "y", "--w", "w", "--z", "z", "--estimator", "2sls"],
+    );
+    assert_has(&msg, &["instrument column `z` is constant"]);
+
+    let no_treated = "y,w\n1,0\n0,0\n2,0\n0,0\n";
+    let msg = fit_error(
+        "csv_empty_arm",
+        no_treated,
+        &["--y", "y", "--w", "w", "--estimator", "naive"],
+    );
+    assert_has(&msg, &["treatment column `w` is constant"]);
+
+    let msg = fit_error(
+        "csv_no_z",
+        GOOD,
+        &["--y", "y", "--w", "w", "--estimator", "2sls"],
+    );
+    assert_has(&msg, &["needs an instrument", "--z"]);
+
+    let msg = fit_error(
+        "csv_bad_kind",
+        GOOD,
+        &["--y", "y", "--w", "w", "--estimator", "lasso"],
+    );
+    assert_has(
+        &msg,
+        &["unknown variant `lasso`", "two_stage_least_squares"],
+    );
+}
