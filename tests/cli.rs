@@ -114,11 +114,14 @@ fn simulate_writes_truth_columns_and_fit_recovers_the_effect() {
         .expect("simulate"));
     let text = std::fs::read_to_string(&csv).expect("csv");
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("x1,x2,x3,w,z,y,tau,complier_type"));
+    assert_eq!(
+        lines.next(),
+        Some("x1,x2,x3,w,z,y,tau,cate,clate,complier_type")
+    );
     assert_eq!(text.lines().count(), 20001);
     let first: Vec<&str> = lines.next().expect("a row").split(',').collect();
-    assert_eq!(first[6], "2");
-    assert!(["complier", "defier", "always_taker", "never_taker"].contains(&first[7]));
+    assert_eq!(first[6..9], ["2", "2", "2"]);
+    assert!(["complier", "defier", "always_taker", "never_taker"].contains(&first[9]));
 
     let json = ok(common::causim()
         .args(["fit", "--data"])
@@ -229,4 +232,77 @@ fn slurm_prints_an_array_script_over_shards() {
     assert!(stdout.starts_with("#!/bin/bash"));
     assert!(stdout.contains("#SBATCH --array=0-7"));
     assert!(stdout.contains("--shard \"$SLURM_ARRAY_TASK_ID/8\""));
+}
+
+#[test]
+fn fit_a_forest_predicts_each_row_and_groups() {
+    let dir = setup("cli_forest");
+    let sim = dir.join("sim.toml");
+    for (seed, n, name) in [("1", "1500", "train.csv"), ("2", "40", "test.csv")] {
+        ok(common::causim()
+            .arg("simulate")
+            .arg(&sim)
+            .args(["--seed", seed, "--set", &format!("n={n}"), "--out"])
+            .arg(dir.join(name))
+            .output()
+            .expect("simulate"));
+    }
+    let preds = dir.join("preds.csv");
+    let stdout = ok(common::causim()
+        .args(["fit", "--data"])
+        .arg(dir.join("train.csv"))
+        .args([
+            "--y",
+            "y",
+            "--w",
+            "w",
+            "--z",
+            "z",
+            "--x",
+            "x1,x2,x3",
+            "--estimator",
+            "instrumental-forest",
+        ])
+        .args(["--param", "num_trees=100", "--group", "z", "--predict"])
+        .arg(dir.join("test.csv"))
+        .arg("--out")
+        .arg(&preds)
+        .output()
+        .expect("fit"));
+    assert!(
+        stdout.contains("LATE") && stdout.contains("by z"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&preds).expect("predictions");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("tau_hat,tau_se,ci_lower,ci_upper"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect();
+    assert_eq!(rows.len(), 40);
+    for r in &rows {
+        assert!(r[1] > 0.0 && (r[2] - (r[0] - 1.959_963_984_540_054 * r[1])).abs() < 1e-9);
+    }
+
+    let output = common::causim()
+        .args(["fit", "--data"])
+        .arg(dir.join("train.csv"))
+        .args([
+            "--y",
+            "y",
+            "--w",
+            "w",
+            "--x",
+            "x1",
+            "--estimator",
+            "ols",
+            "--predict",
+        ])
+        .arg(dir.join("test.csv"))
+        .arg("--out")
+        .arg(&preds)
+        .output()
+        .expect("fit");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs a forest"));
 }

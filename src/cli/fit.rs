@@ -7,8 +7,8 @@ use ndarray::{Array1, Array2};
 use toml::Value;
 
 use super::simulate::parse_assignment;
-use crate::data::{read_csv, Dataset};
-use crate::estimate::Estimate;
+use crate::data::{read_csv, write_csv, Column, Dataset};
+use crate::estimate::{Estimate, Z_95};
 use crate::spec::EstimatorSpec;
 
 /// Arguments of `causim fit`.
@@ -41,6 +41,15 @@ pub struct FitArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// CSV of units to predict per-unit effects for (forests); needs the covariate columns.
+    #[arg(long, requires = "out")]
+    pub predict: Option<PathBuf>,
+    /// Where to write the predictions: tau_hat,tau_se,ci_lower,ci_upper, one row per --predict row.
+    #[arg(long, requires = "predict")]
+    pub out: Option<PathBuf>,
+    /// Also report the average effect within each value of this column (forests), e.g. a diagnosis.
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 /// Builds an estimator spec from a kind (or alias) and `key=value` parameters,
@@ -126,16 +135,137 @@ pub fn dataset(args: &FitArgs) -> anyhow::Result<Dataset> {
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let spec = estimator_spec(&args.estimator, &args.params)?;
     let data = dataset(&args)?;
-    let estimate = spec
-        .estimator()
-        .fit(&data, args.seed)
-        .with_context(|| format!("{} on {}", spec.kind(), args.data.display()))?;
+    let context = || format!("{} on {}", spec.kind(), args.data.display());
+    let (estimate, predictions) = match &args.predict {
+        Some(path) => {
+            let table = read_csv(path)?;
+            let mut x = Array2::zeros((table.rows(), data.x_names.len()));
+            for (j, name) in data.x_names.iter().enumerate() {
+                x.column_mut(j)
+                    .assign(&Array1::from(table.column(name)?.to_vec()));
+            }
+            let (estimate, units) = spec
+                .estimator()
+                .fit_predict(&data, args.seed, x.view())
+                .with_context(context)?;
+            let Some(units) = units else {
+                bail!(
+                    "{} gives no per-unit effects; --predict needs a forest (causal_forest, instrumental_forest, regression_forest)",
+                    spec.kind()
+                );
+            };
+            (estimate, Some(units))
+        }
+        None => (
+            spec.estimator()
+                .fit(&data, args.seed)
+                .with_context(context)?,
+            None,
+        ),
+    };
+    let groups = match &args.group {
+        Some(column) => Some(group_effects(&args, column, &estimate, spec.kind())?),
+        None => None,
+    };
     if args.json {
-        println!("{}", json(spec.kind(), data.n(), &estimate));
+        let mut value = json(spec.kind(), data.n(), &estimate);
+        if let Some(groups) = &groups {
+            value["groups"] = serde_json::json!(groups
+                .iter()
+                .map(|g| serde_json::json!({"group": g.0, "estimate": g.1, "se": g.2, "n": g.3}))
+                .collect::<Vec<_>>());
+        }
+        println!("{value}");
     } else {
         print!("{}", table(spec.kind(), &data, &estimate));
+        if let Some(groups) = &groups {
+            print!(
+                "{}",
+                group_table(args.group.as_deref().unwrap_or_default(), groups)
+            );
+        }
+    }
+    if let (Some(units), Some(out)) = (predictions, &args.out) {
+        let lower: Vec<f64> = units
+            .tau
+            .iter()
+            .zip(&units.se)
+            .map(|(t, s)| t - Z_95 * s)
+            .collect();
+        let upper: Vec<f64> = units
+            .tau
+            .iter()
+            .zip(&units.se)
+            .map(|(t, s)| t + Z_95 * s)
+            .collect();
+        write_csv(
+            out,
+            &[
+                ("tau_hat", Column::Numbers(&units.tau)),
+                ("tau_se", Column::Numbers(&units.se)),
+                ("ci_lower", Column::Numbers(&lower)),
+                ("ci_upper", Column::Numbers(&upper)),
+            ],
+        )?;
+        if !args.json {
+            eprintln!("wrote {} predictions to {}", units.tau.len(), out.display());
+        }
     }
     Ok(())
+}
+
+/// (group value, estimate, SE, units) per distinct value of `column`, from
+/// the mean and spread of the estimator's doubly robust scores in the group.
+fn group_effects(
+    args: &FitArgs,
+    column: &str,
+    estimate: &Estimate,
+    kind: &str,
+) -> anyhow::Result<Vec<(f64, f64, f64, usize)>> {
+    let scores = estimate
+        .units
+        .as_ref()
+        .map(|u| &u.scores)
+        .filter(|s| !s.is_empty())
+        .with_context(|| {
+            format!("{kind} has no doubly robust scores; --group needs a forest estimator")
+        })?;
+    let table = read_csv(&args.data)?;
+    let values = table.column(column)?;
+    let mut levels: Vec<f64> = values.to_vec();
+    levels.sort_by(f64::total_cmp);
+    levels.dedup();
+    let mut out = Vec::new();
+    for level in levels {
+        let members: Vec<f64> = scores
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| **v == level)
+            .map(|(s, _)| *s)
+            .collect();
+        let n = members.len();
+        if n < 2 {
+            out.push((level, f64::NAN, f64::NAN, n));
+            continue;
+        }
+        let mean = members.iter().sum::<f64>() / n as f64;
+        let var = members.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        out.push((level, mean, (var / n as f64).sqrt(), n));
+    }
+    Ok(out)
+}
+
+fn group_table(column: &str, groups: &[(f64, f64, f64, usize)]) -> String {
+    let mut out = format!(
+        "\nby {column}\n  {:<12} {:>12} {:>12} {:>8}\n",
+        "value", "estimate", "se", "n"
+    );
+    for (level, estimate, se, n) in groups {
+        out.push_str(&format!(
+            "  {level:<12} {estimate:>12.6} {se:>12.6} {n:>8}\n"
+        ));
+    }
+    out
 }
 
 fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {

@@ -28,12 +28,16 @@ pub fn catalogue() -> anyhow::Result<String> {
             est.kind(),
             est.estimator().estimand().label()
         )?;
-        let params = Value::try_from(&est)?;
-        if let Value::Table(table) = params {
-            for (key, value) in table.iter().filter(|(k, _)| *k != "kind") {
-                let doc = docs.iter().find(|(k, _)| k == key).map_or("", |(_, d)| d);
-                writeln!(out, "    {:<26} = {:<12} {doc}", key, show(value))?;
-            }
+        let Value::Table(table) = Value::try_from(&est)? else {
+            continue;
+        };
+        for (key, value) in table.iter().filter(|(k, _)| *k != "kind") {
+            let doc = docs.iter().find(|(k, _)| k == key).map_or("", |(_, d)| d);
+            writeln!(out, "    {:<26} = {:<12} {doc}", key, show(value))?;
+        }
+        // Optional parameters whose default is computed from the data.
+        for (key, doc) in docs.iter().filter(|(k, _)| !table.contains_key(*k)) {
+            writeln!(out, "    {:<26} = {:<12} {doc}", key, "(auto)")?;
         }
     }
     out.push_str("\nDIAGNOSANDS (per cell and estimator, each with its Monte Carlo SE)\n\n");

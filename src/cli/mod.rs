@@ -48,7 +48,8 @@ pub enum Command {
     /// Example: causim simulate sims/iv.toml --seed 7 --set n=500 --out iv.csv
     ///
     /// Columns: the covariates, w, z, y, then the truth: tau (each unit's
-    /// effect) and complier_type.
+    /// effect), cate and clate (its effect given the covariates alone, over
+    /// everyone and over compliers) and complier_type.
     Simulate(simulate::SimulateArgs),
     /// Fit an estimator on your own CSV data.
     ///

@@ -72,6 +72,10 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     }
     columns.push(("y", Column::Numbers(&y)));
     columns.push(("tau", Column::Numbers(&sample.truth.tau)));
+    columns.push(("cate", Column::Numbers(&sample.truth.cate)));
+    if let Some(clate) = &sample.truth.clate {
+        columns.push(("clate", Column::Numbers(clate)));
+    }
     if let Some(types) = &types {
         columns.push(("complier_type", Column::Text(types)));
     }

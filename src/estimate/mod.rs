@@ -1,6 +1,7 @@
 //! Estimators: each turns a [`Dataset`] into an [`Estimate`] of a named
 //! [`Estimand`], with a standard error and a confidence interval.
 
+pub mod forest;
 pub mod linalg;
 pub mod linear;
 
@@ -59,6 +60,23 @@ pub struct Estimate {
     /// Estimator-specific diagnostics (first-stage F, partial R², arm sizes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub diagnostics: BTreeMap<String, f64>,
+    /// Per-unit effects on the units fitted on, for estimators that have
+    /// them (forests); summarized against the truth, never stored whole.
+    #[serde(skip)]
+    pub units: Option<UnitEffects>,
+}
+
+/// Per-unit effect estimates: tau(x_i) with standard errors, and the doubly
+/// robust scores whose mean is the average effect (a group's mean is the
+/// group's average effect).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnitEffects {
+    /// Estimated effect per unit.
+    pub tau: Vec<f64>,
+    /// Its standard error per unit.
+    pub se: Vec<f64>,
+    /// Doubly robust scores per unit (empty for predictions at new points).
+    pub scores: Vec<f64>,
 }
 
 impl Estimate {
@@ -71,6 +89,7 @@ impl Estimate {
             ci_lower: estimate - Z_95 * se,
             ci_upper: estimate + Z_95 * se,
             diagnostics: BTreeMap::new(),
+            units: None,
         }
     }
 
@@ -88,4 +107,16 @@ pub trait Estimator: Send + Sync {
     /// Fits on `data`; `seed` drives any randomness (sample splits, trees) so
     /// that results are reproducible.
     fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate>;
+
+    /// Fits on `data` and predicts per-unit effects at new covariate rows
+    /// (`None` for estimators without per-unit effects).
+    fn fit_predict(
+        &self,
+        data: &Dataset,
+        seed: u64,
+        x_new: ndarray::ArrayView2<f64>,
+    ) -> Result<(Estimate, Option<UnitEffects>)> {
+        let _ = x_new;
+        Ok((self.fit(data, seed)?, None))
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::estimate::Estimand;
-use crate::run::Record;
+use crate::run::{Iate, Record};
 use crate::spec::Experiment;
 
 /// A Monte Carlo summary: a value and its Monte Carlo standard error.
@@ -25,6 +25,23 @@ pub const DIAGNOSANDS: &[(&str, &str)] = &[
     ("coverage", "share of 95% CIs that contain the truth"),
     ("ci_width", "mean width of the 95% CI"),
     ("power", "share of 95% CIs that exclude zero"),
+];
+
+/// Diagnosands of per-unit effects, for estimators that estimate tau(x)
+/// (forests), each averaged over replications.
+pub const IATE_DIAGNOSANDS: &[(&str, &str)] = &[
+    (
+        "iate_rmse",
+        "RMSE of the per-unit effects against the true tau(x)",
+    ),
+    (
+        "iate_coverage",
+        "share of units whose 95% CI contains the true tau(x)",
+    ),
+    (
+        "iate_corr",
+        "correlation of the per-unit effects with the true tau(x)",
+    ),
 ];
 
 /// Diagnosands of one estimator in one cell.
@@ -58,6 +75,12 @@ pub struct Diagnosands {
     pub ci_width: Mc,
     /// Rejection rate of a zero effect at 5%.
     pub power: Mc,
+    /// Per-unit effect RMSE, for estimators with per-unit effects.
+    pub iate_rmse: Option<Mc>,
+    /// Per-unit CI coverage of the true tau(x).
+    pub iate_coverage: Option<Mc>,
+    /// Correlation of per-unit effects with the true tau(x).
+    pub iate_corr: Option<Mc>,
 }
 
 impl Diagnosands {
@@ -69,6 +92,9 @@ impl Diagnosands {
             "coverage" => Some(self.coverage),
             "ci_width" => Some(self.ci_width),
             "power" => Some(self.power),
+            "iate_rmse" => self.iate_rmse,
+            "iate_coverage" => self.iate_coverage,
+            "iate_corr" => self.iate_corr,
             _ => None,
         }
     }
@@ -105,24 +131,30 @@ pub fn summarize(experiment: &Experiment, records: &[Record]) -> Vec<Diagnosands
         for (k, named) in experiment.estimators.iter().enumerate() {
             let estimand = named.spec.estimator().estimand();
             let mut pairs = Vec::new();
+            let mut iates = Vec::new();
             let mut failures = 0;
             for record in &mine {
                 let Some(result) = record.results.get(k) else {
                     continue;
                 };
+                iates.extend(result.iate);
                 match (&result.estimate, record.truth.get(estimand.key())) {
                     (Some(e), Some(t)) => pairs.push((e, *t)),
                     (None, _) => failures += 1,
                     (Some(_), None) => {}
                 }
             }
-            out.push(diagnose(
-                cell.index,
-                &named.name,
-                estimand,
-                &pairs,
-                failures,
-            ));
+            let mut d = diagnose(cell.index, &named.name, estimand, &pairs, failures);
+            if !iates.is_empty() {
+                let over = |f: fn(&Iate) -> Option<f64>| {
+                    let v: Vec<f64> = iates.iter().filter_map(f).collect();
+                    (!v.is_empty()).then(|| mean_mc(&v))
+                };
+                d.iate_rmse = over(|i| Some(i.rmse));
+                d.iate_coverage = over(|i| Some(i.coverage));
+                d.iate_corr = over(|i| i.corr);
+            }
+            out.push(d);
         }
     }
     out
@@ -168,6 +200,9 @@ fn diagnose(
         coverage: mean_mc(&covered),
         ci_width: mean_mc(&widths),
         power: mean_mc(&rejects),
+        iate_rmse: None,
+        iate_coverage: None,
+        iate_corr: None,
     }
 }
 

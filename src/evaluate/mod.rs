@@ -3,4 +3,4 @@
 
 mod diagnosands;
 
-pub use diagnosands::{summarize, truth_means, Diagnosands, Mc, DIAGNOSANDS};
+pub use diagnosands::{summarize, truth_means, Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};

@@ -2,7 +2,9 @@
 //! diagnosand against the axis, one line per estimator, one panel per
 //! combination of the other axes' values. When nothing is swept (no axis has
 //! two values or more), one figure per diagnosand instead places the
-//! estimators side by side on x, so the plots still compare them.
+//! estimators side by side on x, so the plots still compare them. The
+//! per-unit diagnosands get figures of their own, with only the estimators
+//! that estimate per-unit effects (forests) as series.
 
 use std::collections::HashMap;
 
@@ -11,7 +13,7 @@ use serde::Serialize;
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::tables::show_value;
 use crate::estimate::Z_95;
-use crate::evaluate::{Diagnosands, DIAGNOSANDS};
+use crate::evaluate::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::spec::Experiment;
 use crate::Result;
 
@@ -38,15 +40,20 @@ fn label(key: &str) -> &str {
     match key {
         "rmse" => "RMSE",
         "ci_width" => "CI width",
+        "iate_rmse" => "per-unit RMSE",
+        "iate_coverage" => "per-unit coverage",
+        "iate_corr" => "per-unit correlation",
         other => other,
     }
 }
 
-/// The value a diagnosand should have: 0 bias, 95% coverage; none for the rest.
+/// The value a diagnosand should have: 0 bias, 95% coverage, a correlation
+/// of 1 with the true per-unit effects; none for the rest.
 fn ideal(key: &str) -> Option<f64> {
     match key {
         "bias" => Some(0.0),
-        "coverage" => Some(0.95),
+        "coverage" | "iate_coverage" => Some(0.95),
+        "iate_corr" => Some(1.0),
         _ => None,
     }
 }
@@ -61,7 +68,30 @@ fn point(x: f64, d: Option<&&Diagnosands>, key: &str) -> Option<Point> {
     })
 }
 
-/// Every figure of the report, grouped by axis; empty when nothing was recorded.
+/// The estimators shown in one set of figures: their indices in the
+/// experiment (which fix their colours) and their names.
+struct Series {
+    slots: Vec<usize>,
+    names: Vec<String>,
+}
+
+impl Series {
+    /// The estimators of the experiment that `keep` accepts, by name.
+    fn of(experiment: &Experiment, keep: impl Fn(&str) -> bool) -> Series {
+        let (slots, names) = experiment
+            .estimators
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| keep(&e.name))
+            .map(|(k, e)| (k, e.name.clone()))
+            .unzip();
+        Series { slots, names }
+    }
+}
+
+/// Every figure of the report, grouped by axis; empty when nothing was
+/// recorded. The per-unit diagnosands follow the others, with only the
+/// estimators that have them as series, and are left out when none has.
 pub(super) fn figures(
     experiment: &Experiment,
     diagnosands: &[Diagnosands],
@@ -73,39 +103,49 @@ pub(super) fn figures(
         .iter()
         .map(|d| ((d.cell, d.estimator.as_str()), d))
         .collect();
-    let names: Vec<String> = experiment
-        .estimators
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
+    let all = Series::of(experiment, |_| true);
+    let per_unit = Series::of(experiment, |name| {
+        diagnosands
+            .iter()
+            .any(|d| d.estimator == name && d.iate_rmse.is_some())
+    });
+    let sets: Vec<(&[(&str, &str)], &Series)> =
+        [(DIAGNOSANDS, &all), (IATE_DIAGNOSANDS, &per_unit)]
+            .into_iter()
+            .filter(|(_, s)| !s.names.is_empty())
+            .collect();
     let swept: Vec<usize> = (0..experiment.axes.len())
         .filter(|&a| experiment.axes[a].values.len() > 1)
         .collect();
     let mut groups = Vec::new();
     if swept.is_empty() {
         let mut figures = Vec::new();
-        for (key, description) in DIAGNOSANDS {
-            let lines = names
-                .iter()
-                .enumerate()
-                .map(|(k, name)| {
-                    point(k as f64, by.get(&(0, name.as_str())), key)
-                        .into_iter()
-                        .collect()
-                })
-                .collect();
-            let panel = Panel { title: None, lines };
-            let figure = Figure {
-                title: format!("{}: {description}", label(key)),
-                x_label: "estimator".into(),
-                y_label: label(key).into(),
-                series: names.clone(),
-                categories: Some(names.clone()),
-                reference: ideal(key),
-                log_y: false,
-                panels: vec![panel],
-            };
-            push(&mut figures, format!("plot-{key}"), key, figure)?;
+        for &(keys, series) in &sets {
+            for (key, description) in keys {
+                let lines = series
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, name)| {
+                        point(k as f64, by.get(&(0, name.as_str())), key)
+                            .into_iter()
+                            .collect()
+                    })
+                    .collect();
+                let panel = Panel { title: None, lines };
+                let figure = Figure {
+                    title: format!("{}: {description}", label(key)),
+                    x_label: "estimator".into(),
+                    y_label: label(key).into(),
+                    series: series.names.clone(),
+                    colours: Some(series.slots.clone()),
+                    categories: Some(series.names.clone()),
+                    reference: ideal(key),
+                    log_y: false,
+                    panels: vec![panel],
+                };
+                push(&mut figures, format!("plot-{key}"), key, figure)?;
+            }
         }
         groups.push(FigureGroup {
             id: "plots-estimators".into(),
@@ -117,18 +157,21 @@ pub(super) fn figures(
     for &a in &swept {
         let axis = &experiment.axes[a];
         let mut figures = Vec::new();
-        for (key, description) in DIAGNOSANDS {
-            let figure = Figure {
-                title: format!("{} by {}: {description}", label(key), axis.key),
-                x_label: axis.key.clone(),
-                y_label: label(key).into(),
-                series: names.clone(),
-                categories: categories(&axis.values),
-                reference: ideal(key),
-                log_y: false,
-                panels: panels(experiment, a, &names, &by, key),
-            };
-            push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
+        for &(keys, series) in &sets {
+            for (key, description) in keys {
+                let figure = Figure {
+                    title: format!("{} by {}: {description}", label(key), axis.key),
+                    x_label: axis.key.clone(),
+                    y_label: label(key).into(),
+                    series: series.names.clone(),
+                    colours: Some(series.slots.clone()),
+                    categories: categories(&axis.values),
+                    reference: ideal(key),
+                    log_y: false,
+                    panels: panels(experiment, a, &series.names, &by, key),
+                };
+                push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
+            }
         }
         groups.push(FigureGroup {
             id: format!("plots-{a}"),
@@ -156,7 +199,7 @@ fn spans_decades(panels: &[Panel]) -> bool {
 /// Renders a figure unless it has no point at all (every estimator failed);
 /// errors that span orders of magnitude (a weak instrument's RMSE) get a log axis.
 fn push(figures: &mut Vec<FigureView>, id: String, key: &str, mut figure: Figure) -> Result<()> {
-    if matches!(key, "rmse" | "ci_width") && spans_decades(&figure.panels) {
+    if matches!(key, "rmse" | "ci_width" | "iate_rmse") && spans_decades(&figure.panels) {
         figure.log_y = true;
         figure.y_label = format!("{} (log scale)", figure.y_label);
     }

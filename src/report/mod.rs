@@ -3,6 +3,7 @@
 //! and inline SVG plots, and every table also written as CSV beside it.
 
 mod figures;
+mod iate;
 pub mod plot;
 mod tables;
 #[cfg(test)]
@@ -59,10 +60,13 @@ struct Context {
     summary: Summary,
     cells: tables::HtmlTable,
     diagnosands: Vec<tables::DiagnosandGroup>,
+    /// The per-unit effects table; `None` hides its section.
+    iate: Option<Vec<iate::IateGroup>>,
     diagnostics: Vec<tables::DiagnosticsTable>,
     plots: Vec<figures::FigureGroup>,
     estimators: Vec<EstimatorView>,
     diagnosand_notes: Vec<Note>,
+    iate_notes: Vec<Note>,
     experiment_source: String,
     sim_source: String,
 }
@@ -79,10 +83,31 @@ fn template_error(e: tera::Error) -> Error {
     Error::Report(message)
 }
 
+/// The notes of a list of (key, description) diagnosands.
+fn notes(diagnosands: &[(&str, &str)]) -> Vec<Note> {
+    diagnosands
+        .iter()
+        .map(|(key, description)| Note {
+            key: key.to_string(),
+            description: description.to_string(),
+        })
+        .collect()
+}
+
+/// Removes a file left by an earlier render that this one does not write.
+fn remove_stale(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
 /// from its manifest and results alone: writes `cells.csv`, `diagnosands.csv`,
-/// `diagnostics.csv`, `estimates.csv` and `index.html` there, and returns the
-/// path of `index.html`. Cells without records yet are shown as not run.
+/// `diagnostics.csv`, `estimates.csv`, `iate.csv` (only when some estimator
+/// has per-unit effects; a stale one is removed otherwise) and `index.html`
+/// there, and returns the path of `index.html`. Cells without records yet are
+/// shown as not run.
 pub fn render(dir: &Path) -> Result<PathBuf> {
     let experiment = read_manifest(dir)?;
     let records = load_records(dir)?;
@@ -93,6 +118,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
     let (diagnosands_csv, diagnosand_groups) = tables::diagnosands(&experiment, &diagnosands);
     let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records);
     let estimates_csv = tables::estimates(&experiment, &records);
+    let iate = iate::table(&experiment, &diagnosands);
     for csv in [
         &cells_csv,
         &diagnosands_csv,
@@ -100,6 +126,10 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         &estimates_csv,
     ] {
         csv.write(dir)?;
+    }
+    match &iate {
+        Some((csv, _)) => csv.write(dir)?,
+        None => remove_stale(&dir.join(iate::CSV))?,
     }
 
     let counts = tables::record_counts(&records);
@@ -132,6 +162,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         summary,
         cells,
         diagnosands: diagnosand_groups,
+        iate: iate.map(|(_, groups)| groups),
         diagnostics,
         plots: figures::figures(&experiment, &diagnosands)?,
         estimators: experiment
@@ -143,13 +174,8 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
                 estimand: e.spec.estimator().estimand().label().to_string(),
             })
             .collect(),
-        diagnosand_notes: crate::evaluate::DIAGNOSANDS
-            .iter()
-            .map(|(key, description)| Note {
-                key: key.to_string(),
-                description: description.to_string(),
-            })
-            .collect(),
+        diagnosand_notes: notes(crate::evaluate::DIAGNOSANDS),
+        iate_notes: notes(crate::evaluate::IATE_DIAGNOSANDS),
         experiment_source: experiment.experiment_source.clone(),
         sim_source: experiment.sim_source.clone(),
     };

@@ -63,8 +63,11 @@ pub struct Figure {
     pub x_label: String,
     /// Label of the y axis.
     pub y_label: String,
-    /// Series names, in colour order; the legend lists them.
+    /// Series names; the legend lists them.
     pub series: Vec<String>,
+    /// The palette slot of each series, so that a series keeps its colour in
+    /// a figure that shows only some of them; `None`: series k takes slot k.
+    pub colours: Option<Vec<usize>>,
     /// When x is categorical: the label at x = 0, 1, 2, ... (equal spacing).
     pub categories: Option<Vec<String>>,
     /// A horizontal reference line at the ideal value, if there is one.
@@ -80,9 +83,18 @@ fn fail(e: impl std::fmt::Display) -> Error {
     Error::Report(format!("cannot draw a plot: {e}"))
 }
 
-/// The colour of series `k`, shared by every figure so an estimator keeps its colour.
-fn colour(k: usize) -> RGBColor {
-    PALETTE[k % PALETTE.len()]
+impl Figure {
+    /// The colour of series `k`: its palette slot, shared by every figure so
+    /// that an estimator keeps its colour.
+    fn colour(&self, k: usize) -> RGBColor {
+        let slot = self
+            .colours
+            .as_ref()
+            .and_then(|c| c.get(k))
+            .copied()
+            .unwrap_or(k);
+        PALETTE[slot % PALETTE.len()]
+    }
 }
 
 /// Ends of a range padded by 6% (or by a unit when it is a single value).
@@ -298,7 +310,7 @@ pub fn render_svg(figure: &Figure) -> Result<String> {
         let half_text = (TEXT_SIZE / 1.24 / 2.0).round() as i32;
         for (k, (x, row, name)) in legend.iter().enumerate() {
             let y = (TITLE_HEIGHT + LEGEND_ROW * row + LEGEND_ROW / 2) as i32;
-            let c = colour(k);
+            let c = figure.colour(k);
             top.draw(&PathElement::new(
                 vec![(*x, y), (*x + 22, y)],
                 c.stroke_width(2),
@@ -402,7 +414,7 @@ fn draw_panel<DB: DrawingBackend>(
     let dodge = (x.hi - x.lo) * 0.012;
     for (k, line) in panel.lines.iter().enumerate() {
         let shift = (k as f64 - (count as f64 - 1.0) / 2.0) * dodge;
-        let c = colour(k);
+        let c = figure.colour(k);
         let points: Vec<(f64, f64, f64)> = line
             .iter()
             .filter(|p| p.x.is_finite() && p.y.is_finite())
@@ -468,6 +480,7 @@ mod tests {
                 "difference_in_means".into(),
                 "two_stage_least_squares".into(),
             ],
+            colours: None,
             categories,
             reference: Some(0.95),
             log_y: false,
@@ -505,6 +518,15 @@ mod tests {
         empty.panels[0].lines.clear();
         empty.reference = None;
         assert!(render_svg(&empty).is_ok());
+    }
+
+    #[test]
+    fn series_keep_their_palette_slot() {
+        let mut subset = figure(1, None);
+        let fourth = "#76B7B2";
+        assert!(!render_svg(&subset).expect("renders").contains(fourth));
+        subset.colours = Some(vec![3, 0]);
+        assert!(render_svg(&subset).expect("renders").contains(fourth));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::estimate::Estimand;
-use crate::evaluate::{Diagnosands, Mc};
+use crate::evaluate::{Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::run::Record;
 use crate::spec::{Cell, Experiment};
 use crate::{Error, Result};
@@ -99,6 +99,11 @@ fn raw(x: f64) -> String {
     }
 }
 
+/// A diagnosand and its Monte Carlo SE in CSV, both empty when undefined.
+pub(super) fn mc_raw(mc: Option<Mc>) -> [String; 2] {
+    mc.map_or_else(Default::default, |mc| [raw(mc.value), raw(mc.mcse)])
+}
+
 /// A number for reading: `digits` significant digits, "–" when undefined.
 pub(super) fn sig(x: f64, digits: usize) -> String {
     if !x.is_finite() {
@@ -135,11 +140,13 @@ fn truth_label(key: &str) -> String {
     }
 }
 
-fn axis_values(cell: &Cell) -> Vec<String> {
+/// A cell's axis values as written, in axis order.
+pub(super) fn axis_values(cell: &Cell) -> Vec<String> {
     cell.values.iter().map(show_value).collect()
 }
 
-fn axis_keys(experiment: &Experiment) -> Vec<String> {
+/// The swept axes' keys: the columns that place a cell in the grid.
+pub(super) fn axis_keys(experiment: &Experiment) -> Vec<String> {
     experiment.axes.iter().map(|a| a.key.clone()).collect()
 }
 
@@ -211,7 +218,8 @@ pub(super) fn cells(
     )
 }
 
-fn mc_text(mc: Mc, warn: bool) -> McText {
+/// A diagnosand ± its Monte Carlo SE for reading, flagged when `warn`.
+pub(super) fn mc_text(mc: Mc, warn: bool) -> McText {
     McText {
         value: sig(mc.value, 3),
         mcse: sig(mc.mcse, 2),
@@ -219,8 +227,10 @@ fn mc_text(mc: Mc, warn: bool) -> McText {
     }
 }
 
-/// The diagnosands table: raw for CSV, grouped by cell for HTML. Coverage
-/// outside [0.90, 0.99] and a bias beyond 3 Monte Carlo SEs are flagged.
+/// The diagnosands table: raw for CSV (with the per-unit diagnosands, empty
+/// for estimators without them, so the columns never change), grouped by cell
+/// for HTML. Coverage outside [0.90, 0.99] and a bias beyond 3 Monte Carlo
+/// SEs are flagged.
 pub(super) fn diagnosands(
     experiment: &Experiment,
     diagnosands: &[Diagnosands],
@@ -246,7 +256,7 @@ pub(super) fn diagnosands(
         ]
         .map(String::from),
     );
-    for (key, _) in crate::evaluate::DIAGNOSANDS {
+    for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
         header.push(key.to_string());
         header.push(format!("{key}_mcse"));
     }
@@ -272,13 +282,8 @@ pub(super) fn diagnosands(
                 d.failures.to_string(),
             ]);
             row.extend([d.truth, d.mean_estimate, d.mean_se, d.sd_estimate].map(raw));
-            for (key, _) in crate::evaluate::DIAGNOSANDS {
-                let mc = d.get(key).unwrap_or(Mc {
-                    value: f64::NAN,
-                    mcse: f64::NAN,
-                });
-                row.push(raw(mc.value));
-                row.push(raw(mc.mcse));
+            for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
+                row.extend(mc_raw(d.get(key)));
             }
             rows.push(row);
             let coverage = d.coverage.value;

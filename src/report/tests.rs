@@ -29,14 +29,14 @@ description = "Does 2SLS <recover> the LATE?"
 
 /// A fresh folder per test (tests run in parallel) holding the spec files.
 fn setup(test: &str) -> (PathBuf, Experiment) {
-    setup_with(test, EXPERIMENT)
+    setup_with(test, SIM, EXPERIMENT)
 }
 
-fn setup_with(test: &str, experiment: &str) -> (PathBuf, Experiment) {
+fn setup_with(test: &str, sim: &str, experiment: &str) -> (PathBuf, Experiment) {
     let root = std::env::temp_dir().join(format!("causim-report-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("temp folder");
-    std::fs::write(root.join("sim.toml"), SIM).expect("sim file");
+    std::fs::write(root.join("sim.toml"), sim).expect("sim file");
     std::fs::write(root.join("experiment.toml"), experiment).expect("experiment file");
     let experiment = Experiment::load(&root.join("experiment.toml")).expect("experiment loads");
     (root, experiment)
@@ -72,6 +72,8 @@ fn report_has_sections_plots_and_csv_tables() {
     let (root, experiment) = setup("full");
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
+    // A per-unit table left by an earlier render is stale without forests.
+    std::fs::write(dir.join("iate.csv"), "stale").expect("stale file");
     let index = render(&dir).expect("report renders");
     assert_eq!(index, dir.join("index.html"));
     let html = std::fs::read_to_string(&index).expect("index.html exists");
@@ -139,9 +141,16 @@ fn report_has_sections_plots_and_csv_tables() {
         "ci_width_mcse",
         "power",
         "power_mcse",
+        "iate_rmse",
+        "iate_rmse_mcse",
+        "iate_coverage",
+        "iate_coverage_mcse",
+        "iate_corr",
+        "iate_corr_mcse",
     ];
     assert_eq!(header, expected);
     assert_eq!(rows, 8);
+    assert_no_iate(&dir, &html);
     let (header, rows) = csv_shape(&dir.join("diagnostics.csv"));
     assert_eq!(header[..4], ["cell", axes[0], axes[1], "estimator"]);
     assert!(header.iter().any(|h| h == "first_stage_f"));
@@ -165,6 +174,120 @@ fn report_has_sections_plots_and_csv_tables() {
     // Rendering again from the folder alone gives the same report.
     render(&dir).expect("renders again");
     assert_eq!(std::fs::read_to_string(&index).expect("index.html"), html);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A report of linear estimators only: no per-unit section, table or figures.
+fn assert_no_iate(dir: &Path, html: &str) {
+    assert!(!html.contains("id=\"iate\"") && !html.contains("iate.csv"));
+    assert!(!html.contains("per-unit"));
+    assert!(!dir.join("iate.csv").exists());
+    // The per-unit columns of diagnosands.csv are there, but empty.
+    let mut reader = csv::Reader::from_path(dir.join("diagnosands.csv")).expect("csv opens");
+    let at = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .position(|h| h == "iate_rmse")
+        .expect("iate_rmse column");
+    for record in reader.records() {
+        let record = record.expect("row");
+        assert!((at..at + 6).all(|i| record[i].is_empty()));
+    }
+}
+
+const FOREST_SIM: &str = r#"kind = "iv"
+n = 300
+covariates = 2
+tau = "1 + x1"
+"#;
+
+const FOREST_EXPERIMENT: &str = r#"sim = "sim.toml"
+replications = 3
+seed = 2
+[sweep]
+"instrument.strength" = [0.3, 0.6]
+[[estimators]]
+kind = "difference_in_means"
+[[estimators]]
+kind = "causal_forest"
+num_trees = 20
+nuisance_trees = 10
+ci_group_size = 2
+"#;
+
+#[test]
+fn forests_get_a_per_unit_section_table_and_figures() {
+    let (root, experiment) = setup_with("forest", FOREST_SIM, FOREST_EXPERIMENT);
+    let dir = root.join("out");
+    run_into(&experiment, &dir, None);
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+
+    for text in [
+        "<h2 id=\"iate\">Per-unit effects</h2>",
+        "href=\"#iate\"",
+        "href=\"iate.csv\"",
+        "E[tau | x, complier]",
+    ] {
+        assert!(html.contains(text), "missing {text}");
+    }
+    // Per axis: the five diagnosands, then the three per-unit ones.
+    assert_eq!(html.matches("<svg").count(), 5 + 3);
+    for key in ["iate_rmse", "iate_coverage", "iate_corr"] {
+        assert!(
+            html.contains(&format!("id=\"plot-0-{key}\"")),
+            "no {key} figure"
+        );
+    }
+
+    let (header, rows) = csv_shape(&dir.join("iate.csv"));
+    let expected = [
+        "cell",
+        "instrument.strength",
+        "estimator",
+        "estimand",
+        "iate_rmse",
+        "iate_rmse_mcse",
+        "iate_coverage",
+        "iate_coverage_mcse",
+        "iate_corr",
+        "iate_corr_mcse",
+    ];
+    assert_eq!(header, expected);
+    assert_eq!(rows, 2, "two cells, one forest");
+    let mut reader = csv::Reader::from_path(dir.join("iate.csv")).expect("csv opens");
+    for record in reader.records() {
+        let record = record.expect("row");
+        assert_eq!(&record[2], "causal_forest");
+        let rmse: f64 = record[4].parse().expect("an RMSE");
+        let coverage: f64 = record[6].parse().expect("a coverage");
+        assert!(rmse > 0.0 && (0.0..=1.0).contains(&coverage));
+    }
+    // diagnosands.csv has them for the forest only.
+    let mut reader = csv::Reader::from_path(dir.join("diagnosands.csv")).expect("csv opens");
+    let at = reader.headers().expect("header").len() - 6;
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let forest = &row[2] == "causal_forest";
+        assert!((at..at + 6).all(|i| row[i].is_empty() != forest), "{row:?}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+
+    // Nothing swept: the per-unit figures place the forest alone on x.
+    let unswept = FOREST_EXPERIMENT.replace(
+        "[sweep]\n\"instrument.strength\" = [0.3, 0.6]",
+        "[overrides]",
+    );
+    let (root, experiment) = setup_with("forest-unswept", FOREST_SIM, &unswept);
+    assert!(experiment.axes.is_empty());
+    let dir = root.join("out");
+    run_into(&experiment, &dir, None);
+    let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
+    assert_eq!(html.matches("<svg").count(), 5 + 3);
+    assert!(html.contains("id=\"plot-iate_corr\""));
+    let (_, rows) = csv_shape(&dir.join("iate.csv"));
+    assert_eq!(rows, 1);
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -195,6 +318,7 @@ fn partial_run_shows_pending_cells() {
     assert_eq!(html.matches("<svg").count(), 2 * 5);
     let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
     assert_eq!(rows, 2 * 2, "two cells have records, two estimators each");
+    assert_no_iate(&dir, &html);
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -204,7 +328,7 @@ fn text_axes_and_unswept_experiments_plot() {
         "\"compliance.defiers\" = [0.0, 0.2]",
         "tau = [\"1\", \"1 + x1\", \"2 * x2\"]",
     );
-    let (root, experiment) = setup_with("text", &text_axis);
+    let (root, experiment) = setup_with("text", SIM, &text_axis);
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
@@ -217,13 +341,14 @@ fn text_axes_and_unswept_experiments_plot() {
         .replace("[sweep]", "[overrides]")
         .replace("\"compliance.defiers\" = [0.0, 0.2]", "");
     let unswept = unswept.replace("\"instrument.strength\" = [0.3, 0.6]", "");
-    let (root, experiment) = setup_with("unswept", &unswept);
+    let (root, experiment) = setup_with("unswept", SIM, &unswept);
     assert!(experiment.axes.is_empty());
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
     assert_eq!(html.matches("<svg").count(), 5, "one figure per diagnosand");
     assert!(html.contains("across estimators"));
+    assert_no_iate(&dir, &html);
     let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
     assert_eq!(rows, 2);
     let _ = std::fs::remove_dir_all(&root);

@@ -12,7 +12,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-pub use store::{load_records, results_path, EstimatorResult, Record, Writer};
+pub use store::{load_records, results_path, EstimatorResult, Iate, Record, Writer};
 
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -106,16 +106,43 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         .iter()
         .map(|named| {
             let est_seed = seed::estimator_seed(seed, &named.name);
-            match named.spec.estimator().fit(&sample.data, est_seed) {
-                Ok(estimate) => EstimatorResult {
-                    estimator: named.name.clone(),
-                    estimate: Some(estimate),
-                    error: None,
-                },
+            let estimator = named.spec.estimator();
+            // Results are finite numbers: a NaN or infinite estimate is a failed fit.
+            let fitted = estimator.fit(&sample.data, est_seed).and_then(|mut e| {
+                e.diagnostics.retain(|_, v| v.is_finite());
+                let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
+                    .iter()
+                    .all(|v| v.is_finite());
+                if finite {
+                    Ok(e)
+                } else {
+                    Err(Error::Estimate(format!(
+                        "{} gave a non-finite estimate ({} with SE {})",
+                        named.spec.kind(),
+                        e.estimate,
+                        e.se
+                    )))
+                }
+            });
+            match fitted {
+                Ok(mut estimate) => {
+                    let units = estimate.units.take();
+                    let truth = sample.truth.conditional(estimator.estimand());
+                    let iate = units
+                        .zip(truth)
+                        .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
+                    EstimatorResult {
+                        estimator: named.name.clone(),
+                        estimate: Some(estimate),
+                        error: None,
+                        iate,
+                    }
+                }
                 Err(e) => EstimatorResult {
                     estimator: named.name.clone(),
                     estimate: None,
                     error: Some(e.to_string()),
+                    iate: None,
                 },
             }
         })

@@ -26,6 +26,55 @@ pub struct EstimatorResult {
     /// Why the fit failed (a weak draw with an empty arm, a singular design, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How well per-unit effects matched the truth, for estimators that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iate: Option<Iate>,
+}
+
+/// Per-unit (individualized) effects against the sample's per-unit truth:
+/// the conditional effect given the observed covariates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Iate {
+    /// Root mean squared error of tau_hat(x_i) against the true tau(x_i).
+    pub rmse: f64,
+    /// Share of units whose 95% CI contains the true tau(x_i).
+    pub coverage: f64,
+    /// Correlation of tau_hat with the true tau across units (none when either is constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corr: Option<f64>,
+}
+
+impl Iate {
+    /// Compares estimates (with SEs) to the truth, unit by unit.
+    pub fn measure(tau: &[f64], se: &[f64], truth: &[f64]) -> Option<Iate> {
+        let n = truth.len();
+        if n == 0 || tau.len() != n || se.len() != n {
+            return None;
+        }
+        let nf = n as f64;
+        let rmse = (tau
+            .iter()
+            .zip(truth)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / nf)
+            .sqrt();
+        let covered = (0..n)
+            .filter(|&i| (tau[i] - truth[i]).abs() <= crate::estimate::Z_95 * se[i])
+            .count();
+        let (ma, mb) = (tau.iter().sum::<f64>() / nf, truth.iter().sum::<f64>() / nf);
+        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+        for (a, b) in tau.iter().zip(truth) {
+            sab += (a - ma) * (b - mb);
+            saa += (a - ma).powi(2);
+            sbb += (b - mb).powi(2);
+        }
+        Some(Iate {
+            rmse,
+            coverage: covered as f64 / nf,
+            corr: Some(sab / (saa * sbb).sqrt()).filter(|c| c.is_finite()),
+        })
+    }
 }
 
 /// Everything one task produced: its position, seed, the sample's truth and

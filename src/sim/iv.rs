@@ -3,6 +3,8 @@
 //! that drives both selection and outcome, and effect and baseline functions
 //! written as formulas.
 
+use std::fmt;
+
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -173,12 +175,17 @@ impl IvWorld {
                 self.instrument.propensity
             )));
         }
+        let tau = parse("tau", &self.tau)?;
+        let baseline = parse("baseline", &self.baseline)?;
+        let uses_u = |f: &Formula| f.used_variables().contains(&self.covariates);
+        let quadrature = Quadrature::new(self, uses_u(&tau), uses_u(&baseline));
         Ok(IvSim {
             world: self.clone(),
-            tau: parse("tau", &self.tau)?,
-            baseline: parse("baseline", &self.baseline)?,
+            tau,
+            baseline,
             propensity,
             names,
+            quadrature,
         })
     }
 }
@@ -191,6 +198,226 @@ pub struct IvSim {
     baseline: Formula,
     propensity: Formula,
     names: Vec<String>,
+    quadrature: Quadrature,
+}
+
+/// Number of Gauss-Hermite nodes that integrate u out of a unit's effect.
+const QUADRATURE_NODES: usize = 40;
+
+/// Nodes whose normalized weight is below this are dropped (they lie beyond
+/// |u| = 8.3 and change moments up to E[u^8] by less than 1e-10), which
+/// leaves 32 of the 40.
+const NEGLIGIBLE_WEIGHT: f64 = 1e-16;
+
+/// How u ~ N(0, 1) is integrated out of a unit's effect to give its
+/// conditional effects given the observed covariates.
+#[derive(Debug, Clone)]
+struct Quadrature {
+    /// Whether the effect depends on u; if not, the conditional effects are
+    /// the unit's own effect and no quadrature runs.
+    integrate: bool,
+    /// Whether the tau formula uses u (else its value at the unit's own u holds at every node).
+    tau_uses_u: bool,
+    /// Whether the baseline formula uses u (else likewise).
+    baseline_uses_u: bool,
+    /// Gauss-Hermite nodes for u ~ N(0, 1).
+    nodes: Vec<f64>,
+    /// Their weights, summing to 1: E[f(u)] = sum of weight * f(node).
+    weights: Vec<f64>,
+    /// The weights times P(complier | u), normalized to sum to 1:
+    /// E[f(u) | complier] = sum of complier weight * f(node).
+    complier_weights: Vec<f64>,
+    /// Whether the world has compliers at all (a responder share above 0 and
+    /// a defier share below 1); without them there is no conditional LATE.
+    has_compliers: bool,
+}
+
+impl Quadrature {
+    fn new(world: &IvWorld, tau_uses_u: bool, baseline_uses_u: bool) -> Quadrature {
+        // The effect varies with u when the tau formula uses it or, for a
+        // binary outcome, when P(Y(0) = 1) does.
+        let integrate = tau_uses_u
+            || (world.outcome == Outcome::Binary && (world.confounding != 0.0 || baseline_uses_u));
+        let (all_nodes, all_weights) = gauss_hermite(QUADRATURE_NODES);
+        let (nodes, mut weights): (Vec<f64>, Vec<f64>) = all_nodes
+            .into_iter()
+            .zip(all_weights)
+            .filter(|(_, w)| *w >= NEGLIGIBLE_WEIGHT)
+            .unzip();
+        let total: f64 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= total);
+        // P(complier | u) = strength * (1 - P(defier | responder, u)), as in
+        // `IvSim::generate`; the constant strength cancels on normalizing.
+        let defy_logit = logit(world.compliance.defiers);
+        let mut complier_weights: Vec<f64> = nodes
+            .iter()
+            .zip(&weights)
+            .map(|(&u, &w)| w * (1.0 - share(defy_logit, world.confounding * u)))
+            .collect();
+        let total: f64 = complier_weights.iter().sum();
+        let has_compliers = world.instrument.strength > 0.0 && total > 0.0;
+        if has_compliers {
+            complier_weights.iter_mut().for_each(|w| *w /= total);
+        }
+        Quadrature {
+            integrate,
+            tau_uses_u,
+            baseline_uses_u,
+            nodes,
+            weights,
+            complier_weights,
+            has_compliers,
+        }
+    }
+}
+
+/// Gauss-Hermite quadrature for E[f(u)] with u ~ N(0, 1) (the probabilists'
+/// rule) with `n` nodes: the roots of the n-th Hermite polynomial, found by
+/// Newton's method on the orthonormal three-term recurrence from the
+/// asymptotic first guesses of Numerical Recipes' `gauher`, then rescaled from
+/// the weight function exp(-t^2) to the standard normal density. Returns the
+/// nodes (descending) and weights (normalized to sum to 1).
+fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let nf = n as f64;
+    // The orthonormal Hermite polynomial h_n(t) and its derivative.
+    let hermite = |t: f64| {
+        let (mut p1, mut p2) = (std::f64::consts::PI.powf(-0.25), 0.0);
+        for j in 1..=n {
+            let jf = j as f64;
+            let p3 = p2;
+            p2 = p1;
+            p1 = t * (2.0 / jf).sqrt() * p2 - ((jf - 1.0) / jf).sqrt() * p3;
+        }
+        (p1, (2.0 * nf).sqrt() * p2)
+    };
+    let (mut t, mut w) = (vec![0.0; n], vec![0.0; n]);
+    let mut z = 0.0;
+    for i in 0..n.div_ceil(2) {
+        z = match i {
+            0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-1.0 / 6.0),
+            1 => z - 1.14 * nf.powf(0.426) / z,
+            2 => 1.86 * z - 0.86 * t[0],
+            3 => 1.91 * z - 0.91 * t[1],
+            _ => 2.0 * z - t[i - 2],
+        };
+        for _ in 0..100 {
+            let (p, dp) = hermite(z);
+            let step = p / dp;
+            z -= step;
+            if step.abs() <= 1e-15 * z.abs().max(1.0) {
+                break;
+            }
+        }
+        let dp = hermite(z).1;
+        t[i] = z;
+        t[n - 1 - i] = -z;
+        w[i] = 2.0 / (dp * dp);
+        w[n - 1 - i] = w[i];
+    }
+    // Nodes for exp(-t^2) scale by sqrt(2) for N(0, 1); the weights (which
+    // sum to sqrt(pi) in exact arithmetic) are normalized to sum to 1.
+    let total: f64 = w.iter().sum();
+    let nodes = t.iter().map(|t| t * std::f64::consts::SQRT_2).collect();
+    (nodes, w.iter().map(|w| w / total).collect())
+}
+
+/// Where a formula is evaluated, for error messages.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// At a generated unit, with its own u.
+    Unit(usize),
+    /// At a generated unit's covariates with u set to a quadrature node.
+    Node { unit: usize, u: f64 },
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Unit(unit) => write!(f, "at unit {unit}"),
+            At::Node { unit, u } => write!(
+                f,
+                "at unit {unit} with u = {u:.3} (a quadrature node integrating u out of \
+                 the unit's conditional effect, so it must hold for every u)"
+            ),
+        }
+    }
+}
+
+/// P(Y(0) = 1) and P(Y(1) = 1) of a binary outcome whose untreated
+/// log-odds are `log_odds` (logit(baseline) + confounding * u) and whose
+/// effect formula is `tau`: P(Y(1) = 1) = P(Y(0) = 1) + tau, clamped to [0, 1].
+fn binary_probabilities(log_odds: f64, tau: f64) -> (f64, f64) {
+    let p0 = logistic(log_odds);
+    (p0, (p0 + tau).clamp(0.0, 1.0))
+}
+
+impl IvSim {
+    /// A unit's conditional effects given its covariates, E[effect | x] and
+    /// E[effect | x, complier] (meaningful only where the world has
+    /// compliers). `vars` holds x1..xp, then u (which is overwritten);
+    /// `effect`, `tau` and `baseline` are the unit's effect and formula
+    /// values at its own u (the baseline already checked as a probability
+    /// for a binary outcome). Formulas that do not use u are not re-evaluated.
+    fn conditional_effects(
+        &self,
+        vars: &mut [f64],
+        unit: usize,
+        effect: f64,
+        tau: f64,
+        baseline: f64,
+    ) -> Result<(f64, f64)> {
+        let q = &self.quadrature;
+        if !q.integrate {
+            return Ok((effect, effect));
+        }
+        let (p, confounding) = (self.world.covariates, self.world.confounding);
+        match self.world.outcome {
+            // Integrating only when tau uses u.
+            Outcome::Continuous => self.integrate(vars, |vars, _| Ok(self.tau.eval(vars))),
+            Outcome::Binary => {
+                let own_logit = logit(baseline);
+                self.integrate(vars, |vars, u| {
+                    let t = if q.tau_uses_u {
+                        self.tau.eval(vars)
+                    } else {
+                        tau
+                    };
+                    let base_logit = if q.baseline_uses_u {
+                        let b = self.baseline.eval(vars);
+                        logit(probability(
+                            &self.baseline,
+                            "baseline",
+                            b,
+                            At::Node { unit, u },
+                        )?)
+                    } else {
+                        own_logit
+                    };
+                    let (p0, p1) = binary_probabilities(base_logit + confounding * vars[p], t);
+                    Ok(p1 - p0)
+                })
+            }
+        }
+    }
+
+    /// The quadrature sums E[f(u)] and E[f(u) | complier] of a unit's
+    /// `effect`, called with `vars` (u set to each node) and that node.
+    fn integrate(
+        &self,
+        vars: &mut [f64],
+        mut effect: impl FnMut(&[f64], f64) -> Result<f64>,
+    ) -> Result<(f64, f64)> {
+        let q = &self.quadrature;
+        let p = self.world.covariates;
+        let (mut cate, mut clate) = (0.0, 0.0);
+        for ((&u, &w), &cw) in q.nodes.iter().zip(&q.weights).zip(&q.complier_weights) {
+            vars[p] = u;
+            let e = effect(vars, u)?;
+            cate += w * e;
+            clate += cw * e;
+        }
+        Ok((cate, clate))
+    }
 }
 
 fn logistic(a: f64) -> f64 {
@@ -207,13 +434,13 @@ fn share(base_logit: f64, shift: f64) -> f64 {
     logistic(base_logit + shift)
 }
 
-/// Fails with the formula, unit and value when a probability leaves [0, 1].
-fn probability(formula: &Formula, key: &str, value: f64, unit: usize) -> Result<f64> {
+/// Fails with the formula, where it was evaluated and its value when a probability leaves [0, 1].
+fn probability(formula: &Formula, key: &str, value: f64, at: At) -> Result<f64> {
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {
         Err(Error::Formula(format!(
-            "formula `{key}` = \"{formula}\" is {value} at unit {unit}; a probability must lie in [0, 1]"
+            "formula `{key}` = \"{formula}\" is {value} {at}; a probability must lie in [0, 1]"
         )))
     }
 }
@@ -226,6 +453,8 @@ impl Sim for IvSim {
         let mut x = Array2::<f64>::zeros((n, p));
         let (mut y, mut w, mut z) = (Array1::zeros(n), Array1::zeros(n), Array1::zeros(n));
         let mut tau = Vec::with_capacity(n);
+        let mut cate = Vec::with_capacity(n);
+        let mut clate = Vec::with_capacity(n);
         let mut types = Vec::with_capacity(n);
         let defy_logit = logit(w_.compliance.defiers);
         let always_logit = logit(w_.compliance.always_takers);
@@ -248,7 +477,6 @@ impl Sim for IvSim {
                 rng.random(),
             );
             let eps: f64 = StandardNormal.sample(&mut rng);
-            let xs = &xs[..];
 
             let kind = if v_respond < w_.instrument.strength {
                 if v_defy < share(defy_logit, w_.confounding * u) {
@@ -264,8 +492,8 @@ impl Sim for IvSim {
             let pz = probability(
                 &self.propensity,
                 "instrument.propensity",
-                self.propensity.eval(xs),
-                i,
+                self.propensity.eval(&xs),
+                At::Unit(i),
             )?;
             let zi = f64::from(u8::from(v_z < pz));
             let wi = match kind {
@@ -274,31 +502,42 @@ impl Sim for IvSim {
                 ComplianceType::AlwaysTaker => 1.0,
                 ComplianceType::NeverTaker => 0.0,
             };
-            let (b, t) = (self.baseline.eval(xs), self.tau.eval(xs));
-            let (yi, ti) = match w_.outcome {
-                Outcome::Continuous => (b + t * wi + w_.confounding * u + w_.noise * eps, t),
+            let (b, t) = (self.baseline.eval(&xs), self.tau.eval(&xs));
+            let (b, yi, ti) = match w_.outcome {
+                Outcome::Continuous => (b, b + t * wi + w_.confounding * u + w_.noise * eps, t),
                 Outcome::Binary => {
-                    let b = probability(&self.baseline, "baseline", b, i)?;
-                    let p0 = logistic(logit(b) + w_.confounding * u);
-                    let p1 = (p0 + t).clamp(0.0, 1.0);
+                    let b = probability(&self.baseline, "baseline", b, At::Unit(i))?;
+                    let (p0, p1) = binary_probabilities(logit(b) + w_.confounding * u, t);
                     let pw = if wi > 0.5 { p1 } else { p0 };
-                    (f64::from(u8::from(v_y < pw)), p1 - p0)
+                    (b, f64::from(u8::from(v_y < pw)), p1 - p0)
                 }
             };
+            let (cate_i, clate_i) = self.conditional_effects(&mut xs, i, ti, t, b)?;
             y[i] = yi;
             w[i] = wi;
             z[i] = zi;
             tau.push(ti);
+            cate.push(cate_i);
+            clate.push(clate_i);
             types.push(kind);
         }
-        let truth = iv_truth(tau, types);
+        let clate = self.quadrature.has_compliers.then_some(clate);
+        let truth = iv_truth(tau, cate, clate, types);
         let data = Dataset::new(y, w, Some(z), x, self.names.clone())?;
         Ok(Sample { data, truth })
     }
 }
 
-/// Sample estimands of a world with compliance types: ATE, LATE and type shares.
-pub fn iv_truth(tau: Vec<f64>, types: Vec<ComplianceType>) -> Truth {
+/// Sample estimands of a world with compliance types (ATE, LATE and type
+/// shares) and its per-unit truth: each unit's effect `tau`, its conditional
+/// effects given its covariates `cate` and `clate` (None where the world has
+/// no compliers), and its compliance type.
+pub fn iv_truth(
+    tau: Vec<f64>,
+    cate: Vec<f64>,
+    clate: Option<Vec<f64>>,
+    types: Vec<ComplianceType>,
+) -> Truth {
     let n = tau.len() as f64;
     let mut values = std::collections::BTreeMap::new();
     values.insert("ate".to_string(), tau.iter().sum::<f64>() / n);
@@ -326,6 +565,110 @@ pub fn iv_truth(tau: Vec<f64>, types: Vec<ComplianceType>) -> Truth {
     Truth {
         values,
         tau,
+        cate,
+        clate,
         complier_type: Some(types),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quadrature rule the sim uses (negligible nodes dropped).
+    fn rule() -> Quadrature {
+        Quadrature::new(&IvWorld::default(), true, false)
+    }
+
+    /// E[f(u)], u ~ N(0, 1), by the sim's quadrature rule.
+    fn expect(f: impl Fn(f64) -> f64) -> f64 {
+        let q = rule();
+        q.nodes
+            .iter()
+            .zip(&q.weights)
+            .map(|(&u, &w)| w * f(u))
+            .sum()
+    }
+
+    #[test]
+    fn gauss_hermite_integrates_the_standard_normal() {
+        let q = rule();
+        assert_eq!(q.nodes.len(), 32);
+        assert!(q.weights.iter().all(|&w| w > 0.0));
+        assert!(
+            q.nodes.windows(2).all(|p| p[0] > p[1]),
+            "distinct, descending"
+        );
+        assert!((q.weights.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+        assert!(expect(|u| u).abs() < 1e-14);
+        assert!((expect(|u| u * u) - 1.0).abs() < 1e-12);
+        assert!(expect(|u| u.powi(3)).abs() < 1e-12);
+        assert!((expect(|u| u.powi(4)) - 3.0).abs() < 1e-12);
+        assert!((expect(|u| u.powi(6)) - 15.0).abs() < 1e-11);
+        assert!((expect(|u| u.powi(8)) - 105.0).abs() < 1e-9);
+        assert!((expect(logistic) - 0.5).abs() < 1e-14);
+        // E[exp(u)] = exp(1/2).
+        assert!((expect(f64::exp) - 0.5f64.exp()).abs() < 1e-12);
+        // E[logistic(2 + u)] against a fine trapezoid rule on the density.
+        let h = 1e-3;
+        let trapezoid: f64 = (-12_000..=12_000)
+            .map(|k| {
+                let u = f64::from(k) * h;
+                h * logistic(2.0 + u) * (-u * u / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt()
+            })
+            .sum();
+        assert!((expect(|u| logistic(2.0 + u)) - trapezoid).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gauss_hermite_matches_numpy_hermegauss() {
+        // numpy.polynomial.hermite_e.hermegauss(40), weights divided by sqrt(2 pi).
+        let (nodes, weights) = gauss_hermite(QUADRATURE_NODES);
+        assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+        for (i, node, weight) in [
+            (0, 11.45337784154873, 1.461839873869401e-29),
+            (10, 4.8062871920938735, 2.0488974360814553e-06),
+            (19, 0.24683289602272435, 0.19105900966199035),
+        ] {
+            assert!((nodes[i] - node).abs() < 1e-12, "node {i}: {}", nodes[i]);
+            assert!(
+                ((weights[i] - weight) / weight).abs() < 1e-10,
+                "weight {i}: {}",
+                weights[i]
+            );
+            assert_eq!(nodes[QUADRATURE_NODES - 1 - i], -nodes[i]);
+        }
+    }
+
+    #[test]
+    fn gauss_hermite_matches_a_published_small_rule() {
+        // Three-point probabilists' rule: nodes 0, ±sqrt(3); weights 2/3, 1/6.
+        let (nodes, weights) = gauss_hermite(3);
+        let expected = [
+            (3f64.sqrt(), 1.0 / 6.0),
+            (0.0, 2.0 / 3.0),
+            (-(3f64.sqrt()), 1.0 / 6.0),
+        ];
+        for ((u, w), (eu, ew)) in nodes.iter().zip(&weights).zip(expected) {
+            assert!((u - eu).abs() < 1e-14 && (w - ew).abs() < 1e-14, "{u} {w}");
+        }
+    }
+
+    #[test]
+    fn a_probability_that_leaves_the_unit_interval_at_a_node_is_named() {
+        let world = IvWorld {
+            n: 50,
+            covariates: 1,
+            outcome: Outcome::Binary,
+            baseline: "0.5 + 0.07 * u".into(),
+            ..IvWorld::default()
+        };
+        let message = world
+            .build()
+            .and_then(|s| s.generate(1))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("quadrature node"), "{message}");
+        assert!(message.contains("formula `baseline`"), "{message}");
     }
 }

@@ -64,6 +64,14 @@ pub struct Truth {
     /// Each unit's expected treatment effect E[Y(1) - Y(0) | unit].
     #[serde(skip)]
     pub tau: Vec<f64>,
+    /// Each unit's conditional average effect given its observed covariates, E[tau | x_i]
+    /// (the unobserved confounder integrated out): the target of a causal forest.
+    #[serde(skip)]
+    pub cate: Vec<f64>,
+    /// Each unit's conditional LATE given its covariates, E[tau | x_i, complier]:
+    /// the target of an instrumental forest; None where the world has no compliers.
+    #[serde(skip)]
+    pub clate: Option<Vec<f64>>,
     /// Each unit's compliance type, where the world has an instrument.
     #[serde(skip)]
     pub complier_type: Option<Vec<ComplianceType>>,
@@ -73,5 +81,17 @@ impl Truth {
     /// The true value of `estimand` in this sample, if the world defines it.
     pub fn estimand(&self, estimand: Estimand) -> Option<f64> {
         self.values.get(estimand.key()).copied()
+    }
+
+    /// The per-unit truth an estimator of `estimand` targets: `cate` for the ATE, `clate` for the LATE.
+    ///
+    /// None where the world does not define it, and for a truth read back
+    /// from a record (per-unit values are not stored).
+    pub fn conditional(&self, estimand: Estimand) -> Option<&[f64]> {
+        let units = match estimand {
+            Estimand::Ate => Some(self.cate.as_slice()),
+            Estimand::Late => self.clate.as_deref(),
+        };
+        units.filter(|u| !u.is_empty())
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::forest::{CausalForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
 use crate::estimate::Estimator;
 
@@ -16,6 +17,12 @@ pub enum EstimatorSpec {
     Ols(Ols),
     /// Two-stage least squares with the instrument, robust SE (Wald without covariates).
     TwoStageLeastSquares(TwoStageLeastSquares),
+    /// Regression forests of Y on X per treatment arm (T-learner), AIPW ATE.
+    RegressionForest(RegressionForest),
+    /// grf's causal forest: tau(x) under unconfoundedness, AIPW ATE.
+    CausalForest(CausalForest),
+    /// grf's instrumental forest: tau(x) as a local LATE, doubly robust average.
+    InstrumentalForest(InstrumentalForest),
 }
 
 impl EstimatorSpec {
@@ -25,6 +32,9 @@ impl EstimatorSpec {
             EstimatorSpec::DifferenceInMeans(e) => e,
             EstimatorSpec::Ols(e) => e,
             EstimatorSpec::TwoStageLeastSquares(e) => e,
+            EstimatorSpec::RegressionForest(e) => e,
+            EstimatorSpec::CausalForest(e) => e,
+            EstimatorSpec::InstrumentalForest(e) => e,
         }
     }
 
@@ -34,6 +44,9 @@ impl EstimatorSpec {
             EstimatorSpec::DifferenceInMeans(DifferenceInMeans::default()),
             EstimatorSpec::Ols(Ols::default()),
             EstimatorSpec::TwoStageLeastSquares(TwoStageLeastSquares::default()),
+            EstimatorSpec::RegressionForest(RegressionForest::default()),
+            EstimatorSpec::CausalForest(CausalForest::default()),
+            EstimatorSpec::InstrumentalForest(InstrumentalForest::default()),
         ]
     }
 
@@ -46,6 +59,43 @@ impl EstimatorSpec {
                 "adjust for the covariates (false: Y on W only; Wald for 2SLS)",
             ),
         ];
+        const FOREST: &[(&str, &str)] = &[
+            ("num_trees", "trees in the main forest"),
+            (
+                "sample_fraction",
+                "share of units each tree is grown on (<= 0.5 with little bags)",
+            ),
+            (
+                "mtry",
+                "mean features tried per split (Poisson); default min(ceil(sqrt(p) + 20), p)",
+            ),
+            (
+                "min_node_size",
+                "nodes with at most this many samples are not split",
+            ),
+            (
+                "honesty",
+                "split on one half of a tree's sample, estimate leaves on the other",
+            ),
+            (
+                "honesty_fraction",
+                "share of a tree's sample that places splits",
+            ),
+            (
+                "honesty_prune_leaves",
+                "prune leaves the estimation half leaves empty",
+            ),
+            ("alpha", "smallest share of the parent a child may hold"),
+            ("imbalance_penalty", "penalty on imbalanced splits"),
+            (
+                "ci_group_size",
+                "trees per little bag for variance estimates",
+            ),
+            (
+                "nuisance_trees",
+                "trees per nuisance forest; default max(50, num_trees / 4)",
+            ),
+        ];
         match self {
             EstimatorSpec::DifferenceInMeans(_) => (
                 "mean outcome of the treated minus the untreated; Neyman SE (the naive comparison)",
@@ -56,6 +106,18 @@ impl EstimatorSpec {
                 "two-stage least squares, W instrumented by Z, covariates as controls; reports first-stage F and partial R2",
                 LINEAR,
             ),
+            EstimatorSpec::RegressionForest(_) => (
+                "T-learner: regression forests of Y on X among treated and untreated; tau(x) = mu1 - mu0, AIPW ATE",
+                FOREST,
+            ),
+            EstimatorSpec::CausalForest(_) => (
+                "grf causal forest: tau(x) under unconfoundedness with little-bags SEs, AIPW ATE",
+                FOREST,
+            ),
+            EstimatorSpec::InstrumentalForest(_) => (
+                "grf instrumental forest: local LATE tau(x) with little-bags SEs, doubly robust average (compliance score)",
+                FOREST,
+            ),
         }
     }
 
@@ -65,6 +127,9 @@ impl EstimatorSpec {
             EstimatorSpec::DifferenceInMeans(_) => "difference_in_means",
             EstimatorSpec::Ols(_) => "ols",
             EstimatorSpec::TwoStageLeastSquares(_) => "two_stage_least_squares",
+            EstimatorSpec::RegressionForest(_) => "regression_forest",
+            EstimatorSpec::CausalForest(_) => "causal_forest",
+            EstimatorSpec::InstrumentalForest(_) => "instrumental_forest",
         }
     }
 }

@@ -1,0 +1,142 @@
+//! Forests: regression, causal and instrumental forests after grf (Athey,
+//! Tibshirani and Wager 2019), on quantile-binned features with histogram
+//! split search, grown in parallel with one seed per tree group.
+
+pub mod binning;
+pub mod ensemble;
+pub mod grf;
+mod regression;
+pub mod tree;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+pub use ensemble::ForestParams;
+pub use grf::{FittedForest, Prediction};
+pub use regression::RegressionForest;
+
+use super::{Estimand, Estimate, Estimator, UnitEffects};
+use crate::data::Dataset;
+use crate::{Error, Result};
+
+/// Causal forest (unconfoundedness): heterogeneous effects tau(x) of W on Y
+/// given X, and the ATE from AIPW scores. Its parameters are grf's.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CausalForest(pub ForestParams);
+
+/// Instrumental forest: heterogeneous local average effects tau(x) of W on Y
+/// instrumented by Z, and their average from doubly robust scores.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstrumentalForest(pub ForestParams);
+
+/// Turns out-of-bag predictions into per-unit effects with standard errors,
+/// failing (rather than returning NaN) where the local moment is degenerate.
+fn unit_effects(name: &str, predictions: &[Prediction], scores: Vec<f64>) -> Result<UnitEffects> {
+    let bad = predictions.iter().filter(|p| !p.tau.is_finite()).count();
+    if bad > 0 {
+        return Err(Error::Estimate(format!(
+            "{name}: no effect estimate at {bad} of {} units: the local first stage is zero there (the \
+             instrument or treatment does not vary in their neighbourhoods) or no tree left them out of \
+             bag; use larger leaves (min_node_size), more trees or more data",
+            predictions.len()
+        )));
+    }
+    Ok(UnitEffects {
+        tau: predictions.iter().map(|p| p.tau).collect(),
+        se: predictions
+            .iter()
+            .map(|p| p.variance.max(0.0).sqrt())
+            .collect(),
+        scores,
+    })
+}
+
+/// Fits a causal (`z = None`) or instrumental forest, its average effect and per-unit effects.
+fn fit_grf(
+    name: &str,
+    params: &ForestParams,
+    data: &Dataset,
+    instrumented: bool,
+    seed: u64,
+    x_new: Option<ArrayView2<f64>>,
+) -> Result<(Estimate, Option<UnitEffects>)> {
+    let (y, w) = (data.y.to_vec(), data.w.to_vec());
+    let z = if instrumented {
+        Some(data.instrument(name)?.to_vec())
+    } else {
+        None
+    };
+    let zs = z.as_deref().unwrap_or(&w);
+    let fitted = FittedForest::fit(data.x.view(), &y, &w, zs, params, seed)?;
+    let oob = fitted.predict_oob();
+    // Check before scoring, so a degenerate first stage is named as such.
+    unit_effects(name, &oob, Vec::new())?;
+    let scores = match &z {
+        Some(z) => grf::iv_scores(&fitted, (&y, &w, z), &oob, params, seed)?,
+        None => grf::aipw_scores(&y, &w, &fitted.nuisances, &oob)?,
+    };
+    let (mean, se) = scores
+        .average(None)
+        .ok_or_else(|| Error::Estimate(format!("{name}: too few units for an average effect")))?;
+    let estimand = if instrumented {
+        Estimand::Late
+    } else {
+        Estimand::Ate
+    };
+    let mut estimate = Estimate::normal(estimand, mean, se)
+        .with("trees", fitted.trees() as f64)
+        .with("n", y.len() as f64);
+    estimate.units = Some(unit_effects(name, &oob, scores.scores)?);
+    let new = match x_new {
+        Some(x) => Some(unit_effects(name, &fitted.predict(x)?, Vec::new())?),
+        None => None,
+    };
+    Ok((estimate, new))
+}
+
+impl Estimator for CausalForest {
+    fn estimand(&self) -> Estimand {
+        Estimand::Ate
+    }
+
+    fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
+        fit_grf("causal_forest", &self.0, data, false, seed, None).map(|(e, _)| e)
+    }
+
+    fn fit_predict(
+        &self,
+        data: &Dataset,
+        seed: u64,
+        x_new: ArrayView2<f64>,
+    ) -> Result<(Estimate, Option<UnitEffects>)> {
+        fit_grf("causal_forest", &self.0, data, false, seed, Some(x_new))
+    }
+}
+
+impl Estimator for InstrumentalForest {
+    fn estimand(&self) -> Estimand {
+        Estimand::Late
+    }
+
+    fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
+        fit_grf("instrumental_forest", &self.0, data, true, seed, None).map(|(e, _)| e)
+    }
+
+    fn fit_predict(
+        &self,
+        data: &Dataset,
+        seed: u64,
+        x_new: ArrayView2<f64>,
+    ) -> Result<(Estimate, Option<UnitEffects>)> {
+        fit_grf(
+            "instrumental_forest",
+            &self.0,
+            data,
+            true,
+            seed,
+            Some(x_new),
+        )
+    }
+}
