@@ -21,7 +21,7 @@ fn small(trees: usize) -> ForestParams {
 }
 
 fn world(n: usize, confounding: f64, seed: u64) -> Sample {
-    IvWorld {
+    let sim = IvWorld {
         n,
         covariates: 6,
         tau: "max(x1, 0)".into(),
@@ -30,9 +30,11 @@ fn world(n: usize, confounding: f64, seed: u64) -> Sample {
         ..IvWorld::default()
     }
     .build()
-    .expect("world")
-    .generate(seed)
-    .expect("sample")
+    .expect("world");
+    let mut sample = sim.generate(seed).expect("sample");
+    sim.add_conditional_truth(&mut sample)
+        .expect("conditional truth");
+    sample
 }
 
 fn rmse(a: &[f64], b: &[f64]) -> f64 {

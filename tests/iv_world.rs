@@ -6,12 +6,13 @@ use causim::estimate::Estimand;
 use causim::sim::iv::{Compliance, Instrument, IvWorld, Outcome};
 use causim::sim::{ComplianceType, Sample, Sim};
 
+/// A sample with its conditional per-unit truth added.
 fn sample(world: IvWorld, seed: u64) -> Sample {
-    world
-        .build()
-        .expect("valid world")
-        .generate(seed)
-        .expect("sample")
+    let sim = world.build().expect("valid world");
+    let mut sample = sim.generate(seed).expect("sample");
+    sim.add_conditional_truth(&mut sample)
+        .expect("conditional truth");
+    sample
 }
 
 fn mean(values: &[f64]) -> f64 {

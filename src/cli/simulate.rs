@@ -49,7 +49,9 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             .with(&key, value)
             .map_err(|m| anyhow::anyhow!("--set {assignment}: {m}"))?;
     }
-    let sample = spec.build()?.generate(args.seed)?;
+    let sim = spec.build()?;
+    let mut sample = sim.generate(args.seed)?;
+    sim.add_conditional_truth(&mut sample)?;
     let data = &sample.data;
     let x_columns: Vec<Vec<f64>> = data.x.columns().into_iter().map(|c| c.to_vec()).collect();
     let (y, w) = (data.y.to_vec(), data.w.to_vec());

@@ -100,51 +100,66 @@ pub struct RunSummary {
 /// Runs one task: draws the sample and fits every estimator on it.
 pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> Result<Record> {
     let seed = seed::task_seed(experiment.seed, task.replication);
-    let sample = sims[task.cell].generate(seed)?;
-    let results = experiment
+    let sim = &sims[task.cell];
+    let mut sample = sim.generate(seed)?;
+    let fits: Vec<Result<crate::estimate::Estimate>> = experiment
         .estimators
         .iter()
         .map(|named| {
             let est_seed = seed::estimator_seed(seed, &named.name);
-            let estimator = named.spec.estimator();
             // Results are finite numbers: a NaN or infinite estimate is a failed fit.
-            let fitted = estimator.fit(&sample.data, est_seed).and_then(|mut e| {
-                e.diagnostics.retain(|_, v| v.is_finite());
-                let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
-                    .iter()
-                    .all(|v| v.is_finite());
-                if finite {
-                    Ok(e)
-                } else {
-                    Err(Error::Estimate(format!(
-                        "{} gave a non-finite estimate ({} with SE {})",
-                        named.spec.kind(),
-                        e.estimate,
-                        e.se
-                    )))
-                }
-            });
-            match fitted {
-                Ok(mut estimate) => {
-                    let units = estimate.units.take();
-                    let truth = sample.truth.conditional(estimator.estimand());
-                    let iate = units
-                        .zip(truth)
-                        .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
-                    EstimatorResult {
-                        estimator: named.name.clone(),
-                        estimate: Some(estimate),
-                        error: None,
-                        iate,
+            named
+                .spec
+                .estimator()
+                .fit(&sample.data, est_seed)
+                .and_then(|mut e| {
+                    e.diagnostics.retain(|_, v| v.is_finite());
+                    let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
+                        .iter()
+                        .all(|v| v.is_finite());
+                    if finite {
+                        Ok(e)
+                    } else {
+                        Err(Error::Estimate(format!(
+                            "{} gave a non-finite estimate ({} with SE {})",
+                            named.spec.kind(),
+                            e.estimate,
+                            e.se
+                        )))
                     }
-                }
-                Err(e) => EstimatorResult {
+                })
+        })
+        .collect();
+    if fits
+        .iter()
+        .any(|f| f.as_ref().is_ok_and(|e| e.units.is_some()))
+    {
+        sim.add_conditional_truth(&mut sample)?;
+    }
+    let results = experiment
+        .estimators
+        .iter()
+        .zip(fits)
+        .map(|(named, fitted)| match fitted {
+            Ok(mut estimate) => {
+                let units = estimate.units.take();
+                let truth = sample.truth.conditional(named.spec.estimator().estimand());
+                let iate = units
+                    .zip(truth)
+                    .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
+                EstimatorResult {
                     estimator: named.name.clone(),
-                    estimate: None,
-                    error: Some(e.to_string()),
-                    iate: None,
-                },
+                    estimate: Some(estimate),
+                    error: None,
+                    iate,
+                }
             }
+            Err(e) => EstimatorResult {
+                estimator: named.name.clone(),
+                estimate: None,
+                error: Some(e.to_string()),
+                iate: None,
+            },
         })
         .collect();
     Ok(Record {

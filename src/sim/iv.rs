@@ -453,8 +453,6 @@ impl Sim for IvSim {
         let mut x = Array2::<f64>::zeros((n, p));
         let (mut y, mut w, mut z) = (Array1::zeros(n), Array1::zeros(n), Array1::zeros(n));
         let mut tau = Vec::with_capacity(n);
-        let mut cate = Vec::with_capacity(n);
-        let mut clate = Vec::with_capacity(n);
         let mut types = Vec::with_capacity(n);
         let defy_logit = logit(w_.compliance.defiers);
         let always_logit = logit(w_.compliance.always_takers);
@@ -503,28 +501,56 @@ impl Sim for IvSim {
                 ComplianceType::NeverTaker => 0.0,
             };
             let (b, t) = (self.baseline.eval(&xs), self.tau.eval(&xs));
-            let (b, yi, ti) = match w_.outcome {
-                Outcome::Continuous => (b, b + t * wi + w_.confounding * u + w_.noise * eps, t),
+            let (yi, ti) = match w_.outcome {
+                Outcome::Continuous => (b + t * wi + w_.confounding * u + w_.noise * eps, t),
                 Outcome::Binary => {
                     let b = probability(&self.baseline, "baseline", b, At::Unit(i))?;
                     let (p0, p1) = binary_probabilities(logit(b) + w_.confounding * u, t);
                     let pw = if wi > 0.5 { p1 } else { p0 };
-                    (b, f64::from(u8::from(v_y < pw)), p1 - p0)
+                    (f64::from(u8::from(v_y < pw)), p1 - p0)
                 }
             };
-            let (cate_i, clate_i) = self.conditional_effects(&mut xs, i, ti, t, b)?;
             y[i] = yi;
             w[i] = wi;
             z[i] = zi;
             tau.push(ti);
-            cate.push(cate_i);
-            clate.push(clate_i);
             types.push(kind);
         }
-        let clate = self.quadrature.has_compliers.then_some(clate);
-        let truth = iv_truth(tau, cate, clate, types);
+        let truth = iv_truth(tau, Vec::new(), None, types);
         let data = Dataset::new(y, w, Some(z), x, self.names.clone())?;
         Ok(Sample { data, truth })
+    }
+
+    fn add_conditional_truth(&self, sample: &mut Sample) -> Result<()> {
+        let p = self.world.covariates;
+        let n = sample.data.n();
+        let mut vars = vec![0.0; p + 1];
+        let (mut cate, mut clate) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (i, row) in sample.data.x.rows().into_iter().enumerate() {
+            for (v, x) in vars.iter_mut().zip(row) {
+                *v = *x;
+            }
+            // Where the effect does not depend on u (no quadrature), its
+            // value at u = 0 is the unit's own.
+            vars[p] = 0.0;
+            let t = self.tau.eval(&vars);
+            let b = self.baseline.eval(&vars);
+            let (b, effect) = match self.world.outcome {
+                Outcome::Continuous => (b, t),
+                Outcome::Binary if self.quadrature.baseline_uses_u => (b.clamp(0.0, 1.0), f64::NAN),
+                Outcome::Binary => {
+                    let b = probability(&self.baseline, "baseline", b, At::Unit(i))?;
+                    let (p0, p1) = binary_probabilities(logit(b), t);
+                    (b, p1 - p0)
+                }
+            };
+            let (c, l) = self.conditional_effects(&mut vars, i, effect, t, b)?;
+            cate.push(c);
+            clate.push(l);
+        }
+        sample.truth.cate = cate;
+        sample.truth.clate = self.quadrature.has_compliers.then_some(clate);
+        Ok(())
     }
 }
 
@@ -663,10 +689,11 @@ mod tests {
             baseline: "0.5 + 0.07 * u".into(),
             ..IvWorld::default()
         };
-        let message = world
-            .build()
-            .and_then(|s| s.generate(1))
-            .unwrap_err()
+        let sim = world.build().expect("valid world");
+        let mut sample = sim.generate(1).expect("each unit's own u is fine");
+        let message = sim
+            .add_conditional_truth(&mut sample)
+            .expect_err("a quadrature node leaves [0, 1]")
             .to_string();
         assert!(message.contains("quadrature node"), "{message}");
         assert!(message.contains("formula `baseline`"), "{message}");

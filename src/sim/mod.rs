@@ -13,8 +13,16 @@ use crate::Result;
 
 /// A world that can generate samples: a plain function of its parameters and a seed.
 pub trait Sim: Send + Sync {
-    /// Draws one sample; the same seed always gives the same sample.
+    /// Draws one sample; the same seed always gives the same sample. Its
+    /// truth carries sample estimands and each unit's own effect; the
+    /// conditional per-unit truth is added on demand by [`Sim::add_conditional_truth`].
     fn generate(&self, seed: u64) -> Result<Sample>;
+
+    /// Fills `cate` and `clate` of the sample's truth: each unit's effect
+    /// given its observed covariates. It integrates the unobserved confounder
+    /// out, which costs more than drawing the sample, so the runner asks only
+    /// when an estimator has per-unit effects to compare.
+    fn add_conditional_truth(&self, sample: &mut Sample) -> Result<()>;
 }
 
 /// One generated sample: the data estimators see and the truth they do not.
