@@ -37,6 +37,15 @@ fn world(n: usize, confounding: f64, seed: u64) -> Sample {
     sample
 }
 
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
 fn rmse(a: &[f64], b: &[f64]) -> f64 {
     (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt()
 }
@@ -109,8 +118,11 @@ fn instrumental_forest_recovers_tau_under_confounding_where_the_causal_forest_fa
     let cf_error = rmse(&cf_units.tau, cate);
     let mean_gap =
         |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x - y).sum::<f64>() / a.len() as f64;
-    eprintln!("IV forest RMSE {iv_error}, causal forest RMSE {cf_error}");
-    assert!(iv_error < 0.25, "IV forest IATE RMSE {iv_error}");
+    let corr = correlation(&iv_units.tau, clate);
+    eprintln!("IV forest RMSE {iv_error} (correlation {corr}), causal forest RMSE {cf_error}");
+    // tau(x) has sd 0.33 here: the forest tracks it, it does not just fit a constant.
+    assert!(iv_error < 0.3, "IV forest IATE RMSE {iv_error}");
+    assert!(corr > 0.6, "IV forest correlation with the truth {corr}");
     assert!(
         cf_error > iv_error + 0.1,
         "causal forest {cf_error} vs IV forest {iv_error}"

@@ -295,8 +295,10 @@ fn best_split(
         scratch.features.swap(i, j);
     }
     // Gather the node's codes of the drawn features, one feature after
-    // another: each unit's row is read once (one cache miss), and the
-    // histogram passes below read contiguous memory.
+    // another: each unit's row is read once, in increasing feature order
+    // (wide rows span many cache lines), and the histogram passes below
+    // read contiguous memory.
+    scratch.features[..k].sort_unstable();
     scratch.codes.clear();
     scratch.codes.resize(k * m, 0);
     for (pos, &i) in idx.iter().enumerate() {
