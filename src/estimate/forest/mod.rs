@@ -96,13 +96,28 @@ fn fit_grf(
     Ok((estimate, new))
 }
 
-impl Estimator for CausalForest {
+/// A forest estimator: one fit gives the average effect, per-unit effects on
+/// the fitted units, and optionally effects at new points. Implementing it
+/// makes the forest an [`Estimator`].
+trait ForestEstimator: Send + Sync {
+    /// What the average effect estimates.
+    const ESTIMAND: Estimand;
+    /// Fits on `data`, predicting at `x_new` when given.
+    fn run(
+        &self,
+        data: &Dataset,
+        seed: u64,
+        x_new: Option<ArrayView2<f64>>,
+    ) -> Result<(Estimate, Option<UnitEffects>)>;
+}
+
+impl<T: ForestEstimator> Estimator for T {
     fn estimand(&self) -> Estimand {
-        Estimand::Ate
+        T::ESTIMAND
     }
 
     fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
-        fit_grf("causal_forest", &self.0, data, false, seed, None).map(|(e, _)| e)
+        self.run(data, seed, None).map(|(e, _)| e)
     }
 
     fn fit_predict(
@@ -111,32 +126,32 @@ impl Estimator for CausalForest {
         seed: u64,
         x_new: ArrayView2<f64>,
     ) -> Result<(Estimate, Option<UnitEffects>)> {
-        fit_grf("causal_forest", &self.0, data, false, seed, Some(x_new))
+        self.run(data, seed, Some(x_new))
     }
 }
 
-impl Estimator for InstrumentalForest {
-    fn estimand(&self) -> Estimand {
-        Estimand::Late
-    }
+impl ForestEstimator for CausalForest {
+    const ESTIMAND: Estimand = Estimand::Ate;
 
-    fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
-        fit_grf("instrumental_forest", &self.0, data, true, seed, None).map(|(e, _)| e)
-    }
-
-    fn fit_predict(
+    fn run(
         &self,
         data: &Dataset,
         seed: u64,
-        x_new: ArrayView2<f64>,
+        x_new: Option<ArrayView2<f64>>,
     ) -> Result<(Estimate, Option<UnitEffects>)> {
-        fit_grf(
-            "instrumental_forest",
-            &self.0,
-            data,
-            true,
-            seed,
-            Some(x_new),
-        )
+        fit_grf("causal_forest", &self.0, data, false, seed, x_new)
+    }
+}
+
+impl ForestEstimator for InstrumentalForest {
+    const ESTIMAND: Estimand = Estimand::Late;
+
+    fn run(
+        &self,
+        data: &Dataset,
+        seed: u64,
+        x_new: Option<ArrayView2<f64>>,
+    ) -> Result<(Estimate, Option<UnitEffects>)> {
+        fit_grf("instrumental_forest", &self.0, data, true, seed, x_new)
     }
 }

@@ -11,7 +11,7 @@ use super::grf::{aipw_scores, regression_oob, Nuisances, Prediction};
 use super::tree::{Rule, Targets};
 use super::unit_effects;
 use crate::data::Dataset;
-use crate::estimate::{Estimand, Estimate, Estimator, UnitEffects};
+use crate::estimate::{Estimand, Estimate, UnitEffects};
 use crate::run::seed::mix;
 use crate::{Error, Result};
 
@@ -98,7 +98,9 @@ fn difference(mu1: &[Prediction], mu0: &[Prediction]) -> Vec<Prediction> {
         .collect()
 }
 
-impl RegressionForest {
+impl super::ForestEstimator for RegressionForest {
+    const ESTIMAND: Estimand = Estimand::Ate;
+
     fn run(
         &self,
         data: &Dataset,
@@ -161,24 +163,5 @@ impl RegressionForest {
             None => None,
         };
         Ok((estimate, new))
-    }
-}
-
-impl Estimator for RegressionForest {
-    fn estimand(&self) -> Estimand {
-        Estimand::Ate
-    }
-
-    fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
-        self.run(data, seed, None).map(|(e, _)| e)
-    }
-
-    fn fit_predict(
-        &self,
-        data: &Dataset,
-        seed: u64,
-        x_new: ArrayView2<f64>,
-    ) -> Result<(Estimate, Option<UnitEffects>)> {
-        self.run(data, seed, Some(x_new))
     }
 }
