@@ -30,10 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spec = spec.with("n", toml::Value::Integer(n.parse()?))?;
     }
     let train = spec.build()?.generate(1)?;
-    let test = spec
-        .with("n", toml::Value::Integer(5000))?
-        .build()?
-        .generate(2)?;
+    let test_sim = spec.with("n", toml::Value::Integer(5000))?.build()?;
+    let mut test = test_sim.generate(2)?;
+    test_sim.add_conditional_truth(&mut test)?;
     let truth = test
         .truth
         .conditional(Estimand::Late)
