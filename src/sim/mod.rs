@@ -2,6 +2,7 @@
 //! holding its serde parameters (which are also its spec) and its generator.
 
 pub mod iv;
+mod quadrature;
 
 use std::collections::BTreeMap;
 
