@@ -7,7 +7,8 @@ use ndarray::{Array1, Array2};
 use toml::Value;
 
 use super::simulate::parse_assignment;
-use crate::data::{read_csv, write_csv, Column, Dataset};
+use crate::data::{read_csv, write_csv, Column, Dataset, Table};
+use crate::estimate::forest::grf::average_effect;
 use crate::estimate::{Estimate, Z_95};
 use crate::spec::EstimatorSpec;
 
@@ -73,8 +74,7 @@ pub fn estimator_spec(kind: &str, params: &[String]) -> anyhow::Result<Estimator
 
 /// Reads the CSV into a dataset, checking the columns and that treatment and
 /// instrument vary.
-pub fn dataset(args: &FitArgs) -> anyhow::Result<Dataset> {
-    let table = read_csv(&args.data)?;
+pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
     let y = Array1::from(table.column(&args.y)?.to_vec());
     let w = Array1::from(table.column(&args.w)?.to_vec());
     let z = match &args.z {
@@ -134,7 +134,8 @@ pub fn dataset(args: &FitArgs) -> anyhow::Result<Dataset> {
 /// Runs `causim fit`.
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let spec = estimator_spec(&args.estimator, &args.params)?;
-    let data = dataset(&args)?;
+    let csv = read_csv(&args.data)?;
+    let data = dataset(&args, &csv)?;
     let context = || format!("{} on {}", spec.kind(), args.data.display());
     let (estimate, predictions) = match &args.predict {
         Some(path) => {
@@ -164,7 +165,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         ),
     };
     let groups = match &args.group {
-        Some(column) => Some(group_effects(&args, column, &estimate, spec.kind())?),
+        Some(column) => Some(group_effects(csv.column(column)?, &estimate, spec.kind())?),
         None => None,
     };
     if args.json {
@@ -214,11 +215,10 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (group value, estimate, SE, units) per distinct value of `column`, from
+/// (group value, estimate, SE, units) per distinct value of a column, from
 /// the mean and spread of the estimator's doubly robust scores in the group.
 fn group_effects(
-    args: &FitArgs,
-    column: &str,
+    values: &[f64],
     estimate: &Estimate,
     kind: &str,
 ) -> anyhow::Result<Vec<(f64, f64, f64, usize)>> {
@@ -230,29 +230,22 @@ fn group_effects(
         .with_context(|| {
             format!("{kind} has no doubly robust scores; --group needs a forest estimator")
         })?;
-    let table = read_csv(&args.data)?;
-    let values = table.column(column)?;
     let mut levels: Vec<f64> = values.to_vec();
     levels.sort_by(f64::total_cmp);
     levels.dedup();
-    let mut out = Vec::new();
-    for level in levels {
-        let members: Vec<f64> = scores
-            .iter()
-            .zip(values)
-            .filter(|(_, v)| **v == level)
-            .map(|(s, _)| *s)
-            .collect();
-        let n = members.len();
-        if n < 2 {
-            out.push((level, f64::NAN, f64::NAN, n));
-            continue;
-        }
-        let mean = members.iter().sum::<f64>() / n as f64;
-        let var = members.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-        out.push((level, mean, (var / n as f64).sqrt(), n));
-    }
-    Ok(out)
+    Ok(levels
+        .into_iter()
+        .map(|level| {
+            let members: Vec<f64> = scores
+                .iter()
+                .zip(values)
+                .filter(|(_, v)| **v == level)
+                .map(|(s, _)| *s)
+                .collect();
+            let (mean, se) = average_effect(&members).unwrap_or((f64::NAN, f64::NAN));
+            (level, mean, se, members.len())
+        })
+        .collect())
 }
 
 fn group_table(column: &str, groups: &[(f64, f64, f64, usize)]) -> String {

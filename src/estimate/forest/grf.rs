@@ -231,26 +231,24 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// Mean and standard error of the scores over `subset` (all units when `None`).
-    pub fn average(&self, subset: Option<&[bool]>) -> Option<(f64, f64)> {
-        let chosen: Vec<f64> = match subset {
-            Some(mask) => self
-                .scores
-                .iter()
-                .zip(mask)
-                .filter(|(_, m)| **m)
-                .map(|(s, _)| *s)
-                .collect(),
-            None => self.scores.clone(),
-        };
-        let n = chosen.len();
-        if n < 2 {
-            return None;
-        }
-        let mean = chosen.iter().sum::<f64>() / n as f64;
-        let var = chosen.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-        Some((mean, (var / n as f64).sqrt()))
+    /// The average effect over all units: the scores' mean and its standard error.
+    pub fn average(&self) -> Option<(f64, f64)> {
+        average_effect(&self.scores)
     }
+}
+
+/// The average effect over a set of units (all of them, or a group such as
+/// a diagnosis): the mean of their doubly robust scores and its standard
+/// error; `None` for fewer than two units.
+pub fn average_effect<'a>(scores: impl IntoIterator<Item = &'a f64>) -> Option<(f64, f64)> {
+    let chosen: Vec<f64> = scores.into_iter().copied().collect();
+    let n = chosen.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = chosen.iter().sum::<f64>() / n as f64;
+    let var = chosen.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    Some((mean, (var / n as f64).sqrt()))
 }
 
 fn binary(v: &[f64], what: &str) -> Result<()> {

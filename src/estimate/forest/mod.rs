@@ -78,7 +78,7 @@ fn fit_grf(
         None => grf::aipw_scores(&y, &w, &fitted.nuisances, &oob)?,
     };
     let (mean, se) = scores
-        .average(None)
+        .average()
         .ok_or_else(|| Error::Estimate(format!("{name}: too few units for an average effect")))?;
     let estimand = if instrumented {
         Estimand::Late

@@ -148,7 +148,7 @@ impl super::ForestEstimator for RegressionForest {
             w_hat,
         };
         let scores = aipw_scores(&y, &w, &nuisances, &tau)?;
-        let (mean, se) = scores.average(None).ok_or_else(|| {
+        let (mean, se) = scores.average().ok_or_else(|| {
             Error::Estimate(format!("{name}: too few units for an average effect"))
         })?;
         let mut estimate = Estimate::normal(Estimand::Ate, mean, se).with("n", y.len() as f64);
