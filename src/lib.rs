@@ -10,6 +10,7 @@
 //! [`run::Task`]s → [`sim::Sample`] → [`estimate::Estimate`]s →
 //! [`run::Record`]s → [`evaluate::Diagnosands`] → [`report`].
 
+pub mod bounds;
 pub mod cli;
 pub mod data;
 pub mod error;
