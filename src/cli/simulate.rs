@@ -7,6 +7,7 @@ use anyhow::Context;
 use toml::Value;
 
 use crate::data::{write_csv, write_csv_to, Column};
+use crate::sim::hospital::Cohorts;
 use crate::spec::load_sim;
 
 /// Arguments of `causim simulate`.
@@ -40,6 +41,23 @@ pub fn parse_assignment(text: &str) -> anyhow::Result<(String, Value)> {
     Ok((key.trim().to_string(), parsed))
 }
 
+/// Each patient's hospital, admission date and diagnosis group, as text columns.
+fn cohort_labels(cohorts: &Cohorts) -> (Vec<&str>, Vec<String>, Vec<&str>) {
+    let day = |i: usize| &cohorts.days[cohorts.day_of[i]];
+    let n = cohorts.day_of.len();
+    (
+        (0..n)
+            .map(|i| cohorts.hospitals[day(i).hospital].as_str())
+            .collect(),
+        (0..n).map(|i| day(i).date.to_string()).collect(),
+        cohorts
+            .diagnosis
+            .iter()
+            .map(|&d| cohorts.diagnoses[d].as_str())
+            .collect(),
+    )
+}
+
 /// Runs `causim simulate`.
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let (_, mut spec) = load_sim(&args.sim)?;
@@ -62,12 +80,22 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|t| t.iter().map(|k| k.name()).collect());
 
-    let mut columns: Vec<(&str, Column)> = data
-        .x_names
-        .iter()
-        .zip(&x_columns)
-        .map(|(name, c)| (name.as_str(), Column::Numbers(c)))
-        .collect();
+    let labels = sample.cohorts.as_ref().map(cohort_labels);
+    let dates: Option<Vec<&str>> = labels
+        .as_ref()
+        .map(|(_, dates, _)| dates.iter().map(String::as_str).collect());
+    let mut columns: Vec<(&str, Column)> = Vec::new();
+    if let (Some((hospital, _, diagnosis)), Some(dates)) = (&labels, &dates) {
+        columns.push(("hospital", Column::Text(hospital)));
+        columns.push(("date", Column::Text(dates)));
+        columns.push(("diagnosis", Column::Text(diagnosis)));
+    }
+    columns.extend(
+        data.x_names
+            .iter()
+            .zip(&x_columns)
+            .map(|(name, c)| (name.as_str(), Column::Numbers(c))),
+    );
     columns.push(("w", Column::Numbers(&w)));
     if let Some(z) = &z {
         columns.push(("z", Column::Numbers(z)));

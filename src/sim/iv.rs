@@ -12,7 +12,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::quadrature::gauss_hermite;
-use super::{ComplianceType, Sample, Sim, Truth};
+use super::{logistic, logit, ComplianceType, Sample, Sim, Truth};
 use crate::data::Dataset;
 use crate::spec::formula::{Formula, FormulaText};
 use crate::{Error, Result};
@@ -371,14 +371,6 @@ impl IvSim {
     }
 }
 
-fn logistic(a: f64) -> f64 {
-    1.0 / (1.0 + (-a).exp())
-}
-
-fn logit(p: f64) -> f64 {
-    (p / (1.0 - p)).ln()
-}
-
 /// A share shifted on the log-odds scale; shares of exactly 0 or 1 stay put
 /// (their logit is infinite), so `defiers = 0` means no defiers at any u.
 fn share(base_logit: f64, shift: f64) -> f64 {
@@ -469,7 +461,11 @@ impl Sim for IvSim {
         }
         let truth = iv_truth(tau, Vec::new(), None, types);
         let data = Dataset::new(y, w, Some(z), x, self.names.clone())?;
-        Ok(Sample { data, truth })
+        Ok(Sample {
+            data,
+            truth,
+            cohorts: None,
+        })
     }
 
     fn add_conditional_truth(&self, sample: &mut Sample) -> Result<()> {

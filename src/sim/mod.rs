@@ -1,6 +1,7 @@
 //! Worlds: data-generating processes with known truth. Each world is one file
 //! holding its serde parameters (which are also its spec) and its generator.
 
+pub mod hospital;
 pub mod iv;
 mod quadrature;
 
@@ -33,6 +34,11 @@ pub struct Sample {
     pub data: Dataset,
     /// What only the simulation knows.
     pub truth: Truth,
+    /// The daily cohorts of a placement world (the hospital world): who was
+    /// placed together, each unit's occupancy and capacity, and each
+    /// patient's survival under any placement of the day's cohort. None for
+    /// worlds without placement days.
+    pub cohorts: Option<hospital::Cohorts>,
 }
 
 /// A unit's compliance type with respect to a binary instrument.
@@ -103,4 +109,14 @@ impl Truth {
         };
         units.filter(|u| !u.is_empty())
     }
+}
+
+/// The logistic function, 1 / (1 + e^-a): log-odds to probability.
+pub(crate) fn logistic(a: f64) -> f64 {
+    1.0 / (1.0 + (-a).exp())
+}
+
+/// The log-odds of a probability (infinite at 0 and 1).
+pub(crate) fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
 }

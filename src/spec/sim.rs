@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use super::SourceFile;
-use crate::sim::{iv::IvWorld, Sim};
+use crate::sim::{hospital::HospitalWorld, iv::IvWorld, Sim};
 use crate::{Error, Result};
 
 /// A world's spec, tagged by `kind`; each variant's payload is the world's parameters.
@@ -15,6 +15,8 @@ use crate::{Error, Result};
 pub enum SimSpec {
     /// Binary instrument, compliance types, unobserved confounding (`sims/iv.toml`).
     Iv(IvWorld),
+    /// Hospitals, NCUs, daily cohorts, congestion; calibrated to the placement paper (`sims/swiss_ncu.toml`).
+    Hospital(HospitalWorld),
 }
 
 impl SimSpec {
@@ -22,6 +24,7 @@ impl SimSpec {
     pub fn build(&self) -> Result<Box<dyn Sim>> {
         Ok(match self {
             SimSpec::Iv(world) => Box::new(world.build()?),
+            SimSpec::Hospital(world) => Box::new(world.build()?),
         })
     }
 
@@ -29,18 +32,26 @@ impl SimSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             SimSpec::Iv(_) => "iv",
+            SimSpec::Hospital(_) => "hospital",
         }
     }
 
     /// One default-parameter spec of every world, for `causim list`.
     pub fn all_defaults() -> Vec<SimSpec> {
-        vec![SimSpec::Iv(IvWorld::default())]
+        vec![
+            SimSpec::Iv(IvWorld::default()),
+            SimSpec::Hospital(HospitalWorld::default()),
+        ]
     }
 
     /// A one-line description and a description of each parameter, for `causim list`.
     pub fn docs(&self) -> (&'static str, &'static [(&'static str, &'static str)]) {
         match self {
             SimSpec::Iv(_) => (crate::sim::iv::SUMMARY, crate::sim::iv::PARAMETERS),
+            SimSpec::Hospital(_) => (
+                crate::sim::hospital::SUMMARY,
+                crate::sim::hospital::PARAMETERS,
+            ),
         }
     }
 
@@ -129,6 +140,7 @@ pub fn load_sim(path: &Path) -> Result<(SourceFile, SimSpec)> {
     };
     let spec = match kind.get_ref().as_str() {
         "iv" => SimSpec::Iv(parameters.parse()?),
+        "hospital" => SimSpec::Hospital(parameters.parse()?),
         other => {
             return Err(source.error_at(
                 Some(span),
