@@ -278,6 +278,10 @@ pub fn aipw_scores(y: &[f64], w: &[f64], n: &Nuisances, tau: &[Prediction]) -> R
     Ok(Scores { scores })
 }
 
+/// Smallest magnitude of a unit's estimated effect of Z on W in the doubly
+/// robust IV scores (a departure from grf, which does not floor it).
+pub const MIN_COMPLIANCE: f64 = 0.01;
+
 /// Doubly robust scores of an instrumental forest (grf's compliance-score
 /// construction, after Aronow and Carnegie): the debiasing weight is
 /// `(Z - z_hat) / (z_hat (1 - z_hat)) / delta(x)`, with `delta(x)` the effect
@@ -299,13 +303,19 @@ pub fn iv_scores(
             "the compliance forest has no out-of-bag estimate for {missing} units; use more trees"
         )));
     }
-    let weakest = compliance.iter().fold(f64::INFINITY, |a, b| a.min(b.abs()));
-    if weakest < 1e-3 {
-        return Err(Error::Estimate(format!(
-            "the instrument is too weak for an average effect: its estimated effect on the treatment \
-             falls to {weakest:.2e} for some units"
-        )));
-    }
+    // grf divides by the compliance score as it comes; near zero (a weak
+    // instrument, or noise crossing zero) one unit's weight would dominate
+    // the average, so its magnitude is floored at MIN_COMPLIANCE.
+    let compliance: Vec<f64> = compliance
+        .iter()
+        .map(|&c| {
+            if c.abs() < MIN_COMPLIANCE {
+                MIN_COMPLIANCE.copysign(c)
+            } else {
+                c
+            }
+        })
+        .collect();
     let scores = (0..y.len())
         .map(|i| {
             let e = n.z_hat[i].clamp(OVERLAP, 1.0 - OVERLAP);
