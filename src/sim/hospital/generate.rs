@@ -243,6 +243,14 @@ impl Sim for HospitalSim {
                         .iter()
                         .map(|&c| f64::from(u8::from(c)))
                         .sum();
+                    // Odd-numbered informative codes (procedures, say) point to
+                    // internal medicine, even-numbered ones to surgery.
+                    let leaning: f64 = p.codes[..world.informative_codes]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &c)| c)
+                        .map(|(k, _)| if k % 2 == 0 { 1.0 } else { -1.0 })
+                        .sum();
                     let kind = if p.responder < world.instrument.strength {
                         if p.defier < logistic(defy_logit) {
                             ComplianceType::Defier
@@ -255,7 +263,7 @@ impl Sim for HospitalSim {
                             + pl.severity * p.severity
                             + pl.age * (p.age - AGE_CENTRE) / 10.0
                             + pl.emergency * (f64::from(u8::from(p.emergency)) - EMERGENCY)
-                            + pl.codes * informative
+                            + pl.codes * leaning
                             - pl.busyness * busy_shift;
                         if p.taker < logistic(log_odds) {
                             ComplianceType::AlwaysTaker

@@ -46,7 +46,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("placement.busyness", "log-odds of internal medicine lost per unit of its load above the surgical load"),
     ("placement.age", "log-odds of internal medicine per 10 years of age"),
     ("placement.emergency", "log-odds of internal medicine for emergency admissions (against the average patient)"),
-    ("placement.codes", "log-odds of internal medicine per informative code"),
+    ("placement.codes", "log-odds of internal medicine per informative code: towards it for code_1, code_3, ..., away for code_2, code_4, ..."),
     ("survival.severity", "log-odds of survival lost per SD of unobserved severity"),
     ("survival.age", "log-odds of survival per 10 years of age"),
     ("survival.emergency", "log-odds of survival for emergency admissions"),
@@ -122,18 +122,18 @@ pub struct PlacementParams {
     pub age: f64,
     /// For emergency admissions.
     pub emergency: f64,
-    /// Per informative code.
+    /// Per informative code: towards internal medicine for odd-numbered codes, away for even.
     pub codes: f64,
 }
 
 impl Default for PlacementParams {
     fn default() -> Self {
         PlacementParams {
-            severity: 0.9,
+            severity: 1.3,
             busyness: 4.0,
             age: 0.1,
             emergency: -1.0,
-            codes: 0.3,
+            codes: 2.5,
         }
     }
 }
@@ -157,11 +157,11 @@ pub struct SurvivalParams {
 impl Default for SurvivalParams {
     fn default() -> Self {
         SurvivalParams {
-            severity: 1.0,
+            severity: 1.3,
             age: -0.35,
-            emergency: -0.4,
+            emergency: -0.2,
             comorbidity: -0.25,
-            codes: -0.3,
+            codes: -0.1,
         }
     }
 }
@@ -185,11 +185,11 @@ pub struct InstrumentParams {
 impl Default for InstrumentParams {
     fn default() -> Self {
         InstrumentParams {
-            strength: 0.085,
+            strength: 0.065,
             emergencies: 36.0,
             volatility: 0.2,
-            occupancy: 0.1,
-            emergency_mix: 1.2,
+            occupancy: 0.15,
+            emergency_mix: 1.5,
         }
     }
 }
@@ -330,72 +330,64 @@ impl Default for HospitalWorld {
                 (name.to_string(), params)
             })
             .collect();
-        // Shares: Table 10's test-set counts. Placement: Table 9's observed
-        // shares, raised by 0.15 on the log-odds scale to give Table 1's 0.60
-        // overall. Specialization: the signs of Table 4 at a plausible size
+        // (code, label, Table 10's test-set count, Table 9's observed share,
+        // specialization). The shares are raised by PLACEMENT_SHIFT; the
+        // specialization effects keep Table 4's signs at a plausible size
         // for 3% mortality (see the README).
         let diagnoses = [
             (
                 "C1",
                 "lip, oral cavity and pharynx neoplasms",
                 725.0,
-                0.443,
-                0.99,
+                0.406,
                 0.0,
             ),
-            ("C2", "digestive organ neoplasms", 1053.0, 0.407, 0.99, 0.25),
+            ("C2", "digestive organ neoplasms", 1053.0, 0.371, 0.25),
             (
                 "C3",
                 "respiratory and intrathoracic neoplasms",
                 1162.0,
-                0.680,
-                0.99,
+                0.647,
                 -0.3,
             ),
             (
                 "C4",
                 "bone, skin and soft tissue neoplasms",
                 615.0,
-                0.426,
-                0.99,
+                0.39,
                 -0.1,
             ),
             (
                 "C7",
                 "neoplasms of other and unspecified sites",
                 1799.0,
-                0.372,
-                0.99,
+                0.338,
                 0.25,
             ),
-            ("I2", "ischemic heart disease", 4405.0, 0.837, 0.99, -0.35),
-            (
-                "I3",
-                "other forms of heart disease",
-                1673.0,
-                0.564,
-                0.99,
-                0.25,
-            ),
-            ("I6", "cerebrovascular disease", 1531.0, 0.671, 0.99, -0.5),
+            ("I2", "ischemic heart disease", 4405.0, 0.815, -0.35),
+            ("I3", "other forms of heart disease", 1673.0, 0.527, 0.25),
+            ("I6", "cerebrovascular disease", 1531.0, 0.637, -0.5),
             (
                 "I7",
                 "diseases of arteries and other circulatory diseases",
                 2118.0,
-                0.491,
-                0.99,
+                0.454,
                 -0.3,
             ),
         ];
         let total: f64 = diagnoses.iter().map(|d| d.2).sum();
+        let raise = |p: f64| -> f64 {
+            let shifted = 1.0 / (1.0 + (-((p / (1.0 - p)).ln() + PLACEMENT_SHIFT)).exp());
+            (shifted * 1000.0).round() / 1000.0
+        };
         let diagnoses = diagnoses
             .into_iter()
-            .map(|(code, label, n, im, survival, specialization)| {
+            .map(|(code, label, n, im, specialization)| {
                 let params = DiagnosisParams {
                     label: label.to_string(),
                     share: (n / total * 1000.0).round() / 1000.0,
-                    internal_medicine: im,
-                    survival,
+                    internal_medicine: raise(im),
+                    survival: 0.993,
                     specialization,
                 };
                 (code.to_string(), params)
@@ -410,8 +402,8 @@ impl Default for HospitalWorld {
             length_of_stay: 5.4,
             comorbidities: 5,
             codes: 20,
-            informative_codes: 4,
-            code_prevalence: 0.05,
+            informative_codes: 12,
+            code_prevalence: 0.12,
             spillover: 2.0,
             occupancy: OccupancyParams::default(),
             placement: PlacementParams::default(),
@@ -423,6 +415,12 @@ impl Default for HospitalWorld {
         }
     }
 }
+
+/// Log-odds added to Table 9's observed placement shares: they are test-set
+/// shares weighting to 0.576, and the world's other placement drivers
+/// (severity, codes, busyness) pull the average down further, while Table 1
+/// reports 0.60 overall.
+const PLACEMENT_SHIFT: f64 = 0.42;
 
 /// A spec error naming the parameter.
 fn invalid(key: &str, message: impl std::fmt::Display) -> Error {
