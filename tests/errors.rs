@@ -298,3 +298,76 @@ fn bad_csv_input_is_a_clear_error() {
         &["unknown variant `lasso`", "two_stage_least_squares"],
     );
 }
+
+const HOSPITAL: &str = "kind = \"hospital\"\nscale = 0.05\n";
+
+#[test]
+fn paper_needs_a_hospital_world_and_known_keys() {
+    let msg = experiment_error(
+        "err_paper_iv",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[paper]\ntest_share = 0.25\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:1:7",
+            "[paper]",
+            "kind = \"hospital\"",
+            "sims/swiss_ncu.toml",
+            "of kind `iv`",
+        ],
+    );
+    let msg = experiment_error(
+        "err_paper_key",
+        HOSPITAL,
+        "sim = \"sim.toml\"\n[paper]\ntest_shar = 0.3\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:3:1",
+            "unknown field `test_shar`",
+            "test_share",
+        ],
+    );
+    let msg = experiment_error(
+        "err_paper_forest_key",
+        HOSPITAL,
+        "sim = \"sim.toml\"\n[paper.forest]\nnum_tree = 100\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:3:1",
+            "unknown field `num_tree`",
+            "num_trees",
+        ],
+    );
+    let msg = experiment_error(
+        "err_paper_share",
+        HOSPITAL,
+        "sim = \"sim.toml\"\n[paper]\ntest_share = 1.5\n",
+    );
+    assert_has(&msg, &["experiment.toml:2:1", "`paper.test_share` is 1.5"]);
+}
+
+#[test]
+fn estimators_may_be_left_out_only_with_paper() {
+    let msg = experiment_error("err_paper_none", HOSPITAL, "sim = \"sim.toml\"\n");
+    assert_has(&msg, &["no `[[estimators]]`", "`[paper]`"]);
+    let msg = experiment_error("err_paper_none_iv", "kind = \"iv\"", "sim = \"sim.toml\"\n");
+    assert!(!msg.contains("[paper]"), "{msg}");
+
+    let dir = common::scratch("paper_alone");
+    common::write(&dir, "sim.toml", HOSPITAL);
+    let path = common::write(
+        &dir,
+        "experiment.toml",
+        "sim = \"sim.toml\"\n[paper]\n[paper.forest]\nnum_trees = 100\n",
+    );
+    let experiment = Experiment::load(&path).expect("a paper experiment without estimators");
+    assert!(experiment.estimators.is_empty());
+    let paper = experiment.paper.expect("the paper's settings");
+    assert_eq!((paper.test_share, paper.forest.num_trees), (0.25, 100));
+}

@@ -111,3 +111,51 @@ fn a_strong_instrument_without_defiers_narrows_balke_pearl_below_manski() {
     assert!((manski - 1.0).abs() < 1e-9);
     assert!(balke_pearl < 0.5, "Balke-Pearl width {balke_pearl}");
 }
+
+/// `causim run` on a small copy of `experiments/paper.toml` writes a report
+/// with every table and figure of the paper and one CSV per table.
+#[test]
+fn the_paper_experiment_at_small_scale_reports_every_table_and_figure() {
+    use causim::run::{run as run_experiment, RunOptions};
+    use causim::spec::Experiment;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("paper_small");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    let shipped = std::fs::read_to_string(root.join("experiments/paper.toml")).expect("paper.toml");
+    let sim = root.join("sims/swiss_ncu.toml");
+    let small = shipped
+        .replace(
+            "\"../sims/swiss_ncu.toml\"",
+            &format!("{:?}", sim.display().to_string()),
+        )
+        .replace("num_trees = 2000", "num_trees = 100")
+        .replace("[paper]", "[overrides]\nscale = 0.1\n\n[paper]");
+    let file = dir.join("paper.toml");
+    std::fs::write(&file, small).expect("write experiment");
+    let experiment = Experiment::load(&file).expect("the paper experiment loads");
+    let out = dir.join("report");
+    let options = RunOptions {
+        out: out.clone(),
+        jobs: Some(2),
+        shard: None,
+        fresh: true,
+        max_tasks: None,
+        progress: false,
+    };
+    run_experiment(&experiment, &options).expect("run");
+    causim::report::render(&out).expect("render");
+    let html = std::fs::read_to_string(out.join("index.html")).expect("report");
+    for k in 1..=5 {
+        assert!(html.contains(&format!("Table {k}:")), "Table {k} missing");
+        assert!(out.join(format!("paper_table_{k}.csv")).exists());
+    }
+    for k in 2..=7 {
+        assert!(html.contains(&format!("Figure {k}:")), "Figure {k} missing");
+    }
+    assert!(html.matches("<svg").count() >= 6);
+    assert!(
+        !html.contains("pipeline failed in"),
+        "the pipeline must not fail"
+    );
+}

@@ -214,3 +214,26 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
     .expect("fresh");
     assert_eq!(summary.ran, other.task_count());
 }
+
+#[test]
+fn the_paper_settings_enter_the_fingerprint() {
+    use causim::paper::PaperSpec;
+    use causim::run::{fingerprint, seed::fnv1a};
+    let (_, exp) = setup("fingerprint_paper");
+    // Without `[paper]` the fingerprint is what it was before the section
+    // existed, so earlier runs still resume.
+    let sims: Vec<_> = exp.cells.iter().map(|c| &c.sim).collect();
+    let text = serde_json::to_string(&(sims, &exp.estimators, exp.seed)).expect("json");
+    let plain = fingerprint(&exp).expect("fingerprint");
+    assert_eq!(plain, fnv1a(text.as_bytes()));
+    let paper = |test_share| Experiment {
+        paper: Some(PaperSpec {
+            test_share,
+            ..PaperSpec::default()
+        }),
+        ..exp.clone()
+    };
+    let quarter = fingerprint(&paper(0.25)).expect("fingerprint");
+    assert_ne!(quarter, plain);
+    assert_ne!(quarter, fingerprint(&paper(0.3)).expect("fingerprint"));
+}

@@ -211,7 +211,16 @@ fn validate_one(path: &Path) -> anyhow::Result<String> {
             e.cells[0].sim.kind()
         )?;
         let names: Vec<&str> = e.estimators.iter().map(|n| n.name.as_str()).collect();
-        writeln!(out, "  estimators: {}", names.join(", "))?;
+        if !names.is_empty() {
+            writeln!(out, "  estimators: {}", names.join(", "))?;
+        }
+        if let Some(paper) = &e.paper {
+            writeln!(
+                out,
+                "  paper pipeline: test share {} of the hospital-days, instrumental forest of {} trees",
+                paper.test_share, paper.forest.num_trees
+            )?;
+        }
         for cell in &e.cells {
             writeln!(out, "  cell {:>3}: {}", cell.index, e.cell_label(cell))?;
         }

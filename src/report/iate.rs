@@ -93,7 +93,7 @@ pub(super) fn table(
         groups.push(group);
     }
     let csv = Csv {
-        name: CSV,
+        name: CSV.into(),
         header,
         rows,
     };

@@ -4,6 +4,7 @@
 
 mod figures;
 mod iate;
+mod paper;
 pub mod plot;
 mod tables;
 #[cfg(test)]
@@ -29,6 +30,8 @@ struct Summary {
     cells: usize,
     replications: usize,
     estimators: usize,
+    /// Whether the experiment runs the placement paper's pipeline.
+    paper: bool,
     recorded: usize,
     total: usize,
     failures: usize,
@@ -58,6 +61,8 @@ struct Context {
     name: String,
     seed: String,
     summary: Summary,
+    /// The placement paper's section; `None` hides it.
+    paper: Option<paper::PaperView>,
     cells: tables::HtmlTable,
     diagnosands: Vec<tables::DiagnosandGroup>,
     /// The per-unit effects table; `None` hides its section.
@@ -65,6 +70,8 @@ struct Context {
     diagnostics: Vec<tables::DiagnosticsTable>,
     plots: Vec<figures::FigureGroup>,
     estimators: Vec<EstimatorView>,
+    /// The `[paper]` settings in words, when the experiment has them.
+    paper_settings: Option<String>,
     diagnosand_notes: Vec<Note>,
     iate_notes: Vec<Note>,
     experiment_source: String,
@@ -104,10 +111,12 @@ fn remove_stale(path: &Path) -> Result<()> {
 
 /// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
 /// from its manifest and results alone: writes `cells.csv`, `diagnosands.csv`,
-/// `diagnostics.csv`, `estimates.csv`, `iate.csv` (only when some estimator
-/// has per-unit effects; a stale one is removed otherwise) and `index.html`
-/// there, and returns the path of `index.html`. Cells without records yet are
-/// shown as not run.
+/// `diagnostics.csv` and `estimates.csv` (when the experiment has estimators),
+/// `iate.csv` (only when some estimator has per-unit effects), one
+/// `paper_<id>.csv` per table of the placement paper (when the records carry
+/// the paper pipeline's results) and `index.html` there, removing such files
+/// left by an earlier render that this one does not write, and returns the
+/// path of `index.html`. Cells without records yet are shown as not run.
 pub fn render(dir: &Path) -> Result<PathBuf> {
     let experiment = read_manifest(dir)?;
     let records = load_records(dir)?;
@@ -119,14 +128,17 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
     let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records);
     let estimates_csv = tables::estimates(&experiment, &records);
     let iate = iate::table(&experiment, &diagnosands);
-    for csv in [
-        &cells_csv,
-        &diagnosands_csv,
-        &diagnostics_csv,
-        &estimates_csv,
-    ] {
-        csv.write(dir)?;
+    let paper = paper::section(&experiment, &records)?;
+    cells_csv.write(dir)?;
+    // An experiment of the paper's pipeline alone has no estimator tables.
+    for csv in [&diagnosands_csv, &diagnostics_csv, &estimates_csv] {
+        if experiment.estimators.is_empty() {
+            remove_stale(&dir.join(&csv.name))?;
+        } else {
+            csv.write(dir)?;
+        }
     }
+    paper::write(dir, paper.as_ref().map_or(&[], |(csvs, _)| csvs.as_slice()))?;
     match &iate {
         Some((csv, _)) => csv.write(dir)?,
         None => remove_stale(&dir.join(iate::CSV))?,
@@ -137,6 +149,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         cells: experiment.cells.len(),
         replications: experiment.replications,
         estimators: experiment.estimators.len(),
+        paper: experiment.paper.is_some(),
         recorded: records.len(),
         total: experiment.task_count(),
         failures: records
@@ -160,6 +173,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         name: experiment.name.clone(),
         seed: experiment.seed.to_string(),
         summary,
+        paper: paper.map(|(_, view)| view),
         cells,
         diagnosands: diagnosand_groups,
         iate: iate.map(|(_, groups)| groups),
@@ -174,6 +188,12 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
                 estimand: e.spec.estimator().estimand().label().to_string(),
             })
             .collect(),
+        paper_settings: experiment.paper.as_ref().map(|p| {
+            format!(
+                "test share {} of the hospital-days; instrumental forest of {} trees",
+                p.test_share, p.forest.num_trees
+            )
+        }),
         diagnosand_notes: notes(crate::evaluate::DIAGNOSANDS),
         iate_notes: notes(crate::evaluate::IATE_DIAGNOSANDS),
         experiment_source: experiment.experiment_source.clone(),

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 /// A table as written to CSV: a file name, a header and rows of text.
 pub(super) struct Csv {
-    pub name: &'static str,
+    pub name: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
@@ -22,7 +22,7 @@ pub(super) struct Csv {
 impl Csv {
     /// Writes the table into `dir` under its name.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(self.name);
+        let path = dir.join(&self.name);
         let io = |e: csv::Error| match e.into_kind() {
             csv::ErrorKind::Io(e) => Error::io(&path, e),
             other => Error::Report(format!("{}: {other:?}", path.display())),
@@ -91,7 +91,7 @@ pub(super) struct DiagnosticsTable {
 }
 
 /// A number in CSV: shortest round-trip text, empty when undefined.
-fn raw(x: f64) -> String {
+pub(super) fn raw(x: f64) -> String {
     if x.is_nan() {
         String::new()
     } else {
@@ -205,7 +205,7 @@ pub(super) fn cells(
         });
     }
     let csv = Csv {
-        name: "cells.csv",
+        name: "cells.csv".into(),
         header,
         rows,
     };
@@ -310,7 +310,7 @@ pub(super) fn diagnosands(
     }
     (
         Csv {
-            name: "diagnosands.csv",
+            name: "diagnosands.csv".into(),
             header,
             rows,
         },
@@ -414,7 +414,7 @@ pub(super) fn diagnostics(
     }
     (
         Csv {
-            name: "diagnostics.csv",
+            name: "diagnostics.csv".into(),
             header,
             rows,
         },
@@ -466,7 +466,7 @@ pub(super) fn estimates(experiment: &Experiment, records: &[Record]) -> Csv {
         }
     }
     Csv {
-        name: "estimates.csv",
+        name: "estimates.csv".into(),
         header,
         rows,
     }

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 pub use store::{load_records, results_path, EstimatorResult, Iate, Record, Writer};
 
+use crate::paper::PaperResult;
 use crate::sim::Sim;
 use crate::spec::Experiment;
 use crate::{Error, Result};
@@ -97,7 +98,8 @@ pub struct RunSummary {
     pub ran: usize,
 }
 
-/// Runs one task: draws the sample and fits every estimator on it.
+/// Runs one task: draws the sample, fits every estimator on it and, with
+/// `[paper]`, runs the paper's pipeline (a failure is recorded, not raised).
 pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> Result<Record> {
     let seed = seed::task_seed(experiment.seed, task.replication);
     let sim = &sims[task.cell];
@@ -130,12 +132,22 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
                 })
         })
         .collect();
-    if fits
+    let per_unit = fits
         .iter()
-        .any(|f| f.as_ref().is_ok_and(|e| e.units.is_some()))
-    {
+        .any(|f| f.as_ref().is_ok_and(|e| e.units.is_some()));
+    if per_unit || experiment.paper.is_some() {
         sim.add_conditional_truth(&mut sample)?;
     }
+    let (paper, paper_error) = match &experiment.paper {
+        Some(spec) => match crate::paper::run(&sample, spec, seed::estimator_seed(seed, "paper")) {
+            Ok(mut result) => {
+                drop_non_finite(&mut result);
+                (Some(result), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        },
+        None => (None, None),
+    };
     let results = experiment
         .estimators
         .iter()
@@ -168,16 +180,48 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         seed,
         truth: sample.truth.values,
         results,
+        paper,
+        paper_error,
     })
 }
 
+/// Blanks the paper pipeline's undefined numbers (a NaN or infinite value
+/// becomes `None`, such a point of a figure is left out): JSON has no NaN,
+/// and a record must read back as written.
+fn drop_non_finite(result: &mut PaperResult) {
+    for row in result.tables.iter_mut().flat_map(|t| &mut t.rows) {
+        for value in [
+            &mut row.published,
+            &mut row.estimated,
+            &mut row.se,
+            &mut row.truth,
+        ] {
+            *value = value.filter(|v| v.is_finite());
+        }
+    }
+    for line in result
+        .figures
+        .iter_mut()
+        .flat_map(|f| &mut f.panels)
+        .flat_map(|p| &mut p.lines)
+    {
+        line.retain(|[x, y]| x.is_finite() && y.is_finite());
+    }
+}
+
 /// A stable hash of what determines the results (sims per cell, estimators,
-/// seed): a rerun may resume only results with the same fingerprint. The
-/// replication count is left out, so a sweep can be extended by raising it.
+/// seed, and the paper's settings when there are any): a rerun may resume
+/// only results with the same fingerprint. The replication count is left
+/// out, so a sweep can be extended by raising it; an experiment without
+/// `[paper]` hashes as it did before the section existed.
 pub fn fingerprint(experiment: &Experiment) -> Result<u64> {
     let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
-    let text = serde_json::to_string(&(sims, &experiment.estimators, experiment.seed))
-        .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
+    let (estimators, seed) = (&experiment.estimators, experiment.seed);
+    let text = match &experiment.paper {
+        None => serde_json::to_string(&(sims, estimators, seed)),
+        Some(paper) => serde_json::to_string(&(sims, estimators, seed, paper)),
+    }
+    .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
     Ok(seed::fnv1a(text.as_bytes()))
 }
 
@@ -223,7 +267,7 @@ fn prepare(dir: &Path, experiment: &Experiment, fresh: bool) -> Result<()> {
         let old: Option<Manifest> = serde_json::from_str(&text).ok();
         if old.as_ref().is_none_or(|m| m.fingerprint != print) && !load_records(dir)?.is_empty() {
             return Err(Error::Store(format!(
-                "{} holds results of a different experiment (its sim, sweep, estimators or seed changed); \
+                "{} holds results of a different experiment (its sim, sweep, estimators, paper settings or seed changed); \
                  rerun with --fresh to discard them, or write elsewhere with --out",
                 dir.display()
             )));
@@ -306,4 +350,53 @@ fn progress_bar(len: usize, skipped: usize, visible: bool) -> ProgressBar {
         bar.set_prefix(format!("resuming ({skipped} done) "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paper::{PaperFigure, PaperPanel, PaperRow, PaperTable};
+
+    #[test]
+    fn undefined_paper_numbers_are_dropped_so_records_read_back() {
+        let mut result = PaperResult {
+            tables: vec![PaperTable {
+                id: "table_3".into(),
+                title: "Table 3".into(),
+                note: String::new(),
+                rows: vec![PaperRow {
+                    label: "ATE".into(),
+                    published: Some(-0.02),
+                    estimated: Some(f64::NAN),
+                    se: Some(f64::INFINITY),
+                    truth: None,
+                }],
+            }],
+            figures: vec![PaperFigure {
+                id: "figure_4".into(),
+                title: "Figure 4".into(),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                categories: None,
+                series: vec!["a".into()],
+                panels: vec![PaperPanel {
+                    title: None,
+                    lines: vec![vec![[0.0, 1.0], [1.0, f64::NAN], [2.0, 3.0]]],
+                }],
+            }],
+        };
+        drop_non_finite(&mut result);
+        let row = &result.tables[0].rows[0];
+        assert_eq!(
+            (row.published, row.estimated, row.se),
+            (Some(-0.02), None, None)
+        );
+        assert_eq!(
+            result.figures[0].panels[0].lines[0],
+            [[0.0, 1.0], [2.0, 3.0]]
+        );
+        let json = serde_json::to_string(&result).expect("encodes");
+        let back: PaperResult = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, result);
+    }
 }

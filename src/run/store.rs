@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Shard;
 use crate::estimate::Estimate;
+use crate::paper::PaperResult;
 use crate::{Error, Result};
 
 /// One estimator's outcome on one task: an estimate, or the reason it failed.
@@ -77,8 +78,8 @@ impl Iate {
     }
 }
 
-/// Everything one task produced: its position, seed, the sample's truth and
-/// each estimator's result.
+/// Everything one task produced: its position, seed, the sample's truth,
+/// each estimator's result and, with `[paper]`, the paper pipeline's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Cell index in the grid.
@@ -91,6 +92,13 @@ pub struct Record {
     pub truth: BTreeMap<String, f64>,
     /// One entry per estimator, in the experiment's order.
     pub results: Vec<EstimatorResult>,
+    /// The placement paper's tables and figures on this sample, when the
+    /// experiment has a `[paper]` section and the pipeline succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<PaperResult>,
+    /// Why the paper's pipeline failed on this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper_error: Option<String>,
 }
 
 /// The results file a run (or shard) appends to.

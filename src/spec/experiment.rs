@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
 use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
+use crate::paper::PaperSpec;
 use crate::{Error, Result};
 
 /// Title and description shown at the top of the report.
@@ -66,6 +67,7 @@ struct ExperimentFile {
     estimators: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     report: ReportSpec,
+    paper: Option<Spanned<PaperSpec>>,
 }
 
 fn default_replications() -> usize {
@@ -105,8 +107,12 @@ pub struct Experiment {
     pub axes: Vec<Axis>,
     /// Every cell of the grid.
     pub cells: Vec<Cell>,
-    /// The estimators run on every sample.
+    /// The estimators run on every sample (none is allowed with `[paper]`).
     pub estimators: Vec<NamedEstimator>,
+    /// The placement paper's pipeline, run on every sample of a hospital
+    /// world when the experiment has a `[paper]` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<PaperSpec>,
     /// Report title and description.
     pub report: ReportSpec,
     /// The experiment file's text, as run.
@@ -205,6 +211,24 @@ impl Experiment {
             cells.push(Cell { index, values, sim });
         }
 
+        let paper = match raw.paper {
+            Some(paper) => Some(check_paper(&file, &raw.sim, paper, &cells)?),
+            None => None,
+        };
+        if raw.estimators.is_empty() && paper.is_none() {
+            let or_paper = if base.kind() == "hospital" {
+                "\nor a `[paper]` section, to run the placement paper's pipeline"
+            } else {
+                ""
+            };
+            return Err(file.error_at(
+                None,
+                &format!(
+                    "no `[[estimators]]`; add at least one, e.g.\n[[estimators]]\n\
+                     kind = \"two_stage_least_squares\"{or_paper}"
+                ),
+            ));
+        }
         let estimators = parse_estimators(&file, raw.estimators)?;
         Ok(Experiment {
             name,
@@ -213,6 +237,7 @@ impl Experiment {
             axes,
             cells,
             estimators,
+            paper,
             report: raw.report,
             experiment_source: file.text,
             sim_source: sim_file.text,
@@ -303,16 +328,38 @@ pub(crate) fn display_value(value: &Value) -> String {
     }
 }
 
+/// Checks a `[paper]` section: valid settings, and a hospital world in
+/// every cell (the pipeline needs its placement days and cohorts).
+fn check_paper(
+    file: &SourceFile,
+    sim: &Spanned<String>,
+    paper: Spanned<PaperSpec>,
+    cells: &[Cell],
+) -> Result<PaperSpec> {
+    let span = paper.span();
+    let paper = paper.into_inner();
+    paper
+        .validate()
+        .map_err(|e| file.error_at(Some(span), &e.to_string()))?;
+    if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
+        return Err(file.error_at(
+            Some(sim.span()),
+            &format!(
+                "`[paper]` runs the placement paper's pipeline, which needs a sim of \
+                 kind = \"hospital\" (such as sims/swiss_ncu.toml); `{}` is of kind `{}`",
+                sim.get_ref(),
+                cell.sim.kind()
+            ),
+        ));
+    }
+    Ok(paper)
+}
+
+/// The `[[estimators]]` entries, named and checked.
 fn parse_estimators(
     file: &SourceFile,
     entries: Vec<Spanned<toml::Table>>,
 ) -> Result<Vec<NamedEstimator>> {
-    if entries.is_empty() {
-        return Err(file.error_at(
-            None,
-            "no `[[estimators]]`; add at least one, e.g.\n[[estimators]]\nkind = \"two_stage_least_squares\"",
-        ));
-    }
     let mut out: Vec<NamedEstimator> = Vec::new();
     for entry in entries {
         let span = entry.span();

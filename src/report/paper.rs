@@ -1,0 +1,488 @@
+//! The placement paper's section of the report: each of the paper's tables
+//! regenerated (published number, estimate, standard error and truth,
+//! averaged over replications, per cell when the experiment sweeps), written
+//! also as `paper_<id>.csv`, and the paper's figures from one replication.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::plot::{render_svg, Figure, Panel, Point};
+use super::tables::{axis_keys, axis_values, raw, sig, Csv};
+use crate::paper::{PaperFigure, PaperTable};
+use crate::run::Record;
+use crate::spec::Experiment;
+use crate::{Error, Result};
+
+/// Every paper table's CSV is named `paper_<id>.csv`.
+const CSV_PREFIX: &str = "paper_";
+
+/// The paper's section as the template shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct PaperView {
+    /// Records that carry the pipeline's result.
+    pub replications: usize,
+    /// Records where the pipeline failed.
+    pub failures: usize,
+    /// The first failure's message, to say why.
+    pub first_error: Option<String>,
+    pub tables: Vec<TableView>,
+    pub figures: Vec<FigureView>,
+    /// Which replication the figures are drawn from.
+    pub figures_note: Option<String>,
+}
+
+/// One figure: an anchor, its title for the contents, and the SVG markup.
+#[derive(Debug, Serialize)]
+pub(super) struct FigureView {
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+}
+
+/// One table: an anchor, caption, the pipeline's note, how many replications
+/// its numbers average over, its CSV, and its rows grouped by cell.
+#[derive(Debug, Serialize)]
+pub(super) struct TableView {
+    pub id: String,
+    pub title: String,
+    pub note: String,
+    pub averaging: String,
+    pub csv: String,
+    pub groups: Vec<GroupView>,
+}
+
+/// The rows of one cell; `label` only when the experiment has several cells.
+#[derive(Debug, Serialize)]
+pub(super) struct GroupView {
+    pub label: Option<String>,
+    pub rows: Vec<RowView>,
+}
+
+/// One row, formatted; blank where there is no number.
+#[derive(Debug, Serialize)]
+pub(super) struct RowView {
+    pub label: String,
+    pub published: String,
+    pub estimated: String,
+    pub se: String,
+    pub truth: String,
+}
+
+/// The running mean of a value over the replications that have it.
+#[derive(Debug, Default)]
+struct Mean {
+    sum: f64,
+    count: usize,
+}
+
+impl Mean {
+    fn add(&mut self, value: Option<f64>) {
+        if let Some(v) = value {
+            self.sum += v;
+            self.count += 1;
+        }
+    }
+
+    fn get(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// One row summed over the replications of a cell.
+#[derive(Debug)]
+struct RowSum {
+    label: String,
+    /// Which row of that label this is (labels may repeat within a table).
+    occurrence: usize,
+    published: Option<f64>,
+    estimated: Mean,
+    se: Mean,
+    truth: Mean,
+    replications: usize,
+    /// Every published, estimated and true value so far is an integer.
+    integers: bool,
+    /// The largest of them in absolute value.
+    largest: f64,
+}
+
+impl RowSum {
+    /// A count: integers, the largest at least 100; shown without decimals.
+    fn is_count(&self) -> bool {
+        self.integers && self.largest >= 100.0
+    }
+}
+
+/// One table's rows in one cell, summed over its replications.
+#[derive(Debug)]
+struct CellSum {
+    cell: usize,
+    replications: usize,
+    rows: Vec<RowSum>,
+}
+
+/// One table across cells, in the order the tables first appear.
+#[derive(Debug)]
+struct TableSum {
+    id: String,
+    title: String,
+    note: String,
+    cells: Vec<CellSum>,
+}
+
+impl CellSum {
+    /// Adds one replication's table, matching rows by label (and by
+    /// occurrence, for a label that repeats); new rows go last.
+    fn add(&mut self, table: &PaperTable) {
+        self.replications += 1;
+        let mut seen: Vec<&str> = Vec::new();
+        for row in &table.rows {
+            let occurrence = seen.iter().filter(|l| **l == row.label).count();
+            seen.push(&row.label);
+            let at = match self
+                .rows
+                .iter()
+                .position(|r| r.label == row.label && r.occurrence == occurrence)
+            {
+                Some(at) => at,
+                None => {
+                    self.rows.push(RowSum {
+                        label: row.label.clone(),
+                        occurrence,
+                        published: None,
+                        estimated: Mean::default(),
+                        se: Mean::default(),
+                        truth: Mean::default(),
+                        replications: 0,
+                        integers: true,
+                        largest: 0.0,
+                    });
+                    self.rows.len() - 1
+                }
+            };
+            let sum = &mut self.rows[at];
+            sum.published = sum.published.or(row.published);
+            sum.estimated.add(row.estimated);
+            sum.se.add(row.se);
+            sum.truth.add(row.truth);
+            sum.replications += 1;
+            for v in [row.published, row.estimated, row.truth]
+                .into_iter()
+                .flatten()
+            {
+                sum.integers &= v.fract() == 0.0;
+                sum.largest = sum.largest.max(v.abs());
+            }
+        }
+    }
+}
+
+/// Sums every table over the records, per cell; tables in the order they
+/// first appear (the first record's order, then any later extras).
+fn sum_tables(records: &[Record]) -> Vec<TableSum> {
+    let mut tables: Vec<TableSum> = Vec::new();
+    for record in records {
+        let Some(result) = &record.paper else {
+            continue;
+        };
+        for table in &result.tables {
+            let at = match tables.iter().position(|t| t.id == table.id) {
+                Some(at) => at,
+                None => {
+                    tables.push(TableSum {
+                        id: table.id.clone(),
+                        title: table.title.clone(),
+                        note: table.note.clone(),
+                        cells: Vec::new(),
+                    });
+                    tables.len() - 1
+                }
+            };
+            let cells = &mut tables[at].cells;
+            let cell = match cells.iter().position(|c| c.cell == record.cell) {
+                Some(at) => at,
+                None => {
+                    cells.push(CellSum {
+                        cell: record.cell,
+                        replications: 0,
+                        rows: Vec::new(),
+                    });
+                    cells.len() - 1
+                }
+            };
+            cells[cell].add(table);
+        }
+    }
+    for table in &mut tables {
+        table.cells.sort_by_key(|c| c.cell);
+    }
+    tables
+}
+
+/// 74355 as "74,355".
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    if x < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A number for the HTML table: a count without decimals (and with
+/// thousands separators), anything else to 4 significant digits in fixed
+/// notation (so that a small effect such as -0.0007910 stays readable);
+/// blank when there is none.
+fn show(value: Option<f64>, count: bool) -> String {
+    match value {
+        None => String::new(),
+        Some(v) if count => thousands(v.round()),
+        Some(0.0) => "0".into(),
+        Some(v) => {
+            let magnitude = v.abs().log10().floor();
+            if (-6.0..15.0).contains(&magnitude) {
+                let decimals = (3.0 - magnitude).max(0.0) as usize;
+                format!("{v:.decimals$}")
+            } else {
+                sig(v, 4)
+            }
+        }
+    }
+}
+
+/// A published number as the paper prints it: [`show`] without trailing
+/// zeros (0.97, not 0.9700).
+fn show_published(value: Option<f64>, count: bool) -> String {
+    let text = show(value, count);
+    if count || !text.contains('.') {
+        return text;
+    }
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// "mean over 20 replications", or "one replication".
+fn over(replications: usize) -> String {
+    if replications == 1 {
+        "one replication".into()
+    } else {
+        format!("mean over {replications} replications")
+    }
+}
+
+/// A table id as a file-name part: letters, digits, `-` and `_` only.
+fn file_part(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The CSV and the HTML view of one summed table. With several cells the
+/// CSV starts with the cell and the swept values, as the other tables do.
+fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
+    let several = experiment.cells.len() > 1;
+    let mut header: Vec<String> = Vec::new();
+    if several {
+        header.push("cell".into());
+        header.extend(axis_keys(experiment));
+    }
+    header.extend(
+        [
+            "row",
+            "published",
+            "estimated",
+            "se",
+            "truth",
+            "replications",
+        ]
+        .map(String::from),
+    );
+    let mut rows = Vec::new();
+    let mut groups = Vec::new();
+    let mut uneven = false;
+    for sum in &table.cells {
+        let cell = experiment.cells.iter().find(|c| c.index == sum.cell);
+        let mut group = GroupView {
+            label: several.then(|| {
+                let label = cell.map_or_else(
+                    || format!("cell {}", sum.cell),
+                    |c| experiment.cell_label(c),
+                );
+                format!("{label}: {}", over(sum.replications))
+            }),
+            rows: Vec::new(),
+        };
+        for row in &sum.rows {
+            uneven |= row.replications != sum.replications;
+            let mut line = Vec::new();
+            if several {
+                line.push(sum.cell.to_string());
+                line.extend(cell.map(axis_values).unwrap_or_default());
+            }
+            line.push(row.label.clone());
+            let values = [
+                row.published,
+                row.estimated.get(),
+                row.se.get(),
+                row.truth.get(),
+            ];
+            line.extend(values.map(|v| v.map_or_else(String::new, raw)));
+            line.push(row.replications.to_string());
+            rows.push(line);
+            let count = row.is_count();
+            group.rows.push(RowView {
+                label: row.label.clone(),
+                published: show_published(row.published, count),
+                estimated: show(row.estimated.get(), count),
+                se: show(row.se.get(), false),
+                truth: show(row.truth.get(), count),
+            });
+        }
+        groups.push(group);
+    }
+    // With several cells, each cell's heading says how many replications.
+    let mut averaging = match table.cells.first() {
+        Some(sum) if !several && sum.replications > 1 => {
+            format!("Estimated, SE and truth: {}.", over(sum.replications))
+        }
+        _ => String::new(),
+    };
+    if uneven {
+        averaging.push_str(
+            " A row missing from some replications is averaged over those that have it \
+             (the CSV's `replications` column counts them).",
+        );
+    }
+    let name = format!("{CSV_PREFIX}{}.csv", file_part(&table.id));
+    let view = TableView {
+        id: format!("paper-{}", file_part(&table.id)),
+        title: table.title.clone(),
+        note: table.note.clone(),
+        averaging,
+        csv: name.clone(),
+        groups,
+    };
+    (Csv { name, header, rows }, view)
+}
+
+/// A figure of the pipeline as the report's plot draws it; `None` when it
+/// has no point to draw.
+fn figure(paper: &PaperFigure) -> Option<Figure> {
+    let panels: Vec<Panel> = paper
+        .panels
+        .iter()
+        .map(|p| Panel {
+            title: p.title.clone(),
+            lines: p
+                .lines
+                .iter()
+                .map(|l| l.iter().map(|&[x, y]| Point { x, y, err: None }).collect())
+                .collect(),
+        })
+        .collect();
+    let any = panels
+        .iter()
+        .flat_map(|p| p.lines.iter().flatten())
+        .any(|p| p.x.is_finite() && p.y.is_finite());
+    any.then(|| Figure {
+        title: paper.title.clone(),
+        x_label: paper.x_label.clone(),
+        y_label: paper.y_label.clone(),
+        series: paper.series.clone(),
+        colours: None,
+        categories: paper.categories.clone(),
+        reference: None,
+        log_y: false,
+        panels,
+    })
+}
+
+/// The paper's section and its CSVs; `None` when the experiment has no
+/// `[paper]` section and no record carries a pipeline result.
+pub(super) fn section(
+    experiment: &Experiment,
+    records: &[Record],
+) -> Result<Option<(Vec<Csv>, PaperView)>> {
+    let with_paper = records.iter().filter(|r| r.paper.is_some()).count();
+    let failed: Vec<&Record> = records.iter().filter(|r| r.paper_error.is_some()).collect();
+    if experiment.paper.is_none() && with_paper == 0 && failed.is_empty() {
+        return Ok(None);
+    }
+    let (csvs, tables) = sum_tables(records)
+        .iter()
+        .map(|t| table_view(experiment, t))
+        .unzip();
+    let mut figures = Vec::new();
+    let mut figures_note = None;
+    if let Some(first) = records.iter().find(|r| r.paper.is_some()) {
+        for paper in first.paper.iter().flat_map(|p| &p.figures) {
+            let Some(plot) = figure(paper) else {
+                continue;
+            };
+            figures.push(FigureView {
+                id: format!("paper-{}", file_part(&paper.id)),
+                title: paper.title.clone(),
+                svg: render_svg(&plot)?,
+            });
+        }
+        if with_paper > 1 && !figures.is_empty() {
+            let cell = experiment.cells.iter().find(|c| c.index == first.cell);
+            let at = match cell {
+                Some(c) if experiment.cells.len() > 1 => {
+                    format!("cell {}, ", experiment.cell_label(c))
+                }
+                _ => String::new(),
+            };
+            figures_note = Some(format!(
+                "The figures are drawn from one replication ({at}replication {}, seed {}); \
+                 the tables above average over all of them.",
+                first.replication, first.seed
+            ));
+        }
+    }
+    Ok(Some((
+        csvs,
+        PaperView {
+            replications: with_paper,
+            failures: failed.len(),
+            first_error: failed.first().and_then(|r| r.paper_error.clone()),
+            tables,
+            figures,
+            figures_note,
+        },
+    )))
+}
+
+/// Writes the paper's CSVs into `dir` and removes any other `paper_*.csv`
+/// there (left by an earlier render with other or no paper tables).
+pub(super) fn write(dir: &Path, csvs: &[Csv]) -> Result<()> {
+    for csv in csvs {
+        csv.write(dir)?;
+    }
+    let written: HashSet<&str> = csvs.iter().map(|c| c.name.as_str()).collect();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let stale = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.starts_with(CSV_PREFIX) && n.ends_with(".csv") && !written.contains(n)
+        });
+        if stale {
+            super::remove_stale(&path)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! Tests of the paper's section: averaging and formatting of hand-made
+//! results, figures, CSVs, and a whole report of the paper's pipeline alone.
+
+use super::*;
+use crate::paper::{PaperPanel, PaperResult, PaperRow};
+use crate::run::{results_path, run, RunOptions, Writer};
+
+fn row(label: &str, published: Option<f64>, estimated: f64, se: Option<f64>) -> PaperRow {
+    PaperRow {
+        label: label.into(),
+        published,
+        estimated: Some(estimated),
+        se,
+        truth: se.map(|_| -0.02),
+    }
+}
+
+/// A record of cell 0 with Table 3 (a count row, an effect row and, when
+/// `extra`, a row of its own) and one figure.
+fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
+    let mut rows = vec![
+        row("Patients", Some(74355.0), patients, None),
+        row("IV forest: ATE", Some(-0.021), ate, Some(ate.abs() / 10.0)),
+    ];
+    if extra {
+        rows.push(row("Only once", None, 0.5, None));
+    }
+    let figure = PaperFigure {
+        id: "figure_4".into(),
+        title: "Figure 4: survival by occupancy".into(),
+        x_label: "occupancy".into(),
+        y_label: "survival".into(),
+        categories: None,
+        series: vec!["internal medicine".into(), "surgery".into()],
+        panels: vec![PaperPanel {
+            title: Some("hospital A".into()),
+            lines: vec![vec![[0.5, 0.9], [1.0, 0.85]], vec![[0.5, 0.92], [1.0, 0.8]]],
+        }],
+    };
+    Record {
+        cell: 0,
+        replication,
+        seed: 7 + replication as u64,
+        truth: Default::default(),
+        results: Vec::new(),
+        paper: Some(PaperResult {
+            tables: vec![PaperTable {
+                id: "table_3".into(),
+                title: "Table 3: Average treatment effect".into(),
+                note: "Truth: the sample LATE.".into(),
+                rows,
+            }],
+            figures: vec![figure],
+        }),
+        paper_error: None,
+    }
+}
+
+/// A fresh folder per test (tests run in parallel).
+fn scratch(test: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("causim-paper-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("temp folder");
+    root
+}
+
+/// A one-cell experiment of a small hospital world with `[paper]` and no estimators.
+fn experiment(root: &Path) -> Experiment {
+    std::fs::write(root.join("sim.toml"), "kind = \"hospital\"\nscale = 0.05\n").expect("sim");
+    let path = root.join("experiment.toml");
+    let text = "sim = \"sim.toml\"\nreplications = 2\n[paper]\n[paper.forest]\nnum_trees = 100\n";
+    std::fs::write(&path, text).expect("experiment file");
+    Experiment::load(&path).expect("experiment loads")
+}
+
+#[test]
+fn tables_average_over_replications_and_figures_render() {
+    let root = scratch("mean");
+    let records = [
+        record(0, 74000.0, -0.01, false),
+        record(1, 74011.0, -0.03, true),
+    ];
+    let (csvs, view) = section(&experiment(&root), &records)
+        .expect("renders")
+        .expect("a paper section");
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!((view.replications, view.failures), (2, 0));
+
+    let [csv] = &csvs[..] else {
+        panic!("one table, one CSV")
+    };
+    assert_eq!(csv.name, "paper_table_3.csv");
+    let header = [
+        "row",
+        "published",
+        "estimated",
+        "se",
+        "truth",
+        "replications",
+    ];
+    assert_eq!(csv.header, header);
+    assert_eq!(csv.rows.len(), 3);
+    assert_eq!(csv.rows[0], ["Patients", "74355", "74005.5", "", "", "2"]);
+    let ate: f64 = csv.rows[1][2].parse().expect("a mean");
+    let se: f64 = csv.rows[1][3].parse().expect("a mean");
+    assert!((ate + 0.02).abs() < 1e-12 && (se - 0.002).abs() < 1e-12);
+    assert_eq!(csv.rows[1][4], "-0.02");
+    assert_eq!(csv.rows[2], ["Only once", "", "0.5", "", "", "1"]);
+
+    let table = &view.tables[0];
+    assert_eq!(table.id, "paper-table_3");
+    assert_eq!(table.csv, "paper_table_3.csv");
+    assert!(table.averaging.contains("mean over 2 replications"));
+    assert!(table.averaging.contains("missing from some replications"));
+    let [group] = &table.groups[..] else {
+        panic!("one cell, one group")
+    };
+    assert!(group.label.is_none());
+    // Counts: whole numbers with separators; the rest 4 significant digits.
+    let patients = &group.rows[0];
+    assert_eq!(patients.published, "74,355");
+    assert_eq!(patients.estimated, "74,006");
+    assert_eq!((patients.se.as_str(), patients.truth.as_str()), ("", ""));
+    let ate = &group.rows[1];
+    assert_eq!(ate.published, "-0.021", "as the paper prints it");
+    assert_eq!(ate.estimated, "-0.02000");
+    assert_eq!(ate.se, "0.002000");
+
+    let [figure] = &view.figures[..] else {
+        panic!("one figure")
+    };
+    assert!(figure.svg.contains("<svg") && figure.svg.contains("surgery"));
+    assert_eq!(figure.id, "paper-figure_4");
+    let note = view.figures_note.as_deref().unwrap_or_default();
+    assert!(note.contains("replication 0"), "{note}");
+}
+
+#[test]
+fn failures_are_counted_and_stale_csvs_removed() {
+    let root = scratch("failed");
+    let exp = experiment(&root);
+    let mut failed = record(1, 0.0, 0.0, false);
+    failed.paper = None;
+    failed.paper_error = Some("the first stage is singular".into());
+    let records = [record(0, 74000.0, -0.01, false), failed];
+    let (csvs, view) = section(&exp, &records)
+        .expect("renders")
+        .expect("a paper section");
+    assert_eq!((view.replications, view.failures), (1, 1));
+    let first = view.first_error.as_deref();
+    assert_eq!(first, Some("the first stage is singular"));
+    assert_eq!(
+        view.tables[0].averaging, "",
+        "one replication: nothing averaged"
+    );
+    assert!(view.figures_note.is_none());
+
+    std::fs::write(root.join("paper_table_9.csv"), "stale").expect("stale file");
+    std::fs::write(root.join("cells.csv"), "kept").expect("other file");
+    write(&root, &csvs).expect("writes");
+    assert!(root.join("paper_table_3.csv").exists());
+    assert!(!root.join("paper_table_9.csv").exists() && root.join("cells.csv").exists());
+    write(&root, &[]).expect("writes nothing");
+    assert!(!root.join("paper_table_3.csv").exists());
+
+    // With `[paper]` but nothing recorded, the section says so; without, none.
+    let (_, view) = section(&exp, &[]).expect("renders").expect("a section");
+    assert!(view.tables.is_empty() && view.figures.is_empty());
+    let plain = Experiment { paper: None, ..exp };
+    assert!(section(&plain, &[]).expect("renders").is_none());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_report_of_the_paper_alone_renders() {
+    let root = scratch("report");
+    let exp = experiment(&root);
+    let dir = root.join("out");
+    let options = RunOptions {
+        out: dir.clone(),
+        jobs: Some(1),
+        shard: None,
+        fresh: true,
+        max_tasks: Some(0),
+        progress: false,
+    };
+    // Records the manifest only; the records are made by hand.
+    run(&exp, &options).expect("manifest written");
+    let writer = Writer::open(&results_path(&dir, None)).expect("results file");
+    let mut failed = record(1, 0.0, 0.0, false);
+    failed.paper = None;
+    failed.paper_error = Some("the first stage is <singular>".into());
+    for r in [record(0, 74000.0, -0.01, false), failed] {
+        writer.append(&r).expect("appends");
+    }
+    writer.flush().expect("flushes");
+    for stale in ["diagnosands.csv", "paper_table_1.csv"] {
+        std::fs::write(dir.join(stale), "stale").expect("stale file");
+    }
+
+    let html =
+        std::fs::read_to_string(super::super::render(&dir).expect("renders")).expect("index.html");
+    for text in [
+        "<h2 id=\"paper\">The placement paper</h2>",
+        "href=\"#paper-table_3\"",
+        "href=\"paper_table_3.csv\"",
+        "Table 3: Average treatment effect",
+        "<td>74,355</td>",
+        "the placement paper's pipeline;",
+        "failed in 1 task",
+        "the first stage is &lt;singular&gt;",
+        "<dt>estimators</dt><dd>none</dd>",
+        "instrumental forest of 100 trees",
+        "<h2 id=\"cells\">Cells</h2>",
+    ] {
+        assert!(html.contains(text), "missing {text}");
+    }
+    for absent in [
+        "id=\"diagnosands\"",
+        "id=\"plots\"",
+        "estimates.csv",
+        "failed fit",
+    ] {
+        assert!(!html.contains(absent), "{absent} shown without estimators");
+    }
+    assert_eq!(html.matches("<svg").count(), 1, "the paper's one figure");
+    assert!(dir.join("paper_table_3.csv").exists() && dir.join("cells.csv").exists());
+    for gone in ["diagnosands.csv", "estimates.csv", "paper_table_1.csv"] {
+        assert!(!dir.join(gone).exists(), "{gone} written or left stale");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn numbers_are_formatted_for_reading() {
+    assert_eq!(thousands(74355.0), "74,355");
+    assert_eq!(thousands(-1234567.0), "-1,234,567");
+    assert_eq!(thousands(100.0), "100");
+    assert_eq!(show(None, true), "");
+    assert_eq!(show(Some(0.123456), false), "0.1235");
+    assert_eq!(show(Some(-0.000791), false), "-0.0007910");
+    assert_eq!(show(Some(1434.8), false), "1435");
+    assert_eq!(show(Some(0.0), false), "0");
+    assert_eq!(show_published(Some(0.97), false), "0.97");
+    assert_eq!(show_published(Some(77.45234), false), "77.45");
+    assert_eq!(show_published(Some(0.0), false), "0");
+    assert_eq!(show_published(Some(74355.0), true), "74,355");
+    assert_eq!(file_part("table 3/a"), "table_3_a");
+}
