@@ -228,6 +228,9 @@ fn iv_moment(values: &LeafValues<'_>, group: usize) -> Prediction {
 pub struct Scores {
     /// One score per training unit; their mean estimates the average effect.
     pub scores: Vec<f64>,
+    /// Each training unit's out-of-bag estimated effect of Z on W (before
+    /// flooring), for instrumental forests; empty for causal forests.
+    pub compliance: Vec<f64>,
 }
 
 impl Scores {
@@ -275,7 +278,10 @@ pub fn aipw_scores(y: &[f64], w: &[f64], n: &Nuisances, tau: &[Prediction]) -> R
             tau[i].tau + (w[i] - n.w_hat[i]) / (e * (1.0 - e)) * residual
         })
         .collect();
-    Ok(Scores { scores })
+    Ok(Scores {
+        scores,
+        compliance: Vec::new(),
+    })
 }
 
 /// Smallest magnitude of a unit's estimated effect of Z on W in the doubly
@@ -306,7 +312,8 @@ pub fn iv_scores(
     // grf divides by the compliance score as it comes; near zero (a weak
     // instrument, or noise crossing zero) one unit's weight would dominate
     // the average, so its magnitude is floored at MIN_COMPLIANCE.
-    let compliance: Vec<f64> = compliance
+    let raw = compliance;
+    let compliance: Vec<f64> = raw
         .iter()
         .map(|&c| {
             if c.abs() < MIN_COMPLIANCE {
@@ -324,7 +331,10 @@ pub fn iv_scores(
             tau[i].tau + weight * residual
         })
         .collect();
-    Ok(Scores { scores })
+    Ok(Scores {
+        scores,
+        compliance: raw,
+    })
 }
 
 /// Out-of-bag effect of Z on W: a causal forest of W on Z centered by the
