@@ -17,6 +17,7 @@ pub mod error;
 pub mod estimate;
 pub mod evaluate;
 pub mod paper;
+pub mod policy;
 pub mod report;
 pub mod run;
 pub mod sim;
