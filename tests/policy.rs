@@ -63,6 +63,7 @@ fn exact_equals_brute_force_on_random_cohorts() {
                 p.feasible(&e.placement),
                 "case {case}: exact placement infeasible"
             );
+            assert!(e.proven, "case {case}: small cohorts are solved to proof");
             let tol = 1e-9 * (1.0 + b.criterion.abs());
             assert!(
                 (e.criterion - b.criterion).abs() <= tol,

@@ -6,6 +6,7 @@
 //! synthetic world and the **truth** the world knows.
 
 mod pipeline;
+mod policies;
 mod published;
 
 use serde::{Deserialize, Serialize};

@@ -27,6 +27,7 @@ const MAX_BINS: usize = 256;
 struct Split {
     train: Vec<usize>,
     test: Vec<usize>,
+    test_days: Vec<usize>,
 }
 
 /// Assigns a random `test_share` of hospital-days, with all their patients, to the test set.
@@ -46,7 +47,12 @@ fn split(cohorts: &Cohorts, test_share: f64, seed: u64) -> Split {
             train.push(i);
         }
     }
-    Split { train, test }
+    let test_days = (0..cohorts.days.len()).filter(|&d| is_test[d]).collect();
+    Split {
+        train,
+        test,
+        test_days,
+    }
 }
 
 fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
@@ -92,7 +98,11 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         ));
     }
     let z = data.instrument("the paper pipeline")?;
-    let Split { train, test } = split(cohorts, spec.test_share, seed);
+    let Split {
+        train,
+        test,
+        test_days,
+    } = split(cohorts, spec.test_share, seed);
     if train.len() < 50 || test.len() < 10 {
         return Err(Error::Data(format!(
             "{} train and {} test patients are too few for the paper pipeline; raise the world's `scale`",
@@ -261,6 +271,19 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         .collect();
     let test_cate: Vec<f64> = test.iter().map(|&i| truth.cate[i]).collect();
     tables.push(table_5(&intervals, &test_cate));
+    let column = |unit: Unit| {
+        let name = format!("busyness_{}", unit.name());
+        data.x_names.iter().position(|n| *n == name).ok_or_else(|| {
+            Error::Data(format!(
+                "the sample has no `{name}` column for the policies"
+            ))
+        })
+    };
+    let busyness = [column(Unit::Surgical)?, column(Unit::InternalMedicine)?];
+    let w_all = data.w.to_vec();
+    tables.extend(super::policies::tables(
+        cohorts, &data.x, &w_all, &test_days, &forest, busyness,
+    )?);
 
     let tau_hat: Vec<f64> = predictions.iter().map(|p| p.tau).collect();
     let figures = vec![

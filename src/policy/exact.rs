@@ -23,13 +23,24 @@
 //!   a top-k sum; so every `l` bounds the best completion from above (weak
 //!   Lagrangian duality), and a subtree is cut only when a bound proves it
 //!   cannot beat the incumbent. The search visits `(j, k)` in order of their
-//!   root bounds and stops when no bound exceeds the incumbent.
+//!   root bounds and stops when no bound exceeds the incumbent; the incumbent
+//!   starts from each `(j, k)`'s best combined-gain placement at the bound's
+//!   weight, improved by swaps. Bi-objective selection under a cardinality
+//!   constraint is NP-hard, so the search has a node budget
+//!   ([`NODE_BUDGET`]); a solution found when it runs out is flagged
+//!   `proven = false` rather than passed off as optimal.
 
 use super::{Problem, Rule, Solution};
 use crate::Result;
 
 /// Slack below which a bound does not count as beating the incumbent.
 const EPS: f64 = 1e-12;
+
+/// Branch-and-bound nodes one minimax-regret problem may visit. Beyond it the
+/// best placement found is returned with `proven = false` (bi-objective
+/// selection under a cardinality constraint is NP-hard, so some inputs have no
+/// fast proof).
+pub const NODE_BUDGET: usize = 200_000;
 
 /// Golden-section steps when minimizing the Lagrangian bound over the weight.
 const BOUND_STEPS: usize = 16;
@@ -128,12 +139,15 @@ struct TwoObjective<'a> {
     best_set: Option<Vec<bool>>,
     chosen: Vec<bool>,
     scratch: Vec<f64>,
+    /// Nodes visited, against the budget shared by the problem's searches.
+    nodes: usize,
+    budget: usize,
 }
 
 impl TwoObjective<'_> {
     /// Upper bound on the best completion from decision `at` on, with
     /// partial sums `s` and `left[p]` slots still open in pool `p`.
-    fn bound(&mut self, at: usize, s: [f64; 2], left: [usize; 2]) -> f64 {
+    fn bound(&mut self, at: usize, s: [f64; 2], left: [usize; 2]) -> (f64, f64) {
         let mut phi = |l: f64| -> f64 {
             let mut total = l * (self.c[0] + s[0]) + (1.0 - l) * (self.c[1] + s[1]);
             for (p, &r) in left.iter().enumerate() {
@@ -158,13 +172,19 @@ impl TwoObjective<'_> {
         };
         // phi is convex in l; any l gives a valid bound, golden-section search tightens it.
         let (mut a, mut b) = (0.0f64, 1.0f64);
-        let mut bound = phi(0.0).min(phi(1.0));
+        let (f0, f1) = (phi(0.0), phi(1.0));
+        let mut bound = if f0 <= f1 { (f0, 0.0) } else { (f1, 1.0) };
         let ratio = 0.618_033_988_749_895;
         for _ in 0..BOUND_STEPS {
             let (x1, x2) = (b - ratio * (b - a), a + ratio * (b - a));
-            let (f1, f2) = (phi(x1), phi(x2));
-            bound = bound.min(f1).min(f2);
-            if f1 < f2 {
+            let (v1, v2) = (phi(x1), phi(x2));
+            if v1 < bound.0 {
+                bound = (v1, x1);
+            }
+            if v2 < bound.0 {
+                bound = (v2, x2);
+            }
+            if v1 < v2 {
                 b = x2;
             } else {
                 a = x1;
@@ -173,7 +193,83 @@ impl TwoObjective<'_> {
         bound
     }
 
+    /// The value `min(c0 + sum g0, c1 + sum g1)` of a chosen set.
+    fn worth(&self, chosen: &[bool]) -> f64 {
+        let mut s = self.c;
+        for (i, _) in chosen.iter().enumerate().filter(|(_, &c)| c) {
+            s[0] += self.g[0][i];
+            s[1] += self.g[1][i];
+        }
+        s[0].min(s[1])
+    }
+
+    /// A good feasible set: the top `left[p]` of each pool by the weight-`l`
+    /// combined gain, improved by swaps within a pool until none helps.
+    fn heuristic(&self, l: f64, left: [usize; 2]) -> (f64, Vec<bool>) {
+        let n = self.chosen.len();
+        let key = |i: usize| l * self.g[0][i] + (1.0 - l) * self.g[1][i];
+        let mut chosen = vec![false; n];
+        for (p, &r) in left.iter().enumerate() {
+            let mut pool: Vec<usize> = self
+                .order
+                .iter()
+                .filter(|(_, q)| *q == p)
+                .map(|&(i, _)| i)
+                .collect();
+            pool.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
+            for &i in pool.iter().take(r) {
+                chosen[i] = true;
+            }
+        }
+        let pool_of: Vec<usize> = {
+            let mut v = vec![usize::MAX; n];
+            for &(i, p) in &self.order {
+                v[i] = p;
+            }
+            v
+        };
+        let mut value = self.worth(&chosen);
+        let mut s = self.c;
+        for (i, _) in chosen.iter().enumerate().filter(|(_, &c)| c) {
+            s[0] += self.g[0][i];
+            s[1] += self.g[1][i];
+        }
+        for _ in 0..n {
+            let mut improved = false;
+            for out in 0..n {
+                if !chosen[out] {
+                    continue;
+                }
+                for inn in 0..n {
+                    if chosen[inn] || pool_of[inn] != pool_of[out] {
+                        continue;
+                    }
+                    let t = [
+                        s[0] - self.g[0][out] + self.g[0][inn],
+                        s[1] - self.g[1][out] + self.g[1][inn],
+                    ];
+                    if t[0].min(t[1]) > value + EPS {
+                        chosen[out] = false;
+                        chosen[inn] = true;
+                        s = t;
+                        value = t[0].min(t[1]);
+                        improved = true;
+                        break;
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        (value, chosen)
+    }
+
     fn search(&mut self, at: usize, s: [f64; 2], left: [usize; 2], remaining: [usize; 2]) {
+        self.nodes += 1;
+        if self.nodes > self.budget {
+            return;
+        }
         if left == [0, 0] {
             let value = (self.c[0] + s[0]).min(self.c[1] + s[1]);
             if value > self.best + EPS || self.best_set.is_none() {
@@ -185,7 +281,7 @@ impl TwoObjective<'_> {
         if left[0] > remaining[0] || left[1] > remaining[1] {
             return;
         }
-        if self.best_set.is_some() && self.bound(at, s, left) <= self.best + EPS {
+        if self.best_set.is_some() && self.bound(at, s, left).0 <= self.best + EPS {
             return;
         }
         let (i, p) = self.order[at];
@@ -242,12 +338,11 @@ pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
             problem.objectives[0].base[j] - best[0],
             problem.objectives[1].base[j] - best[1],
         ];
-        let mut order: Vec<(usize, usize)> = pools
+        let order: Vec<(usize, usize)> = pools
             .iter()
             .enumerate()
             .flat_map(|(p, pool)| pool.iter().map(move |&i| (i, p)))
             .collect();
-        order.sort_by(|a, b| (g[0][b.0] + g[1][b.0]).total_cmp(&(g[0][a.0] + g[1][a.0])));
         let mut bb = TwoObjective {
             g,
             c,
@@ -256,14 +351,27 @@ pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
             best_set: None,
             chosen: vec![false; n],
             scratch: Vec::with_capacity(n),
+            nodes: 0,
+            budget: 0,
         };
         let left = [k, j - k];
-        let root = bb.bound(0, [0.0, 0.0], left);
+        let (root, l) = bb.bound(0, [0.0, 0.0], left);
+        // Branch on patients by the combined gain at the bound's weight.
+        let key = |i: usize| l * g[0][i] + (1.0 - l) * g[1][i];
+        bb.order.sort_by(|a, b| key(b.0).total_cmp(&key(a.0)));
+        if root > incumbent.0 + EPS {
+            let (value, set) = bb.heuristic(l, left);
+            if value > incumbent.0 + EPS {
+                incumbent = (value, set);
+            }
+        }
         roots.push((root, j, k));
         searches.push(bb);
     }
     let mut by_bound: Vec<usize> = (0..roots.len()).collect();
     by_bound.sort_by(|&a, &b| roots[b].0.total_cmp(&roots[a].0));
+    let mut spent = 0;
+    let mut proven = true;
     for idx in by_bound {
         let (root, j, k) = roots[idx];
         if root <= incumbent.0 + EPS {
@@ -272,13 +380,24 @@ pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
         let bb = &mut searches[idx];
         bb.best = incumbent.0;
         bb.best_set = Some(incumbent.1.clone());
+        bb.budget = NODE_BUDGET.saturating_sub(spent);
         let remaining = [pools[0].len(), pools[1].len()];
         bb.search(0, [0.0, 0.0], [k, j - k], remaining);
+        spent += bb.nodes;
+        if bb.nodes > bb.budget {
+            proven = false;
+        }
         if let Some(set) = bb.best_set.take() {
             if bb.best > incumbent.0 + EPS {
                 incumbent = (bb.best, set);
             }
         }
+        if spent >= NODE_BUDGET {
+            proven = false;
+            break;
+        }
     }
-    Ok(problem.solution(rule, &best, incumbent.1))
+    let mut solution = problem.solution(rule, &best, incumbent.1);
+    solution.proven = proven;
+    Ok(solution)
 }

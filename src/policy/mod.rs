@@ -69,6 +69,9 @@ pub struct Solution {
     /// The rule's criterion: the welfare for `WelfareMax`, minus the largest
     /// regret for `MinimaxRegret` (so larger is better for both).
     pub criterion: f64,
+    /// Whether the solver proved the placement optimal (false only when the
+    /// exact minimax-regret search ran out of its node budget).
+    pub proven: bool,
 }
 
 impl Problem {
@@ -169,6 +172,7 @@ impl Problem {
             placement,
             values,
             criterion,
+            proven: true,
         }
     }
 }
