@@ -56,8 +56,30 @@ fn small_paper_world_produces_every_table_and_figure() {
         tables,
         [
             "table_1", "table_2", "table_3", "table_4", "table_5", "table_6", "table_11",
-            "table_12"
+            "table_12", "table_7", "table_8", "table_9", "table_10"
         ]
+    );
+    // Table 10's true gains add up to Table 6's true welfare gain of welfare max.
+    let t10 = result
+        .tables
+        .iter()
+        .find(|t| t.id == "table_10")
+        .expect("table 10");
+    let rows = |suffix: &'static str| t10.rows.iter().filter(move |r| r.label.ends_with(suffix));
+    let patients: Vec<f64> = rows(": patients")
+        .map(|r| r.estimated.expect("count"))
+        .collect();
+    let total: f64 = patients.iter().sum();
+    let weighted: f64 = rows(": welfare gain per patient")
+        .zip(&patients)
+        .map(|(r, n)| r.truth.expect("truth") * n)
+        .sum::<f64>()
+        / total;
+    let (_, table_6_truth) = value(&result, "table_6", "Welfare max: welfare gain per patient");
+    let table_6_truth = table_6_truth.expect("truth");
+    assert!(
+        (weighted - table_6_truth).abs() < 1e-9,
+        "{weighted} vs {table_6_truth}"
     );
     // Policies: on each setting, no rule beats the oracle in true welfare,
     // welfare maximization gains at least what the observed placement does in

@@ -6,6 +6,7 @@
 //! synthetic world and the **truth** the world knows.
 
 mod pipeline;
+mod placement_tables;
 mod policies;
 mod published;
 

@@ -7,6 +7,7 @@
 use ndarray::Array2;
 use rayon::prelude::*;
 
+use super::placement_tables::Placed;
 use super::{PaperRow, PaperTable};
 use crate::estimate::forest::FittedForest;
 use crate::estimate::Z_95;
@@ -54,7 +55,9 @@ const SETTINGS: [Setting; 3] = [
     },
 ];
 
-/// Per-day objectives: estimated gain, frequentist lower-bound gain, and the true gain (the oracle's).
+/// Per-day objectives: estimated gain and frequentist lower-bound gain
+/// against the observed placement (as the paper: the effects at the
+/// configuration's busyness), and the true change in expected survivors (the oracle's).
 struct Day {
     index: usize,
     estimated: Objective,
@@ -133,18 +136,38 @@ fn days(
                 );
             }
         }
+        // The true objective is the change in the cohort's expected
+        // survivors: every patient in surgery at count j, plus the gains of
+        // those sent to internal medicine, less the observed placement's
+        // survivors at its own count.
+        let observed_welfare = cohorts.welfare(d, &observed);
+        let truth = Objective {
+            base: (0..=n)
+                .map(|j| {
+                    (day.start..day.end)
+                        .map(|i| cohorts.survival(i, Unit::Surgical, j))
+                        .sum::<f64>()
+                        - observed_welfare
+                })
+                .collect(),
+            gain: true_gain,
+        };
         let free = day.free_beds();
         out.push(Day {
             index: d,
             estimated: against_observed(n, &observed, tau),
             lower: against_observed(n, &observed, lower),
-            truth: against_observed(n, &observed, true_gain),
+            truth,
             observed,
             free: [free[0].max(0.0) as usize, free[1].max(0.0) as usize],
         });
     }
     Ok(out)
 }
+
+/// One test day under one setting: each rule's totals, the oracle's true
+/// gain, and each rule's placement.
+type DayOutcome = ([Totals; 2], f64, [Vec<bool>; 2]);
 
 /// One rule's totals over the test days.
 #[derive(Default, Clone, Copy)]
@@ -170,6 +193,7 @@ pub(super) fn tables(
     let days = days(cohorts, x, w, test_days, forest, busyness)?;
     let patients: f64 = days.iter().map(|d| d.observed.len() as f64).sum();
     let mut tables = Vec::new();
+    let mut unlimited = None;
     for Setting {
         id,
         suffix,
@@ -177,7 +201,7 @@ pub(super) fn tables(
         published,
     } in SETTINGS
     {
-        let results: Vec<Result<([Totals; 2], f64)>> = days
+        let results: Vec<Result<DayOutcome>> = days
             .par_iter()
             .map(|day| {
                 let n = day.observed.len();
@@ -207,6 +231,7 @@ pub(super) fn tables(
                     .values[0];
                 let best = [best_estimated, best_lower];
                 let mut totals = [Totals::default(); 2];
+                let mut placements = [Vec::new(), Vec::new()];
                 for (k, (_, rule, _)) in RULES.iter().enumerate() {
                     let solved = exact(&both, *rule).map_err(named)?;
                     let fast = greedy(&both, *rule).map_err(named)?;
@@ -222,14 +247,17 @@ pub(super) fn tables(
                         t.greedy_losses = 1.0;
                         t.greedy_gap = loss;
                     }
+                    placements[k] = solved.placement;
                 }
-                Ok((totals, oracle))
+                Ok((totals, oracle, placements))
             })
             .collect();
         let mut sums = [Totals::default(); 2];
         let mut oracle = 0.0;
+        let mut chosen = Vec::with_capacity(days.len());
         for r in results {
-            let (t, o) = r?;
+            let (t, o, placements) = r?;
+            chosen.push(placements);
             oracle += o;
             for k in 0..2 {
                 sums[k].estimated += t[k].estimated;
@@ -307,6 +335,9 @@ pub(super) fn tables(
             se: None,
             truth: Some(per(oracle)),
         });
+        if limit.is_none() {
+            unlimited = Some(chosen);
+        }
         let number = id.trim_start_matches("table_");
         tables.push(PaperTable {
             id: id.into(),
@@ -319,6 +350,19 @@ pub(super) fn tables(
                 .into(),
             rows,
         });
+    }
+    if let Some(chosen) = unlimited {
+        let placed: Vec<Placed> = days
+            .iter()
+            .zip(chosen)
+            .map(|(day, placements)| Placed {
+                day: day.index,
+                estimated: &day.estimated,
+                observed: &day.observed,
+                placements,
+            })
+            .collect();
+        tables.extend(super::placement_tables::tables(cohorts, &placed));
     }
     Ok(tables)
 }
