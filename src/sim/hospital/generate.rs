@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Gamma, Poisson, StandardNormal};
 
 use super::calendar::{draw_series, Calendar};
-use super::cohorts::{CohortDay, Cohorts, Unit, REFERENCE_LOAD};
+use super::cohorts::{CohortDay, Cohorts, REFERENCE_LOAD};
 use super::HospitalWorld;
 use crate::data::Dataset;
 use crate::sim::iv::iv_truth;
@@ -102,21 +102,6 @@ impl HospitalSim {
             comorbidities: self.world.comorbidities,
             codes: self.world.codes,
         }
-    }
-
-    /// Name of covariate column `j`, e.g. `busyness_internal_medicine`.
-    pub fn covariate_names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// The column holding `unit`'s busyness at admission.
-    pub fn busyness_column(&self, unit: Unit) -> usize {
-        self.columns().busyness() + unit as usize
-    }
-
-    /// The world's parameters.
-    pub fn world(&self) -> &HospitalWorld {
-        &self.world
     }
 }
 
