@@ -64,6 +64,12 @@ fn exact_equals_brute_force_on_random_cohorts() {
                 "case {case}: exact placement infeasible"
             );
             assert!(e.proven, "case {case}: small cohorts are solved to proof");
+            for (eb, bb) in e.best.iter().zip(&b.best) {
+                assert!(
+                    (eb - bb).abs() <= 1e-9 * (1.0 + bb.abs()),
+                    "case {case}: best values"
+                );
+            }
             let tol = 1e-9 * (1.0 + b.criterion.abs());
             assert!(
                 (e.criterion - b.criterion).abs() <= tol,

@@ -221,24 +221,21 @@ pub(super) fn tables(
                     ))
                 };
                 let both = problem(vec![day.estimated.clone(), day.lower.clone()]);
-                let best_lower = exact(&problem(vec![day.lower.clone()]), Rule::WelfareMax)
-                    .map_err(named)?
-                    .values[0];
                 let truth = problem(vec![day.truth.clone()]);
                 let oracle = exact(&truth, Rule::WelfareMax).map_err(named)?.values[0];
-                let best_estimated = exact(&problem(vec![day.estimated.clone()]), Rule::WelfareMax)
-                    .map_err(named)?
-                    .values[0];
-                let best = [best_estimated, best_lower];
+                // Minimax regret finds both objectives' best values on the way;
+                // the regrets of both rules are judged against them.
+                let minimax = exact(&both, Rule::MinimaxRegret).map_err(named)?;
+                let best = [minimax.best[0], minimax.best[1]];
+                let solutions = [exact(&both, Rule::WelfareMax).map_err(named)?, minimax];
                 let mut totals = [Totals::default(); 2];
                 let mut placements = [Vec::new(), Vec::new()];
-                for (k, (_, rule, _)) in RULES.iter().enumerate() {
-                    let solved = exact(&both, *rule).map_err(named)?;
+                for (k, ((_, rule, _), solved)) in RULES.iter().zip(solutions).enumerate() {
                     let fast = greedy(&both, *rule).map_err(named)?;
                     let judged = both.criterion(*rule, &best, &fast.placement);
                     let t = &mut totals[k];
                     t.estimated = solved.values[0];
-                    t.regret = best_lower - solved.values[1];
+                    t.regret = best[1] - solved.values[1];
                     t.truth = truth.value(0, &solved.placement);
                     t.moves = both.moves(&solved.placement) as f64;
                     t.unproven = f64::from(u8::from(!solved.proven));

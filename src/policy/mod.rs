@@ -69,6 +69,10 @@ pub struct Solution {
     /// The rule's criterion: the welfare for `WelfareMax`, minus the largest
     /// regret for `MinimaxRegret` (so larger is better for both).
     pub criterion: f64,
+    /// Each objective's best feasible value the rule's criterion was judged
+    /// against (for `WelfareMax` only the first objective's); the greedy
+    /// rule's are its own greedy estimates of them.
+    pub best: Vec<f64>,
     /// Whether the solver proved the placement optimal (false only when the
     /// exact minimax-regret search ran out of its node budget).
     pub proven: bool,
@@ -172,6 +176,7 @@ impl Problem {
             placement,
             values,
             criterion,
+            best: best.to_vec(),
             proven: true,
         }
     }
