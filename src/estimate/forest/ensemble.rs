@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::binning::Binned;
-use super::tree::{grow, Rule, Scratch, Targets, Tree, TreeSettings};
+use super::tree::{grow, Rule, Scratch, Targets, Tree, TreeSettings, MAX_FEATURES};
 use crate::run::seed::mix;
 use crate::{Error, Result};
 
@@ -182,6 +182,12 @@ impl Forest {
         seed: u64,
     ) -> Result<Forest> {
         params.validate()?;
+        if x.features() > MAX_FEATURES {
+            return Err(Error::Estimate(format!(
+                "{} features are more than a tree can split on ({MAX_FEATURES})",
+                x.features()
+            )));
+        }
         let n = x.rows();
         let settings = params.tree_settings(x.features());
         let group = params.ci_group_size;
@@ -249,6 +255,11 @@ impl Forest {
     /// Trees per little bag.
     pub fn group_size(&self) -> usize {
         self.group
+    }
+
+    /// Tree `t` (trees `g * group_size()..(g + 1) * group_size()` form little bag `g`).
+    pub fn tree(&self, t: usize) -> &Tree {
+        &self.trees[t]
     }
 
     /// Applies `strategy` to each point's leaf values, in parallel over
@@ -427,7 +438,14 @@ pub fn little_bags<const K: usize>(
             between[a][c] /= g;
         }
     }
-    let (var_between, var_total) = (q(&between), q(&total));
+    Some(bag_variance(q(&between), q(&total), group, g))
+}
+
+/// The little-bags variance from the between-group and total second
+/// moments of a prediction (`var_between`, `var_total`) over `groups` usable
+/// groups of `group` trees: the within-group noise is removed and the
+/// difference corrected by [`debias`].
+pub fn bag_variance(var_between: f64, var_total: f64, group: usize, groups: f64) -> f64 {
     let group_noise = (var_total - var_between) / (group as f64 - 1.0);
-    Some(debias(var_between, group_noise, g))
+    debias(var_between, group_noise, groups)
 }

@@ -36,9 +36,9 @@ pub struct Nuisances {
 /// and to give forest weights.
 #[derive(Debug, Clone)]
 pub struct FittedForest {
-    bins: Bins,
-    binned: Binned,
-    forest: Forest,
+    pub(super) bins: Bins,
+    pub(super) binned: Binned,
+    pub(super) forest: Forest,
     /// The nuisance fits used for centering.
     pub nuisances: Nuisances,
 }
@@ -209,18 +209,54 @@ fn iv_moment(values: &LeafValues<'_>, group: usize) -> Prediction {
             variance: f64::NAN,
         };
     };
-    let (y, w, z, yz, wz) = (avg[0], avg[1], avg[2], avg[3], avg[4]);
-    let first_stage = wz - w * z;
-    let tau = (yz - y * z) / first_stage;
-    let main = y - w * tau;
+    let iv = IvSolution::new(&avg);
+    let (tau, main) = (iv.tau, iv.main);
     let variance = little_bags(
         values,
         group,
         |v| [v[3] - v[4] * tau - v[2] * main, v[0] - v[1] * tau - main],
-        |m| (m[0][0] - 2.0 * m[0][1] * z + m[1][1] * z * z) / (first_stage * first_stage),
+        |m| iv.variance_form(m),
     )
     .unwrap_or(f64::NAN);
     Prediction { tau, variance }
+}
+
+/// The local IV moment solved from forest-averaged leaf values (means of
+/// y, w, z, yz, wz): shared by point and path predictions so both evaluate
+/// the same formula.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IvSolution {
+    /// The effect.
+    pub tau: f64,
+    /// The intercept `y - w tau`.
+    pub main: f64,
+    /// The averaged instrument.
+    pub z: f64,
+    /// The local first stage `wz - w z`.
+    pub first_stage: f64,
+}
+
+impl IvSolution {
+    /// Solves the moment at the averaged leaf values `avg` (5 numbers).
+    pub fn new(avg: &[f64]) -> Self {
+        let (y, w, z, yz, wz) = (avg[0], avg[1], avg[2], avg[3], avg[4]);
+        let first_stage = wz - w * z;
+        let tau = (yz - y * z) / first_stage;
+        let main = y - w * tau;
+        IvSolution {
+            tau,
+            main,
+            z,
+            first_stage,
+        }
+    }
+
+    /// The variance of `tau` implied by second moments `m` of the per-tree
+    /// scores `[yz - wz tau - z main, y - w tau - main]` (the delta method).
+    pub fn variance_form(&self, m: &[[f64; 2]; 2]) -> f64 {
+        let (z, first_stage) = (self.z, self.first_stage);
+        (m[0][0] - 2.0 * m[0][1] * z + m[1][1] * z * z) / (first_stage * first_stage)
+    }
 }
 
 /// Doubly robust scores for the average effect, with their mean and SE.

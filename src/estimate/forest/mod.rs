@@ -5,6 +5,7 @@
 pub mod binning;
 pub mod ensemble;
 pub mod grf;
+pub mod path;
 mod regression;
 pub mod tree;
 
@@ -53,15 +54,15 @@ fn unit_effects(name: &str, predictions: &[Prediction], scores: Vec<f64>) -> Res
     })
 }
 
-/// Fits a causal (`z = None`) or instrumental forest, its average effect and per-unit effects.
+/// Fits a causal (`instrumented = false`) or instrumental forest: its average
+/// effect and per-unit effects, and the fitted forest for predictions at new points.
 fn fit_grf(
     name: &str,
     params: &ForestParams,
     data: &Dataset,
     instrumented: bool,
     seed: u64,
-    x_new: Option<ArrayView2<f64>>,
-) -> Result<(Estimate, Option<UnitEffects>)> {
+) -> Result<(Estimate, FittedForest)> {
     let (y, w) = (data.y.to_vec(), data.w.to_vec());
     let z = if instrumented {
         Some(data.instrument(name)?.to_vec())
@@ -89,11 +90,7 @@ fn fit_grf(
         .with("trees", fitted.trees() as f64)
         .with("n", y.len() as f64);
     estimate.units = Some(unit_effects(name, &oob, scores.scores)?);
-    let new = match x_new {
-        Some(x) => Some(unit_effects(name, &fitted.predict(x)?, Vec::new())?),
-        None => None,
-    };
-    Ok((estimate, new))
+    Ok((estimate, fitted))
 }
 
 /// A forest estimator: one fit gives the average effect, per-unit effects on
@@ -109,6 +106,19 @@ trait ForestEstimator: Send + Sync {
         seed: u64,
         x_new: Option<ArrayView2<f64>>,
     ) -> Result<(Estimate, Option<UnitEffects>)>;
+}
+
+/// A grf fit's estimate with the fitted forest's effects at `x_new`, if given.
+fn predicting(
+    name: &str,
+    (estimate, fitted): (Estimate, FittedForest),
+    x_new: Option<ArrayView2<f64>>,
+) -> Result<(Estimate, Option<UnitEffects>)> {
+    let new = match x_new {
+        Some(x) => Some(unit_effects(name, &fitted.predict(x)?, Vec::new())?),
+        None => None,
+    };
+    Ok((estimate, new))
 }
 
 impl<T: ForestEstimator> Estimator for T {
@@ -139,7 +149,16 @@ impl ForestEstimator for CausalForest {
         seed: u64,
         x_new: Option<ArrayView2<f64>>,
     ) -> Result<(Estimate, Option<UnitEffects>)> {
-        fit_grf("causal_forest", &self.0, data, false, seed, x_new)
+        predicting("causal_forest", self.fit_forest(data, seed)?, x_new)
+    }
+}
+
+impl CausalForest {
+    /// Fits like [`Estimator::fit`] and keeps the fitted forest, for
+    /// predictions at new points (the placement policies predict with it at
+    /// the busyness each placement would create).
+    pub fn fit_forest(&self, data: &Dataset, seed: u64) -> Result<(Estimate, FittedForest)> {
+        fit_grf("causal_forest", &self.0, data, false, seed)
     }
 }
 
@@ -152,6 +171,15 @@ impl ForestEstimator for InstrumentalForest {
         seed: u64,
         x_new: Option<ArrayView2<f64>>,
     ) -> Result<(Estimate, Option<UnitEffects>)> {
-        fit_grf("instrumental_forest", &self.0, data, true, seed, x_new)
+        predicting("instrumental_forest", self.fit_forest(data, seed)?, x_new)
+    }
+}
+
+impl InstrumentalForest {
+    /// Fits like [`Estimator::fit`] and keeps the fitted forest, for
+    /// predictions at new points (the placement policies predict with it at
+    /// the busyness each placement would create).
+    pub fn fit_forest(&self, data: &Dataset, seed: u64) -> Result<(Estimate, FittedForest)> {
+        fit_grf("instrumental_forest", &self.0, data, true, seed)
     }
 }

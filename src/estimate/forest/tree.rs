@@ -65,16 +65,59 @@ pub struct TreeSettings {
     pub prune_empty_leaves: bool,
 }
 
-const LEAF: u32 = u32::MAX;
+/// `Node::split` of a leaf holding estimation samples.
+const FILLED_LEAF: u32 = u32::MAX;
+/// `Node::split` of a leaf without estimation samples (and of every leaf while the tree grows).
+const EMPTY_LEAF: u32 = u32::MAX - 1;
+/// The most features a tree can split on: a split packs the feature above its bin's 8 bits.
+pub const MAX_FEATURES: usize = (EMPTY_LEAF >> 8) as usize;
 
-/// A node: internal nodes send codes `<= bin` left; a leaf has `left == LEAF`
-/// and its leaf index in `right`.
+/// A node in 8 bytes, eight to a cache line, so that walks touch few lines.
+/// An internal node has `split = feature << 8 | bin` and sends codes
+/// `<= bin` to node `child` and the others to `child + 1`; a leaf has
+/// `split` [`FILLED_LEAF`] or [`EMPTY_LEAF`] (so walks learn whether it is
+/// empty without another memory access) and its leaf index in `child`.
 #[derive(Debug, Clone, Copy)]
 struct Node {
-    feature: u32,
-    bin: u8,
-    left: u32,
-    right: u32,
+    split: u32,
+    child: u32,
+}
+
+impl Node {
+    /// A leaf of a growing tree.
+    const GROWING: Node = Node {
+        split: EMPTY_LEAF,
+        child: 0,
+    };
+
+    /// An internal node whose children are nodes `child` and `child + 1`.
+    fn internal(feature: usize, bin: u8, child: u32) -> Node {
+        Node {
+            split: (feature as u32) << 8 | u32::from(bin),
+            child,
+        }
+    }
+
+    #[inline]
+    fn is_leaf(self) -> bool {
+        self.split >= EMPTY_LEAF
+    }
+
+    #[inline]
+    fn feature(self) -> usize {
+        (self.split >> 8) as usize
+    }
+
+    #[inline]
+    fn bin(self) -> u8 {
+        self.split as u8
+    }
+
+    /// The child a point with code `code` for the node's feature goes to.
+    #[inline]
+    fn next(self, code: u8) -> u32 {
+        self.child + u32::from(code > self.bin())
+    }
 }
 
 /// A grown tree: its nodes, and for each leaf the estimation samples in it
@@ -92,15 +135,10 @@ impl Tree {
     #[inline]
     pub fn leaf(&self, code: impl Fn(usize) -> u8) -> usize {
         let mut node = self.nodes[0];
-        while node.left != LEAF {
-            let next = if code(node.feature as usize) <= node.bin {
-                node.left
-            } else {
-                node.right
-            };
-            node = self.nodes[next as usize];
+        while !node.is_leaf() {
+            node = self.nodes[node.next(code(node.feature())) as usize];
         }
-        node.right as usize
+        node.child as usize
     }
 
     /// The estimation samples in a leaf (empty for a pruned-away leaf).
@@ -119,6 +157,222 @@ impl Tree {
     pub fn leaves(&self) -> usize {
         self.leaf_offsets.len() - 1
     }
+
+    /// Values of a leaf that [`Tree::segments`] reported filled (`width`
+    /// numbers), without the emptiness check of [`Tree::values`].
+    #[inline]
+    pub fn filled_values(&self, leaf: usize, width: usize) -> &[f64] {
+        &self.values[leaf * width..(leaf + 1) * width]
+    }
+
+    /// Walks a batch of paths through the tree at once, node by node,
+    /// appending to `out` the leaves each path's steps reach, as runs of
+    /// consecutive steps in increasing order: path `r`'s runs are
+    /// `out[ranges[r].0..ranges[r].1]`. Each path is walked once, not once
+    /// per step: where a node splits on a path column, the monotone codes
+    /// send a prefix of the path's steps one way and the rest the other.
+    /// Walking the paths together reads each node once for all of them and
+    /// sorts them to the children without branches.
+    pub fn segments(
+        &self,
+        batch: &PathBatch<'_>,
+        walks: &mut Walks,
+        out: &mut Vec<Segment>,
+        ranges: &mut Vec<(u32, u32)>,
+    ) {
+        let Walks {
+            items,
+            stack,
+            hits,
+            counts,
+        } = walks;
+        let paths = batch.starts.len().saturating_sub(1);
+        let p = batch.slots.len();
+        items.clear();
+        items.extend((0..paths).filter_map(|r| {
+            let steps = batch.starts[r + 1] - batch.starts[r];
+            (steps > 0).then_some(Item {
+                path: r as u32,
+                lo: 0,
+                hi: steps as u32,
+            })
+        }));
+        stack.clear();
+        if !items.is_empty() {
+            stack.push((0, 0, items.len() as u32));
+        }
+        hits.clear();
+        while let Some((id, start, end)) = stack.pop() {
+            let node = self.nodes[id as usize];
+            let (start, end) = (start as usize, end as usize);
+            if node.is_leaf() {
+                let filled = node.split == FILLED_LEAF;
+                hits.extend(items[start..end].iter().map(|it| {
+                    (
+                        it.path,
+                        Segment {
+                            lo: it.lo,
+                            hi: it.hi,
+                            leaf: node.child,
+                            filled,
+                        },
+                    )
+                }));
+                continue;
+            }
+            let (feature, bin) = (node.feature(), node.bin());
+            let slot = batch.slots[feature];
+            let (left, right) = if slot == FIXED {
+                // Partition in place: items going left move to the front.
+                let mut split = start;
+                for i in start..end {
+                    let it = items[i];
+                    let goes_left = batch.base[it.path as usize * p + feature] <= bin;
+                    items[i] = items[split];
+                    items[split] = it;
+                    split += usize::from(goes_left);
+                }
+                ((start, split), (split, end))
+            } else {
+                let column = slot as usize;
+                let m = end - start;
+                let top = items.len();
+                items.extend_from_within(start..end);
+                items.extend_from_within(start..end);
+                let (mut nl, mut nr) = (0, 0);
+                for i in start..end {
+                    let it = items[i];
+                    let codes = batch.column(it.path as usize, column);
+                    let codes = &codes[it.lo as usize..it.hi as usize];
+                    let (first, last) = (codes[0] <= bin, codes[codes.len() - 1] <= bin);
+                    if first == last {
+                        items[top + nl] = it;
+                        items[top + m + nr] = it;
+                        nl += usize::from(first);
+                        nr += usize::from(!first);
+                    } else {
+                        // A monotone run lies between its end codes; the
+                        // steps going the first step's way form a prefix.
+                        let k = it.lo + codes.partition_point(|&c| (c <= bin) == first) as u32;
+                        let (mut before, mut after) = (it, it);
+                        before.hi = k;
+                        after.lo = k;
+                        let (l, r) = if first {
+                            (before, after)
+                        } else {
+                            (after, before)
+                        };
+                        items[top + nl] = l;
+                        items[top + m + nr] = r;
+                        nl += 1;
+                        nr += 1;
+                    }
+                }
+                items.copy_within(top + m..top + m + nr, top + nl);
+                items.truncate(top + nl + nr);
+                ((top, top + nl), (top + nl, top + nl + nr))
+            };
+            if right.0 < right.1 {
+                stack.push((node.child + 1, right.0 as u32, right.1 as u32));
+            }
+            if left.0 < left.1 {
+                stack.push((node.child, left.0 as u32, left.1 as u32));
+            }
+        }
+        // Group the runs by path (a counting sort), each path's by step.
+        counts.clear();
+        counts.resize(paths + 1, 0);
+        for &(r, _) in hits.iter() {
+            counts[r as usize + 1] += 1;
+        }
+        for r in 0..paths {
+            counts[r + 1] += counts[r];
+        }
+        let first = out.len();
+        ranges.clear();
+        ranges.extend((0..paths).map(|r| {
+            (
+                (first + counts[r] as usize) as u32,
+                (first + counts[r + 1] as usize) as u32,
+            )
+        }));
+        out.resize(first + hits.len(), Segment::default());
+        for &(r, segment) in hits.iter() {
+            out[first + counts[r as usize] as usize] = segment;
+            counts[r as usize] += 1;
+        }
+        for &(from, to) in ranges.iter() {
+            out[from as usize..to as usize].sort_unstable_by_key(|s| s.lo);
+        }
+    }
+}
+
+/// Marks, in [`PathBatch::slots`], a feature that is the same at every step.
+pub const FIXED: u32 = u32::MAX;
+
+/// Paths of points in bin codes, for [`Tree::segments`]: each path one
+/// shared row and a few path columns whose codes are monotone along its steps.
+#[derive(Debug, Clone, Copy)]
+pub struct PathBatch<'a> {
+    /// The shared codes, path after path, one per feature (`base[r * features + f]`;
+    /// the path columns' entries are not read).
+    pub base: &'a [u8],
+    /// For each feature, its index among the path columns, or [`FIXED`].
+    pub slots: &'a [u32],
+    /// Number of path columns.
+    pub columns: usize,
+    /// The path columns' codes, path after path, column after column within
+    /// a path: path `r`'s column `c` at step `s` is
+    /// `codes[(starts[r] * columns) + c * steps_r + s]`, nondecreasing or
+    /// nonincreasing in `s`.
+    pub codes: &'a [u8],
+    /// Where each path's steps start (one more entry than paths): path `r`
+    /// has `starts[r + 1] - starts[r]` steps.
+    pub starts: &'a [usize],
+}
+
+impl PathBatch<'_> {
+    /// Path `r`'s codes of path column `c`, one per step.
+    #[inline]
+    fn column(&self, r: usize, c: usize) -> &[u8] {
+        let steps = self.starts[r + 1] - self.starts[r];
+        let at = self.starts[r] * self.columns + c * steps;
+        &self.codes[at..at + steps]
+    }
+}
+
+/// A path's steps `lo..hi` on their way down a tree.
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    path: u32,
+    lo: u32,
+    hi: u32,
+}
+
+/// Scratch space of [`Tree::segments`], reused so that walks allocate nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Walks {
+    /// The runs of steps on their way down, each node's contiguous.
+    items: Vec<Item>,
+    /// Nodes to visit: (node, first item, one past the last).
+    stack: Vec<(u32, u32, u32)>,
+    /// The runs that reached a leaf, with their path.
+    hits: Vec<(u32, Segment)>,
+    /// Runs per path, then where each path's go.
+    counts: Vec<u32>,
+}
+
+/// Steps `lo..hi` of a path, all of which fall in leaf `leaf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Segment {
+    /// First step.
+    pub lo: u32,
+    /// One past the last step.
+    pub hi: u32,
+    /// The leaf (an index for [`Tree::values`] and [`Tree::samples`]).
+    pub leaf: u32,
+    /// Whether the leaf holds estimation samples (see [`Tree::filled_values`]).
+    pub filled: bool,
 }
 
 /// A unit's instrument, its square, and whether it lies below the node's
@@ -209,12 +463,7 @@ pub fn grow(
     for (k, f) in scratch.features.iter_mut().enumerate() {
         *f = k;
     }
-    let mut nodes = vec![Node {
-        feature: 0,
-        bin: 0,
-        left: LEAF,
-        right: 0,
-    }];
+    let mut nodes = vec![Node::GROWING];
     scratch.stack.clear();
     scratch.stack.push((0, 0, grow_part.len()));
     while let Some((id, start, end)) = scratch.stack.pop() {
@@ -224,19 +473,8 @@ pub fn grow(
         };
         let mid = partition(idx, |i| x.code(i as usize, split.feature) <= split.bin);
         let left = nodes.len() as u32;
-        let leaf = |_| Node {
-            feature: 0,
-            bin: 0,
-            left: LEAF,
-            right: 0,
-        };
-        nodes.extend((0..2).map(leaf));
-        nodes[id as usize] = Node {
-            feature: split.feature as u32,
-            bin: split.bin,
-            left,
-            right: left + 1,
-        };
+        nodes.extend([Node::GROWING; 2]);
+        nodes[id as usize] = Node::internal(split.feature, split.bin, left);
         scratch.stack.push((left + 1, start + mid, end));
         scratch.stack.push((left, start, start + mid));
     }
@@ -544,21 +782,16 @@ fn finish(
     est: &[u32],
 ) -> Tree {
     let mut leaves = 0u32;
-    for node in nodes.iter_mut().filter(|n| n.left == LEAF) {
-        node.right = leaves;
+    for node in nodes.iter_mut().filter(|n| n.is_leaf()) {
+        node.child = leaves;
         leaves += 1;
     }
     let route = |nodes: &[Node], i: u32| -> usize {
         let mut node = nodes[0];
-        while node.left != LEAF {
-            let next = if x.code(i as usize, node.feature as usize) <= node.bin {
-                node.left
-            } else {
-                node.right
-            };
-            node = nodes[next as usize];
+        while !node.is_leaf() {
+            node = nodes[node.next(x.code(i as usize, node.feature())) as usize];
         }
-        node.right as usize
+        node.child as usize
     };
     let leaf_of: Vec<u32> = est.iter().map(|&i| route(&nodes, i) as u32).collect();
     let mut offsets = vec![0u32; leaves as usize + 1];
@@ -567,6 +800,13 @@ fn finish(
     }
     if s.prune_empty_leaves {
         prune(&mut nodes, 0, &offsets);
+    }
+    for node in nodes.iter_mut().filter(|n| n.is_leaf()) {
+        node.split = if offsets[node.child as usize + 1] > 0 {
+            FILLED_LEAF
+        } else {
+            EMPTY_LEAF
+        };
     }
     for l in 0..leaves as usize {
         offsets[l + 1] += offsets[l];
@@ -620,19 +860,20 @@ fn finish(
 /// `counts[l + 1]` is leaf `l`'s sample count.
 fn prune(nodes: &mut [Node], id: usize, counts: &[u32]) -> bool {
     let node = nodes[id];
-    if node.left == LEAF {
-        return counts[node.right as usize + 1] == 0;
+    if node.is_leaf() {
+        return counts[node.child as usize + 1] == 0;
     }
-    let left_empty = prune(nodes, node.left as usize, counts);
-    let right_empty = prune(nodes, node.right as usize, counts);
+    let (left, right) = (node.child as usize, node.child as usize + 1);
+    let left_empty = prune(nodes, left, counts);
+    let right_empty = prune(nodes, right, counts);
     match (left_empty, right_empty) {
         (true, true) => true,
         (true, false) => {
-            nodes[id] = nodes[node.right as usize];
+            nodes[id] = nodes[right];
             false
         }
         (false, true) => {
-            nodes[id] = nodes[node.left as usize];
+            nodes[id] = nodes[left];
             false
         }
         (false, false) => false,
