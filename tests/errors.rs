@@ -371,3 +371,101 @@ fn estimators_may_be_left_out_only_with_paper() {
     let paper = experiment.paper.expect("the paper's settings");
     assert_eq!((paper.test_share, paper.forest.num_trees), (0.25, 100));
 }
+
+/// An experiment on the hospital world with an instrumental forest, a
+/// causal forest and OLS, plus the `[[policies]]` entry given.
+fn policy_error(name: &str, policy: &str) -> String {
+    experiment_error(
+        name,
+        HOSPITAL,
+        &format!(
+            "sim = \"sim.toml\"\n[[estimators]]\nkind = \"instrumental_forest\"\n\
+             [[estimators]]\nkind = \"causal_forest\"\nci_group_size = 1\n\
+             [[estimators]]\nkind = \"ols\"\n[[policies]]\n{policy}"
+        ),
+    )
+}
+
+#[test]
+fn policies_name_the_entry_and_what_to_change() {
+    let msg = policy_error(
+        "err_policy_limit",
+        "kind = \"welfare_max\"\nestimator = \"instrumental_forest\"\nreassignment_limit = 1.5\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:9:1",
+            "`reassignment_limit` is 1.5",
+            "between 0 and 1",
+        ],
+    );
+    let msg = policy_error(
+        "err_policy_bp_causal",
+        "kind = \"minimax_regret\"\nbound = \"balke_pearl\"\nestimator = \"causal_forest\"\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "bound = \"balke_pearl\" cannot come from estimator `causal_forest`",
+            "need an instrument",
+            "instrumental_forest",
+        ],
+    );
+    let msg = policy_error(
+        "err_policy_freq_no_bags",
+        "kind = \"minimax_regret\"\nestimator = \"causal_forest\"\n",
+    );
+    assert_has(&msg, &["bound = \"frequentist\"", "ci_group_size = 2"]);
+    let msg = policy_error(
+        "err_policy_ols",
+        "kind = \"welfare_max\"\nestimator = \"ols\"\n",
+    );
+    assert_has(&msg, &["estimator `ols` (ols) gives one average effect"]);
+    let msg = policy_error("err_policy_which", "kind = \"welfare_max\"\n");
+    assert_has(
+        &msg,
+        &["several forests", "instrumental_forest, causal_forest"],
+    );
+    let msg = policy_error(
+        "err_policy_unknown_estimator",
+        "kind = \"welfare_max\"\nestimator = \"grf\"\n",
+    );
+    assert_has(&msg, &["`estimator = \"grf\"` names no estimator", "ols"]);
+    let msg = policy_error("err_policy_kind", "kind = \"welfare_maximum\"\n");
+    assert_has(
+        &msg,
+        &["unknown policy kind `welfare_maximum`", "minimax_regret"],
+    );
+    let msg = policy_error(
+        "err_policy_bound_kind",
+        "kind = \"minimax_regret\"\nbound = \"pearl\"\n",
+    );
+    assert_has(&msg, &["unknown variant `pearl`", "balke_pearl"]);
+    let msg = policy_error(
+        "err_policy_oracle_bound",
+        "kind = \"oracle\"\nbound = \"manski\"\n",
+    );
+    assert_has(&msg, &["`bound` belongs to kind = \"minimax_regret\""]);
+    let msg = policy_error(
+        "err_policy_observed_limit",
+        "kind = \"observed\"\nreassignment_limit = 0.1\n",
+    );
+    assert_has(&msg, &["takes no `solver` or `reassignment_limit`"]);
+    let msg = policy_error("err_policy_key", "kind = \"oracle\"\nlimit = 0.1\n");
+    assert_has(&msg, &["unknown field `limit`", "reassignment_limit"]);
+    let msg = policy_error(
+        "err_policy_twice",
+        "kind = \"oracle\"\n[[policies]]\nkind = \"oracle\"\n",
+    );
+    assert_has(&msg, &["two policies are named `oracle`"]);
+    let msg = experiment_error(
+        "err_policy_iv_world",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[policies]]\nkind = \"oracle\"\n",
+    );
+    assert_has(
+        &msg,
+        &["`[[policies]]` place each day's cohort", "of kind `iv`"],
+    );
+}

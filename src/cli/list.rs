@@ -1,4 +1,4 @@
-//! `causim list`: every sim, estimator and diagnosand, generated from the spec
+//! `causim list`: every sim, estimator, policy and diagnosand, generated from the spec
 //! types themselves so that the defaults shown are the defaults used.
 
 use std::fmt::Write;
@@ -40,12 +40,58 @@ pub fn catalogue() -> anyhow::Result<String> {
             writeln!(out, "    {:<26} = {:<12} {doc}", key, "(auto)")?;
         }
     }
+    out.push_str("\nPOLICIES ([[policies]] in experiments on a hospital world, `kind = ...`)\n\n");
+    for (kind, doc) in POLICY_KINDS {
+        writeln!(out, "  {kind:<16} {doc}")?;
+    }
+    out.push('\n');
+    for (key, doc) in POLICY_PARAMETERS {
+        writeln!(out, "    {key:<26} {doc}")?;
+    }
     out.push_str("\nDIAGNOSANDS (per cell and estimator, each with its Monte Carlo SE)\n\n");
     for (key, doc) in DIAGNOSANDS {
         writeln!(out, "  {key:<12} {doc}")?;
     }
     Ok(out)
 }
+
+/// The placement rules a `[[policies]]` entry can name.
+const POLICY_KINDS: &[(&str, &str)] = &[
+    (
+        "observed",
+        "the recorded placement: the baseline every gain is measured against",
+    ),
+    (
+        "welfare_max",
+        "maximize the estimated welfare (the forest's effects at each busyness)",
+    ),
+    (
+        "minimax_regret",
+        "minimize the larger regret of estimated welfare and welfare at the lower bounds",
+    ),
+    (
+        "oracle",
+        "maximize the true welfare the world knows: the ceiling",
+    ),
+];
+
+/// The parameters of a `[[policies]]` entry.
+const POLICY_PARAMETERS: &[(&str, &str)] = &[
+    (
+        "estimator",
+        "the [[estimators]] name whose effects it reads (a causal or instrumental forest; default: the only one)",
+    ),
+    (
+        "bound",
+        "minimax_regret only: frequentist (default), manski or balke_pearl (instrumental forest)",
+    ),
+    (
+        "reassignment_limit",
+        "largest share of a day's cohort moved from the observed placement, in [0, 1]; default none",
+    ),
+    ("solver", "exact (default) or greedy (the paper's rule)"),
+    ("name", "label in records and reports; default from kind, bound, limit and solver"),
+];
 
 fn show(value: &Value) -> String {
     value.to_string()

@@ -105,7 +105,7 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// Mean and its standard error (sd / sqrt(R)).
-fn mean_mc(v: &[f64]) -> Mc {
+pub fn mean_mc(v: &[f64]) -> Mc {
     let m = mean(v);
     let r = v.len() as f64;
     let var = if v.len() > 1 {

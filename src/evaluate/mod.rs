@@ -2,5 +2,8 @@
 //! the estimates came to the truth over replications.
 
 mod diagnosands;
+pub mod placement;
 
-pub use diagnosands::{summarize, truth_means, Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
+pub use diagnosands::{
+    mean_mc, summarize, truth_means, Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS,
+};

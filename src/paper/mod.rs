@@ -105,6 +105,9 @@ pub struct PaperFigure {
     pub series: Vec<String>,
     /// Small multiples sharing the axes.
     pub panels: Vec<PaperPanel>,
+    /// Draw the line y = x (for estimated against true figures).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagonal: bool,
 }
 
 /// One small multiple of a figure.

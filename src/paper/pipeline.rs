@@ -16,6 +16,7 @@ use crate::estimate::forest::grf::{average_effect, iv_scores, regression_oob, Nu
 use crate::estimate::forest::FittedForest;
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::Estimator;
+use crate::evaluate::placement::Training;
 use crate::sim::hospital::{Cohorts, Unit};
 use crate::sim::Sample;
 use crate::{Error, Result};
@@ -281,9 +282,15 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
     };
     let busyness = [column(Unit::Surgical)?, column(Unit::InternalMedicine)?];
     let w_all = data.w.to_vec();
-    tables.extend(super::policies::tables(
-        cohorts, &data.x, &w_all, &test_days, &forest, busyness,
-    )?);
+    let training = Training {
+        y: &y,
+        w: &w,
+        z: Some(&zt),
+    };
+    let (policy_tables, policy_figure) = super::policies::tables(
+        cohorts, &data.x, &w_all, &test_days, &forest, busyness, training,
+    )?;
+    tables.extend(policy_tables);
 
     let tau_hat: Vec<f64> = predictions.iter().map(|p| p.tau).collect();
     let figures = vec![
@@ -293,6 +300,7 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         figure_5(&intervals),
         figure_6(&forest.nuisances.w_hat, &w),
         figure_7(&scores.compliance, true_first_stage),
+        policy_figure,
     ];
     Ok(PaperResult { tables, figures })
 }
@@ -552,6 +560,7 @@ fn figure(
         categories: None,
         series: series.iter().map(|s| s.to_string()).collect(),
         panels,
+        diagonal: false,
     }
 }
 

@@ -142,6 +142,7 @@ pub(super) fn figures(
                     categories: Some(series.names.clone()),
                     reference: ideal(key),
                     log_y: false,
+                    diagonal: false,
                     panels: vec![panel],
                 };
                 push(&mut figures, format!("plot-{key}"), key, figure)?;
@@ -168,6 +169,7 @@ pub(super) fn figures(
                     categories: categories(&axis.values),
                     reference: ideal(key),
                     log_y: false,
+                    diagonal: false,
                     panels: panels(experiment, a, &series.names, &by, key),
                 };
                 push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;

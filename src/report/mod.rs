@@ -6,6 +6,7 @@ mod figures;
 mod iate;
 mod paper;
 pub mod plot;
+mod policies;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -63,6 +64,8 @@ struct Context {
     summary: Summary,
     /// The placement paper's section; `None` hides it.
     paper: Option<paper::PaperView>,
+    /// The placement policies' section; `None` hides it.
+    policies: Option<policies::PolicyView>,
     cells: tables::HtmlTable,
     diagnosands: Vec<tables::DiagnosandGroup>,
     /// The per-unit effects table; `None` hides its section.
@@ -112,7 +115,8 @@ fn remove_stale(path: &Path) -> Result<()> {
 /// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
 /// from its manifest and results alone: writes `cells.csv`, `diagnosands.csv`,
 /// `diagnostics.csv` and `estimates.csv` (when the experiment has estimators),
-/// `iate.csv` (only when some estimator has per-unit effects), one
+/// `iate.csv` (only when some estimator has per-unit effects), `policies.csv`
+/// (only when the experiment has placement policies), one
 /// `paper_<id>.csv` per table of the placement paper (when the records carry
 /// the paper pipeline's results) and `index.html` there, removing such files
 /// left by an earlier render that this one does not write, and returns the
@@ -129,7 +133,12 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
     let estimates_csv = tables::estimates(&experiment, &records);
     let iate = iate::table(&experiment, &diagnosands);
     let paper = paper::section(&experiment, &records)?;
+    let policy_section = policies::section(&experiment, &records)?;
     cells_csv.write(dir)?;
+    match &policy_section {
+        Some((csv, _)) => csv.write(dir)?,
+        None => remove_stale(&dir.join(policies::CSV))?,
+    }
     // An experiment of the paper's pipeline alone has no estimator tables.
     for csv in [&diagnosands_csv, &diagnostics_csv, &estimates_csv] {
         if experiment.estimators.is_empty() {
@@ -174,6 +183,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         seed: experiment.seed.to_string(),
         summary,
         paper: paper.map(|(_, view)| view),
+        policies: policy_section.map(|(_, view)| view),
         cells,
         diagnosands: diagnosand_groups,
         iate: iate.map(|(_, groups)| groups),

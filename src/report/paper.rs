@@ -405,6 +405,7 @@ fn figure(paper: &PaperFigure) -> Option<Figure> {
         categories: paper.categories.clone(),
         reference: None,
         log_y: false,
+        diagonal: paper.diagonal,
         panels,
     })
 }

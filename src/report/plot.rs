@@ -75,6 +75,9 @@ pub struct Figure {
     /// Draw y on a log scale (for errors spanning orders of magnitude);
     /// ignored when a value is not positive.
     pub log_y: bool,
+    /// Draw the dashed line y = x (estimated against true): points above it
+    /// did better than estimated, points below worse.
+    pub diagonal: bool,
     /// The panels, laid out left to right, at most four per row.
     pub panels: Vec<Panel>,
 }
@@ -409,6 +412,19 @@ fn draw_panel<DB: DrawingBackend>(
             ))
             .map_err(fail)?;
     }
+    if figure.diagonal {
+        let (lo, hi) = (x.lo.max(y.lo), x.hi.min(y.hi));
+        if lo < hi {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(lo, lo), (hi, hi)],
+                    6,
+                    4,
+                    REFERENCE.stroke_width(1),
+                ))
+                .map_err(fail)?;
+        }
+    }
     let count = panel.lines.len();
     // Dodge the series a little along x so that overlapping error bars stay apart.
     let dodge = (x.hi - x.lo) * 0.012;
@@ -484,6 +500,7 @@ mod tests {
             categories,
             reference: Some(0.95),
             log_y: false,
+            diagonal: false,
             panels: (0..panels)
                 .map(|i| Panel {
                     title: Some(format!("compliance.defiers = {i}")),

@@ -1,10 +1,11 @@
 //! The runner: expands an experiment into tasks, runs them in parallel with a
 //! progress bar, appends each result to the store, and resumes interrupted runs.
 
+mod policies;
 pub mod seed;
 mod store;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
@@ -12,7 +13,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-pub use store::{load_records, results_path, EstimatorResult, Iate, Record, Writer};
+pub use store::{load_records, results_path, EstimatorResult, Iate, PolicyResult, Record, Writer};
 
 use crate::paper::PaperResult;
 use crate::sim::Sim;
@@ -104,32 +105,46 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
     let seed = seed::task_seed(experiment.seed, task.replication);
     let sim = &sims[task.cell];
     let mut sample = sim.generate(seed)?;
+    let mut forests = BTreeMap::new();
     let fits: Vec<Result<crate::estimate::Estimate>> = experiment
         .estimators
         .iter()
         .map(|named| {
             let est_seed = seed::estimator_seed(seed, &named.name);
+            let fitted = if experiment
+                .policies
+                .iter()
+                .any(|p| p.estimator.as_deref() == Some(named.name.as_str()))
+            {
+                named
+                    .spec
+                    .fit_with_forest(&sample.data, est_seed)
+                    .map(|(estimate, forest)| {
+                        if let Some(forest) = forest {
+                            forests.insert(named.name.clone(), forest);
+                        }
+                        estimate
+                    })
+            } else {
+                named.spec.estimator().fit(&sample.data, est_seed)
+            };
             // Results are finite numbers: a NaN or infinite estimate is a failed fit.
-            named
-                .spec
-                .estimator()
-                .fit(&sample.data, est_seed)
-                .and_then(|mut e| {
-                    e.diagnostics.retain(|_, v| v.is_finite());
-                    let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
-                        .iter()
-                        .all(|v| v.is_finite());
-                    if finite {
-                        Ok(e)
-                    } else {
-                        Err(Error::Estimate(format!(
-                            "{} gave a non-finite estimate ({} with SE {})",
-                            named.spec.kind(),
-                            e.estimate,
-                            e.se
-                        )))
-                    }
-                })
+            fitted.and_then(|mut e| {
+                e.diagnostics.retain(|_, v| v.is_finite());
+                let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
+                    .iter()
+                    .all(|v| v.is_finite());
+                if finite {
+                    Ok(e)
+                } else {
+                    Err(Error::Estimate(format!(
+                        "{} gave a non-finite estimate ({} with SE {})",
+                        named.spec.kind(),
+                        e.estimate,
+                        e.se
+                    )))
+                }
+            })
         })
         .collect();
     let per_unit = fits
@@ -148,6 +163,7 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         },
         None => (None, None),
     };
+    let policies = policies::run(experiment, &sample, &forests, &fits);
     let results = experiment
         .estimators
         .iter()
@@ -182,6 +198,7 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         results,
         paper,
         paper_error,
+        policies,
     })
 }
 
@@ -210,16 +227,19 @@ fn drop_non_finite(result: &mut PaperResult) {
 }
 
 /// A stable hash of what determines the results (sims per cell, estimators,
-/// seed, and the paper's settings when there are any): a rerun may resume
-/// only results with the same fingerprint. The replication count is left
-/// out, so a sweep can be extended by raising it; an experiment without
-/// `[paper]` hashes as it did before the section existed.
+/// seed, and the paper's settings and the policies when there are any): a
+/// rerun may resume only results with the same fingerprint. The replication
+/// count is left out, so a sweep can be extended by raising it; an
+/// experiment without `[paper]` or `[[policies]]` hashes as it did before
+/// those sections existed.
 pub fn fingerprint(experiment: &Experiment) -> Result<u64> {
     let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
     let (estimators, seed) = (&experiment.estimators, experiment.seed);
-    let text = match &experiment.paper {
-        None => serde_json::to_string(&(sims, estimators, seed)),
-        Some(paper) => serde_json::to_string(&(sims, estimators, seed, paper)),
+    let policies = &experiment.policies;
+    let text = match (&experiment.paper, policies.is_empty()) {
+        (None, true) => serde_json::to_string(&(sims, estimators, seed)),
+        (Some(paper), true) => serde_json::to_string(&(sims, estimators, seed, paper)),
+        (paper, false) => serde_json::to_string(&(sims, estimators, seed, paper, policies)),
     }
     .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
     Ok(seed::fnv1a(text.as_bytes()))
@@ -373,6 +393,7 @@ mod tests {
                 }],
             }],
             figures: vec![PaperFigure {
+                diagonal: false,
                 id: "figure_4".into(),
                 title: "Figure 4".into(),
                 x_label: "x".into(),

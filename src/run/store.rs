@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Shard;
 use crate::estimate::Estimate;
+use crate::evaluate::placement::PolicySummary;
 use crate::paper::PaperResult;
 use crate::{Error, Result};
 
@@ -78,6 +79,20 @@ impl Iate {
     }
 }
 
+/// One placement policy's outcome on one task: its results over the
+/// sample's days, or the reason it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyResult {
+    /// The policy's label in the experiment.
+    pub policy: String,
+    /// Its results per patient, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<PolicySummary>,
+    /// Why it failed (its estimator failed, a day's cohort cannot be placed, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Everything one task produced: its position, seed, the sample's truth,
 /// each estimator's result and, with `[paper]`, the paper pipeline's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +114,9 @@ pub struct Record {
     /// Why the paper's pipeline failed on this sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_error: Option<String>,
+    /// One entry per `[[policies]]` entry, in the experiment's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyResult>,
 }
 
 /// The results file a run (or shard) appends to.

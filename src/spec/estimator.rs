@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::forest::{CausalForest, InstrumentalForest, RegressionForest};
+use crate::data::Dataset;
+use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
-use crate::estimate::Estimator;
+use crate::estimate::{Estimate, Estimator};
+use crate::Result;
 
 /// An estimator's spec, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,23 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(e) => e,
             EstimatorSpec::CausalForest(e) => e,
             EstimatorSpec::InstrumentalForest(e) => e,
+        }
+    }
+
+    /// Fits like [`Estimator::fit`] and, for the causal and instrumental
+    /// forests, keeps the fitted forest: placement policies predict with it
+    /// at the busyness each placement would create.
+    pub fn fit_with_forest(
+        &self,
+        data: &Dataset,
+        seed: u64,
+    ) -> Result<(Estimate, Option<FittedForest>)> {
+        match self {
+            EstimatorSpec::CausalForest(f) => f.fit_forest(data, seed).map(|(e, f)| (e, Some(f))),
+            EstimatorSpec::InstrumentalForest(f) => {
+                f.fit_forest(data, seed).map(|(e, f)| (e, Some(f)))
+            }
+            other => other.estimator().fit(data, seed).map(|e| (e, None)),
         }
     }
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
-use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
+use super::policy::PolicyEntry;
+use super::{EstimatorSpec, NamedEstimator, PolicySpec, SimSpec, SourceFile};
 use crate::paper::PaperSpec;
 use crate::{Error, Result};
 
@@ -66,6 +67,8 @@ struct ExperimentFile {
     #[serde(default)]
     estimators: Vec<Spanned<toml::Table>>,
     #[serde(default)]
+    policies: Vec<Spanned<PolicyEntry>>,
+    #[serde(default)]
     report: ReportSpec,
     paper: Option<Spanned<PaperSpec>>,
 }
@@ -113,6 +116,9 @@ pub struct Experiment {
     /// world when the experiment has a `[paper]` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper: Option<PaperSpec>,
+    /// The placement policies run on every sample of a hospital world.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicySpec>,
     /// Report title and description.
     pub report: ReportSpec,
     /// The experiment file's text, as run.
@@ -215,7 +221,7 @@ impl Experiment {
             Some(paper) => Some(check_paper(&file, &raw.sim, paper, &cells)?),
             None => None,
         };
-        if raw.estimators.is_empty() && paper.is_none() {
+        if raw.estimators.is_empty() && paper.is_none() && raw.policies.is_empty() {
             let or_paper = if base.kind() == "hospital" {
                 "\nor a `[paper]` section, to run the placement paper's pipeline"
             } else {
@@ -230,6 +236,7 @@ impl Experiment {
             ));
         }
         let estimators = parse_estimators(&file, raw.estimators)?;
+        let policies = parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
         Ok(Experiment {
             name,
             replications: raw.replications,
@@ -238,6 +245,7 @@ impl Experiment {
             cells,
             estimators,
             paper,
+            policies,
             report: raw.report,
             experiment_source: file.text,
             sim_source: sim_file.text,
@@ -394,6 +402,50 @@ fn parse_estimators(
             ));
         }
         out.push(NamedEstimator { name, spec });
+    }
+    Ok(out)
+}
+
+/// The `[[policies]]` entries, checked against the estimators, named
+/// uniquely, and only on a hospital world (the rules place its cohorts).
+fn parse_policies(
+    file: &SourceFile,
+    sim: &Spanned<String>,
+    entries: Vec<Spanned<PolicyEntry>>,
+    estimators: &[NamedEstimator],
+    cells: &[Cell],
+) -> Result<Vec<PolicySpec>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
+        return Err(file.error_at(
+            Some(sim.span()),
+            &format!(
+                "`[[policies]]` place each day's cohort of a hospital world, which needs a sim of \
+                 kind = \"hospital\" (such as sims/swiss_ncu.toml); `{}` is of kind `{}`",
+                sim.get_ref(),
+                cell.sim.kind()
+            ),
+        ));
+    }
+    let mut out: Vec<PolicySpec> = Vec::new();
+    for entry in entries {
+        let span = entry.span();
+        let policy = entry
+            .into_inner()
+            .check(estimators)
+            .map_err(|m| file.error_at(Some(span.clone()), &format!("policy: {m}")))?;
+        if out.iter().any(|p| p.name == policy.name) {
+            return Err(file.error_at(
+                Some(span),
+                &format!(
+                    "two policies are named `{}`; give one a distinct `name = \"...\"`",
+                    policy.name
+                ),
+            ));
+        }
+        out.push(policy);
     }
     Ok(out)
 }

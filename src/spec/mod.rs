@@ -5,9 +5,11 @@ mod estimator;
 mod experiment;
 pub mod formula;
 mod location;
+pub mod policy;
 mod sim;
 
 pub use estimator::{EstimatorSpec, NamedEstimator};
 pub use experiment::{Axis, Cell, Experiment, ReportSpec};
 pub use location::SourceFile;
+pub use policy::{PolicyRule, PolicySpec, Solver};
 pub use sim::{load_sim, SimSpec};

@@ -26,6 +26,7 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
         rows.push(row("Only once", None, 0.5, None));
     }
     let figure = PaperFigure {
+        diagonal: false,
         id: "figure_4".into(),
         title: "Figure 4: survival by occupancy".into(),
         x_label: "occupancy".into(),
@@ -53,6 +54,7 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
             figures: vec![figure],
         }),
         paper_error: None,
+        policies: Vec::new(),
     }
 }
 
