@@ -11,16 +11,13 @@
 //! Run with `cargo bench --bench forest_path -- [SCALE] [TREES] [TEST_SHARE]`
 //! (defaults: scale 1, the paper's 74,355 patients; 2,000 trees; a 25% day sample).
 
+#[path = "common/hospital.rs"]
+mod hospital;
+
 use std::time::Instant;
 
 use causim::estimate::forest::path::Path;
-use causim::estimate::forest::{FittedForest, ForestParams};
-use causim::sim::hospital::{HospitalWorld, Unit};
-use causim::sim::Sim;
-use ndarray::{Array2, Axis};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use ndarray::Array2;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args()
@@ -30,49 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scale: f64 = args.first().map_or(Ok(1.0), |a| a.parse())?;
     let trees: usize = args.get(1).map_or(Ok(2000), |a| a.parse())?;
     let share: f64 = args.get(2).map_or(Ok(0.25), |a| a.parse())?;
-    let world = HospitalWorld {
-        scale,
-        ..Default::default()
-    };
-    let sample = world.build()?.generate(1)?;
-    let cohorts = sample
-        .cohorts
-        .as_ref()
-        .ok_or("the hospital world has cohorts")?;
-    let data = &sample.data;
-    let z = data.instrument("forest_path")?;
-
-    // A random share of the days, with all their patients, is the test set.
-    let mut days: Vec<usize> = (0..cohorts.days.len()).collect();
-    days.shuffle(&mut ChaCha8Rng::seed_from_u64(1));
-    let mut test_days = days[..(days.len() as f64 * share).round() as usize].to_vec();
-    test_days.sort_unstable();
-    let mut is_test = vec![false; cohorts.days.len()];
-    for &d in &test_days {
-        is_test[d] = true;
-    }
-    let train: Vec<usize> = (0..data.n())
-        .filter(|&i| !is_test[cohorts.day_of[i]])
-        .collect();
-    let x_train = data.x.select(Axis(0), &train);
-    let pick = |v: &ndarray::Array1<f64>| -> Vec<f64> { train.iter().map(|&i| v[i]).collect() };
-    let (y, w, zt) = (pick(&data.y), pick(&data.w), pick(z));
-    let params = ForestParams {
-        num_trees: trees,
-        ..Default::default()
-    };
-    let started = Instant::now();
-    let forest = FittedForest::fit(x_train.view(), &y, &w, &zt, &params, 1)?;
-    let fit_s = started.elapsed().as_secs_f64();
-
-    let column = |unit: Unit| {
-        let name = format!("busyness_{}", unit.name());
-        data.x_names
-            .iter()
-            .position(|n| *n == name)
-            .ok_or(format!("no `{name}` column"))
-    };
-    let busyness = [column(Unit::Surgical)?, column(Unit::InternalMedicine)?];
+    let f = hospital::fitted(scale, trees, share)?;
+    let cohorts = f.sample.cohorts.as_ref().ok_or("cohorts")?;
+    let data = &f.sample.data;
+    let (forest, test_days, busyness, fit_s) = (&f.forest, &f.test_days, f.busyness, f.fit_s);
+    let (y, w, zt) = (&f.y, &f.w, &f.z);
 
     // (a) The counterfactual rows, count-major within a day as the policies build them.
     let rows: usize = test_days
@@ -82,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut counterfactual = Array2::<f64>::zeros((rows, data.x.ncols()));
     let mut r = 0;
-    for &d in &test_days {
+    for &d in test_days {
         let day = &cohorts.days[d];
         for j in 0..=day.size() {
             let busy = day.busyness(j);
@@ -102,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut values: Vec<Vec<f64>> = Vec::new();
     let mut bases = Vec::new();
-    for &d in &test_days {
+    for &d in test_days {
         let day = &cohorts.days[d];
         let steps: Vec<f64> = (0..=day.size()).flat_map(|j| day.busyness(j)).collect();
         for i in day.start..day.end {
@@ -143,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut tau_diff, mut var_diff, mut tau_rel, mut var_rel) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut mismatched_nan = 0usize;
     let (mut block, mut p) = (0, 0);
-    for &d in &test_days {
+    for &d in test_days {
         let day = &cohorts.days[d];
         let n = day.size();
         for i in 0..n {
@@ -181,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          \"max_rel_diff_variance\": {var_rel:.3e}, \"nan_mismatches\": {mismatched_nan}, \
          \"max_cell_sum_error\": {cell_sum:.3e}, \"means_leave_predictions_unchanged\": {same}}}",
         data.n(),
-        train.len(),
+        y.len(),
         test_days.len(),
         paths.len(),
         rayon::current_num_threads(),

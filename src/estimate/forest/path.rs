@@ -2,17 +2,22 @@
 //! row and differ only in a few monotone "path" columns, such as a cohort's
 //! busyness of each unit as more of it is placed in one of them.
 //!
-//! Each tree is walked once per path with an interval of steps, which splits
-//! in two where the tree splits on a path column (the steps' codes being
-//! monotone, those going left form a prefix or a suffix). Each run of steps
-//! sharing a leaf adds the sufficient statistics of the local IV moment and
-//! of its little-bags variance to difference arrays (added at the run's
-//! first step, subtracted after its last), and one prefix sum per path gives
-//! every step's statistics. The scores of the variance are linear in the
-//! leaf values, with coefficients known only once the effect is, so the
-//! statistics hold sums of products of leaf values (per tree, and of
-//! little-bag means) and the same formula as [`FittedForest::predict`] is
-//! evaluated on them: the results agree up to rounding.
+//! Each tree is walked once per path rather than once per step, and all of
+//! a chunk's paths walk it together ([`Tree::segments`]): a path's steps
+//! stay together down the tree except where a node splits on a path
+//! column, where, the codes being monotone, the steps going one way form a
+//! prefix and the rest go the other way. Each run of steps on which every
+//! tree of a little bag keeps its leaf adds the sufficient statistics of the
+//! local IV moment and of its little-bags variance to the path's difference
+//! arrays (added at the run's first step, subtracted after its last), and
+//! one prefix sum per path gives every step's statistics. The variance's
+//! per-tree scores are linear in the leaf values, with coefficients known
+//! only once the effect is, so the statistics hold sums of products of leaf
+//! values (per tree, and of little-bag means), and the formula of
+//! [`FittedForest::predict`] is evaluated on them: the results agree with
+//! it up to rounding.
+//!
+//! [`Tree::segments`]: super::tree::Tree::segments
 
 use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
@@ -86,35 +91,28 @@ const WIDTH: usize = 5;
 const PAIRS: usize = WIDTH * (WIDTH + 1) / 2;
 
 // The statistics summed over each step's trees, in order.
-/// Trees whose leaf is not empty.
-const COUNT: usize = 0;
-/// Their leaf values, summed.
-const SUM: usize = COUNT + 1;
-/// Little bags all of whose trees have a non-empty leaf ("good" bags).
-const GROUPS: usize = SUM + WIDTH;
+/// Little bags all of whose trees have a filled leaf ("good" bags).
+const GOOD: usize = 0;
 /// Leaf values summed over the good bags' trees.
-const TREE_SUM: usize = GROUPS + 1;
-/// Products of leaf values (packed pairs) summed over the good bags' trees.
-const TREE_PROD: usize = TREE_SUM + WIDTH;
-/// Bag means of leaf values summed over the good bags.
-const BAG_SUM: usize = TREE_PROD + PAIRS;
-/// Products of bag means (packed pairs) summed over the good bags.
-const BAG_PROD: usize = BAG_SUM + WIDTH;
+const TREE_SUM: usize = GOOD + 1;
+/// Deviations of leaf values from the path's center (a typical leaf's
+/// values) summed over the good bags' trees: the variance's scores are
+/// formed from sums of products of deviations, which lose less to rounding
+/// than those of the values, whose large common part the formula would cancel.
+const DEV_SUM: usize = TREE_SUM + WIDTH;
+/// Products of deviations (packed pairs) summed over the good bags' trees.
+const TREE_PROD: usize = DEV_SUM + WIDTH;
+/// Products of bag means of deviations (packed pairs) summed over the good bags.
+const BAG_PROD: usize = TREE_PROD + PAIRS;
+/// Trees with a filled leaf outside good bags (all of them without little bags).
+const LONE: usize = BAG_PROD + PAIRS;
+/// Their leaf values, summed.
+const LONE_SUM: usize = LONE + 1;
 /// Where the column means' sums start.
-const MEANS: usize = BAG_PROD + PAIRS;
+const MEANS: usize = LONE_SUM + WIDTH;
 
 /// Paths per parallel task.
-const CHUNK: usize = 128;
-/// Trees walked along a chunk's paths before their runs are added up (so
-/// that one path's difference arrays stay in cache while its runs in these
-/// trees are added).
-const BLOCK_TREES: usize = 16;
-fn block_trees() -> usize {
-    std::env::var("BLOCK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(BLOCK_TREES)
-}
+const CHUNK: usize = 256;
 /// Rows per call when binning the path columns' distinct values.
 const BLOCK: usize = 4096;
 
@@ -219,12 +217,7 @@ impl FittedForest {
             means,
         };
         let parts = paths
-            .par_chunks(
-                std::env::var("PCHUNK")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(CHUNK),
-            )
+            .par_chunks(CHUNK)
             .map_init(Scratch::default, |scratch, chunk| {
                 walker.chunk(chunk, scratch)
             })
@@ -376,13 +369,13 @@ struct Walked {
 #[derive(Debug, Default)]
 struct Scratch {
     walks: Walks,
-    /// The walks of one block of trees.
+    /// The walks of one little bag's trees.
     walked: Vec<Walked>,
     /// Each tree's current run while merging a bag's runs.
     pos: Vec<usize>,
     /// The chunk's path codes, path after path (column-major within a path).
     codes: Vec<u8>,
-    /// The chunk's base rows' codes, path after path.
+    /// The chunk's base rows' codes, feature after feature.
     base: Vec<u8>,
     /// The chunk's difference arrays, path after path (step-major within a path).
     stats: Vec<f64>,
@@ -390,6 +383,9 @@ struct Scratch {
     starts: Vec<usize>,
     /// The running sums of one path.
     running: Vec<f64>,
+    /// Each path's reference leaf values, subtracted from all its leaf
+    /// values before they are summed (see [`Walker::walk`]).
+    centers: Vec<[f64; WIDTH]>,
 }
 
 /// What every chunk of paths shares.
@@ -403,9 +399,9 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Predictions (and column means) at every step of a chunk of paths:
-    /// block after block of trees, each tree walks all the chunk's paths
-    /// (so its nodes and leaves stay in cache), then each path's runs in
-    /// the block are added to its difference arrays.
+    /// little bag after little bag, each tree walks all the chunk's paths
+    /// at once (so its nodes and leaves stay in cache), then each path's
+    /// runs in the bag are added to its difference arrays.
     fn chunk(
         &self,
         chunk: &[Path<'_>],
@@ -430,6 +426,7 @@ impl Walker<'_> {
             stats,
             starts,
             running,
+            centers,
         } = scratch;
         codes.clear();
         starts.clear();
@@ -448,8 +445,8 @@ impl Walker<'_> {
             starts.push(starts[starts.len() - 1] + steps);
         }
         base_codes.clear();
-        for r in 0..chunk.len() {
-            base_codes.extend_from_slice(base.row(r));
+        for f in 0..p {
+            base_codes.extend((0..chunk.len()).map(|r| base.code(r, f)));
         }
         let batch = PathBatch {
             base: base_codes,
@@ -462,48 +459,15 @@ impl Walker<'_> {
         stats.clear();
         stats.resize(total * ns, 0.0);
         let group = forest.group_size();
-        let bags_per_block = (block_trees() / group).max(1);
-        let mut leaf = [0.0; SUM + WIDTH];
-        leaf[COUNT] = 1.0;
-        for block in (0..forest.trees() / group).step_by(bags_per_block) {
-            let first = block * group;
-            let trees = (bags_per_block * group).min(forest.trees() - first);
-            if walked.len() < trees {
-                walked.resize_with(trees, Walked::default);
-            }
-            let walked = &mut walked[..trees];
-            if std::env::var("SKIPWALK").is_ok() { continue; }
+        walked.resize_with(group, Walked::default);
+        for bag in 0..forest.trees() / group {
             for (i, walk) in walked.iter_mut().enumerate() {
-                self.walk(first + i, &batch, walks, walk);
-            }
-            if std::env::var("WALKONLY").is_ok() {
-                continue;
+                self.walk(bag * group + i, &batch, walks, walk, centers);
             }
             for r in 0..chunk.len() {
-                let (start, steps) = (starts[r], starts[r + 1] - starts[r]);
-                let stats = &mut stats[start * ns..(start + steps) * ns];
-                for bag in walked.chunks_exact(group) {
-                    for walk in bag {
-                        let (from, to) = walk.ranges[r];
-                        for run in from as usize..to as usize {
-                            let s = walk.runs[run];
-                            if !s.filled {
-                                continue;
-                            }
-                            leaf[SUM..].copy_from_slice(&walk.values[run]);
-                            spread(stats, ns, s.lo, s.hi, COUNT, &leaf);
-                            if m > 0 {
-                                let row = &walk.means[run * m..(run + 1) * m];
-                                spread(stats, ns, s.lo, s.hi, MEANS, row);
-                            }
-                        }
-                    }
-                    if group >= 2 && steps > 0 {
-                        bags(r, steps, bag, pos, |lo, hi, sums| {
-                            spread(stats, ns, lo, hi, GROUPS, sums)
-                        });
-                    }
-                }
+                let (start, end) = (starts[r], starts[r + 1]);
+                let stats = &mut stats[start * ns..end * ns];
+                add_runs(walked, r, &centers[r], stats, ns, m, pos);
             }
         }
         let mut predictions = Vec::with_capacity(total);
@@ -515,8 +479,8 @@ impl Walker<'_> {
                 for (a, d) in running.iter_mut().zip(step) {
                     *a += d;
                 }
-                predictions.push(evaluate(running, group));
-                let count = running[COUNT];
+                predictions.push(evaluate(running, group, &centers[r]));
+                let count = running[GOOD] * group as f64 + running[LONE];
                 out_means.extend(running[MEANS..].iter().map(|s| {
                     if count > 0.0 {
                         s / count
@@ -529,15 +493,34 @@ impl Walker<'_> {
         Ok((predictions, out_means))
     }
 
-    /// Walks tree `t` along every path of a chunk, and gathers the leaves' values (and column means).
-    fn walk(&self, t: usize, batch: &PathBatch<'_>, walks: &mut Walks, walk: &mut Walked) {
+    /// Walks tree `t` along every path of a chunk, and gathers the leaves'
+    /// values and column means. The first tree sets each path's center:
+    /// its leaf values at the first step (see [`DEV_SUM`]).
+    fn walk(
+        &self,
+        t: usize,
+        batch: &PathBatch<'_>,
+        walks: &mut Walks,
+        walk: &mut Walked,
+        centers: &mut Vec<[f64; WIDTH]>,
+    ) {
         let tree = self.fitted.forest.tree(t);
         walk.runs.clear();
         tree.segments(batch, walks, &mut walk.runs, &mut walk.ranges);
-        walk.values.clear();
-        if std::env::var("NOGATHER").is_ok() {
-            return;
+        if t == 0 {
+            centers.clear();
+            centers.extend(walk.ranges.iter().map(|&(from, to)| {
+                let mut c = [0.0; WIDTH];
+                if let Some(s) = walk.runs[from as usize..to as usize]
+                    .first()
+                    .filter(|s| s.filled)
+                {
+                    c.copy_from_slice(tree.filled_values(s.leaf as usize, WIDTH));
+                }
+                c
+            }));
         }
+        walk.values.clear();
         walk.values.extend(walk.runs.iter().map(|s| {
             let mut v = [f64::NAN; WIDTH];
             if s.filled {
@@ -554,21 +537,66 @@ impl Walker<'_> {
     }
 }
 
+/// Adds path `r`'s runs in the walks of one little bag's trees to its
+/// difference arrays `stats` (`ns` numbers a step): the bag's statistics
+/// (see [`bags`]), or each filled leaf's `[1, values]` without little bags,
+/// and the `m` columns' leaf means.
+fn add_runs(
+    bag: &[Walked],
+    r: usize,
+    center: &[f64; WIDTH],
+    stats: &mut [f64],
+    ns: usize,
+    m: usize,
+    pos: &mut Vec<usize>,
+) {
+    let steps = stats.len() / ns;
+    let group = bag.len();
+    if group == 1 || m > 0 {
+        let mut lone = [1.0; 1 + WIDTH];
+        for walk in bag {
+            let (from, to) = walk.ranges[r];
+            for run in from as usize..to as usize {
+                let s = walk.runs[run];
+                if !s.filled {
+                    continue;
+                }
+                if group == 1 {
+                    lone[1..].copy_from_slice(&walk.values[run]);
+                    spread(stats, ns, s.lo, s.hi, LONE, &lone);
+                }
+                if m > 0 {
+                    let row = &walk.means[run * m..(run + 1) * m];
+                    spread(stats, ns, s.lo, s.hi, MEANS, row);
+                }
+            }
+        }
+    }
+    if group >= 2 && steps > 0 {
+        bags(r, steps, bag, center, pos, |lo, hi, at, sums| {
+            spread(stats, ns, lo, hi, at, sums)
+        });
+    }
+}
+
 /// Merges path `r`'s runs in the walks of one little bag's trees into runs
-/// of steps on which every tree keeps its leaf, and hands `add` each run on
-/// which all the leaves are filled, with the bag's statistics
-/// `[1, tree sums, tree products, bag mean, bag mean products]`.
+/// of steps on which every tree keeps its leaf, and hands `add` each run's
+/// statistics with where they go: for a good bag (all leaves filled) `[1,
+/// sums, sums of deviations from center, their products, products of their
+/// bag mean]` at [`GOOD`], otherwise the filled trees' `[count, sums]` at [`LONE`].
 fn bags(
     r: usize,
     steps: usize,
     walked: &[Walked],
+    center: &[f64; WIDTH],
     pos: &mut Vec<usize>,
-    mut add: impl FnMut(u32, u32, &[f64]),
+    mut add: impl FnMut(u32, u32, usize, &[f64]),
 ) {
     let inv = 1.0 / walked.len() as f64;
     pos.clear();
     pos.extend(walked.iter().map(|w| w.ranges[r].0 as usize));
-    let mut sums = [0.0; MEANS - GROUPS];
+    let mut sums = [0.0; LONE - GOOD];
+    let mut lone = [0.0; 1 + WIDTH];
     let mut lo = 0u32;
     while (lo as usize) < steps {
         let mut hi = u32::MAX;
@@ -583,19 +611,33 @@ fn bags(
             let mut mean = [0.0; WIDTH];
             for (w, &i) in walked.iter().zip(pos.iter()) {
                 let v = &w.values[i];
-                let at = TREE_SUM - GROUPS;
+                let mut dev = [0.0; WIDTH];
                 for a in 0..WIDTH {
-                    sums[at + a] += v[a];
-                    mean[a] += v[a];
+                    dev[a] = v[a] - center[a];
+                    sums[TREE_SUM - GOOD + a] += v[a];
+                    sums[DEV_SUM - GOOD + a] += dev[a];
+                    mean[a] += dev[a];
                 }
-                add_products(&mut sums[TREE_PROD - GROUPS..BAG_SUM - GROUPS], v);
+                add_products(&mut sums[TREE_PROD - GOOD..BAG_PROD - GOOD], &dev);
             }
             for a in &mut mean {
                 *a *= inv;
             }
-            sums[BAG_SUM - GROUPS..BAG_PROD - GROUPS].copy_from_slice(&mean);
-            add_products(&mut sums[BAG_PROD - GROUPS..], &mean);
-            add(lo, hi, &sums);
+            add_products(&mut sums[BAG_PROD - GOOD..], &mean);
+            add(lo, hi, GOOD, &sums);
+        } else {
+            lone.fill(0.0);
+            for (w, &i) in walked.iter().zip(pos.iter()) {
+                if w.runs[i].filled {
+                    lone[0] += 1.0;
+                    for (l, v) in lone[1..].iter_mut().zip(&w.values[i]) {
+                        *l += v;
+                    }
+                }
+            }
+            if lone[0] > 0.0 {
+                add(lo, hi, LONE, &lone);
+            }
         }
         for (w, i) in walked.iter().zip(pos.iter_mut()) {
             if w.runs[*i].hi == hi {
@@ -654,10 +696,13 @@ fn form(prod: &[f64], sum: &[f64], count: f64, a: &[f64; WIDTH + 1], b: &[f64; W
     total
 }
 
-/// The effect and its little-bags variance from one step's statistics, by
-/// the formula of `predict` (the IV moment, grf's scores, [`bag_variance`]).
-fn evaluate(stats: &[f64], group: usize) -> Prediction {
-    let count = stats[COUNT];
+/// The effect and its little-bags variance from one step's statistics (with
+/// deviations from `center`), by the formula of `predict` (the IV moment,
+/// grf's scores, [`bag_variance`]).
+fn evaluate(stats: &[f64], group: usize, center: &[f64; WIDTH]) -> Prediction {
+    let good = stats[GOOD];
+    let in_bags = good * group as f64;
+    let count = in_bags + stats[LONE];
     if count == 0.0 {
         return Prediction {
             tau: f64::NAN,
@@ -666,39 +711,50 @@ fn evaluate(stats: &[f64], group: usize) -> Prediction {
     }
     let inv = 1.0 / count;
     let mut avg = [0.0; WIDTH];
-    for (a, s) in avg.iter_mut().zip(&stats[SUM..SUM + WIDTH]) {
-        *a = s * inv;
+    let sums = stats[TREE_SUM..TREE_SUM + WIDTH]
+        .iter()
+        .zip(&stats[LONE_SUM..LONE_SUM + WIDTH]);
+    for (a, (s, l)) in avg.iter_mut().zip(sums) {
+        *a = (s + l) * inv;
     }
     let iv = IvSolution::new(&avg);
-    let groups = stats[GROUPS];
-    if group < 2 || groups == 0.0 {
+    if group < 2 || good == 0.0 {
         return Prediction {
             tau: iv.tau,
             variance: f64::NAN,
         };
     }
-    // The scores [yz - wz tau - z main, y - w tau - main] as linear forms in (v, 1).
-    let scores = [
+    // The scores [yz - wz tau - z main, y - w tau - main] as linear forms
+    // in (v - center, 1).
+    let mut scores = [
         [0.0, 0.0, -iv.main, 1.0, -iv.tau, 0.0],
         [1.0, -iv.tau, 0.0, 0.0, 0.0, -iv.main],
     ];
-    let moments = |sum: usize, prod: usize, n: f64| {
-        let (sum, prod) = (&stats[sum..sum + WIDTH], &stats[prod..prod + PAIRS]);
+    for score in &mut scores {
+        score[WIDTH] += (0..WIDTH).map(|a| score[a] * center[a]).sum::<f64>();
+    }
+    let moments = |sum: &[f64], prod: &[f64], n: f64| {
         let cross = form(prod, sum, n, &scores[0], &scores[1]) / n;
         [
             [form(prod, sum, n, &scores[0], &scores[0]) / n, cross],
             [cross, form(prod, sum, n, &scores[1], &scores[1]) / n],
         ]
     };
-    let total = moments(TREE_SUM, TREE_PROD, groups * group as f64);
-    let between = moments(BAG_SUM, BAG_PROD, groups);
+    let dev_sum = &stats[DEV_SUM..DEV_SUM + WIDTH];
+    // The bag means summed over good bags are the good bags' trees' sums over the bag size.
+    let mut bag_sum = [0.0; WIDTH];
+    for (b, s) in bag_sum.iter_mut().zip(dev_sum) {
+        *b = s / group as f64;
+    }
+    let total = moments(dev_sum, &stats[TREE_PROD..TREE_PROD + PAIRS], in_bags);
+    let between = moments(&bag_sum, &stats[BAG_PROD..BAG_PROD + PAIRS], good);
     Prediction {
         tau: iv.tau,
         variance: bag_variance(
             iv.variance_form(&between),
             iv.variance_form(&total),
             group,
-            groups,
+            good,
         ),
     }
 }
@@ -821,9 +877,8 @@ mod tests {
         let bins = PathBins::new(&fitted.bins, &[3, 4], &as_paths(bases, values)).expect("bins");
         let x = Array2::from_shape_fn((bases.len(), 5), |(r, j)| bases[r][j]);
         let base = fitted.bins.transform(x.view()).expect("codes");
-        let base: Vec<u8> = (0..bases.len())
-            .flat_map(|r| base.row(r).to_vec())
-            .collect();
+        let n = bases.len();
+        let base: Vec<u8> = (0..5 * n).map(|i| base.code(i % n, i / n)).collect();
         let mut codes: Vec<u8> = Vec::new();
         let mut starts = vec![0];
         for v in values {
@@ -858,8 +913,9 @@ mod tests {
                     .iter()
                     .all(|s| s.filled == tree.values(s.leaf as usize, WIDTH).is_some()));
                 // Walked alone, the path meets the same leaves.
+                let row: Vec<u8> = (0..5).map(|f| base[f * n + r]).collect();
                 let single = PathBatch {
-                    base: &base[r * 5..(r + 1) * 5],
+                    base: &row,
                     codes: &codes[starts[r] * 2..starts[r + 1] * 2],
                     starts: &[0, steps],
                     ..batch

@@ -187,7 +187,6 @@ impl Tree {
             counts,
         } = walks;
         let paths = batch.starts.len().saturating_sub(1);
-        let p = batch.slots.len();
         items.clear();
         items.extend((0..paths).filter_map(|r| {
             let steps = batch.starts[r + 1] - batch.starts[r];
@@ -220,34 +219,36 @@ impl Tree {
                 }));
                 continue;
             }
+            // The node's items are the last live ones: its children's go
+            // above them, the right child's first, then the left's (written
+            // to both places, without branches, and moved down after).
+            let (m, top) = (end - start, end);
+            if items.len() < top + 2 * m {
+                items.resize(top + 2 * m, Item::default());
+            }
             let (feature, bin) = (node.feature(), node.bin());
             let slot = batch.slots[feature];
-            let (left, right) = if slot == FIXED {
-                // Partition in place: items going left move to the front.
-                let mut split = start;
-                for i in start..end {
-                    let it = items[i];
-                    let goes_left = batch.base[it.path as usize * p + feature] <= bin;
-                    items[i] = items[split];
-                    items[split] = it;
-                    split += usize::from(goes_left);
+            let (lower, upper) = items.split_at_mut(top);
+            let (right, left) = upper[..2 * m].split_at_mut(m);
+            let (mut nl, mut nr) = (0, 0);
+            if slot == FIXED {
+                let codes = &batch.base[feature * paths..(feature + 1) * paths];
+                for &it in &lower[start..end] {
+                    let goes_left = codes[it.path as usize] <= bin;
+                    right[nr] = it;
+                    left[nl] = it;
+                    nl += usize::from(goes_left);
+                    nr += usize::from(!goes_left);
                 }
-                ((start, split), (split, end))
             } else {
                 let column = slot as usize;
-                let m = end - start;
-                let top = items.len();
-                items.extend_from_within(start..end);
-                items.extend_from_within(start..end);
-                let (mut nl, mut nr) = (0, 0);
-                for i in start..end {
-                    let it = items[i];
+                for &it in &lower[start..end] {
                     let codes = batch.column(it.path as usize, column);
                     let codes = &codes[it.lo as usize..it.hi as usize];
                     let (first, last) = (codes[0] <= bin, codes[codes.len() - 1] <= bin);
                     if first == last {
-                        items[top + nl] = it;
-                        items[top + m + nr] = it;
+                        right[nr] = it;
+                        left[nl] = it;
                         nl += usize::from(first);
                         nr += usize::from(!first);
                     } else {
@@ -257,26 +258,22 @@ impl Tree {
                         let (mut before, mut after) = (it, it);
                         before.hi = k;
                         after.lo = k;
-                        let (l, r) = if first {
+                        (left[nl], right[nr]) = if first {
                             (before, after)
                         } else {
                             (after, before)
                         };
-                        items[top + nl] = l;
-                        items[top + m + nr] = r;
                         nl += 1;
                         nr += 1;
                     }
                 }
-                items.copy_within(top + m..top + m + nr, top + nl);
-                items.truncate(top + nl + nr);
-                ((top, top + nl), (top + nl, top + nl + nr))
-            };
-            if right.0 < right.1 {
-                stack.push((node.child + 1, right.0 as u32, right.1 as u32));
             }
-            if left.0 < left.1 {
-                stack.push((node.child, left.0 as u32, left.1 as u32));
+            items.copy_within(top + m..top + m + nl, top + nr);
+            if nr > 0 {
+                stack.push((node.child + 1, top as u32, (top + nr) as u32));
+            }
+            if nl > 0 {
+                stack.push((node.child, (top + nr) as u32, (top + nr + nl) as u32));
             }
         }
         // Group the runs by path (a counting sort), each path's by step.
@@ -314,8 +311,9 @@ pub const FIXED: u32 = u32::MAX;
 /// shared row and a few path columns whose codes are monotone along its steps.
 #[derive(Debug, Clone, Copy)]
 pub struct PathBatch<'a> {
-    /// The shared codes, path after path, one per feature (`base[r * features + f]`;
-    /// the path columns' entries are not read).
+    /// The shared codes, feature after feature, one per path
+    /// (`base[f * paths + r]`, so that a node reads its paths' codes from
+    /// one place; the path columns' entries are not read).
     pub base: &'a [u8],
     /// For each feature, its index among the path columns, or [`FIXED`].
     pub slots: &'a [u32],
@@ -342,7 +340,7 @@ impl PathBatch<'_> {
 }
 
 /// A path's steps `lo..hi` on their way down a tree.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Item {
     path: u32,
     lo: u32,
@@ -352,7 +350,8 @@ struct Item {
 /// Scratch space of [`Tree::segments`], reused so that walks allocate nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Walks {
-    /// The runs of steps on their way down, each node's contiguous.
+    /// The runs of steps on their way down, each node's contiguous, the
+    /// nodes waiting on the stack below the one being visited.
     items: Vec<Item>,
     /// Nodes to visit: (node, first item, one past the last).
     stack: Vec<(u32, u32, u32)>,
