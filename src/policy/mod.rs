@@ -114,7 +114,8 @@ impl Problem {
         }
         if self.max_internal + self.max_surgical < n {
             return Err(Error::Data(format!(
-                "{n} patients do not fit {} free internal-medicine and {} free surgical beds",
+                "{n} patients do not fit {} free internal-medicine and {} free surgical beds \
+                 (raise the units' `capacity` in the world, or lower their `mean` occupancy)",
                 self.max_internal, self.max_surgical
             )));
         }
