@@ -21,6 +21,15 @@ pub enum Estimand {
     Ate,
     /// Local average treatment effect: the average effect among compliers.
     Late,
+    /// Average treatment effect on the treated: the average effect among
+    /// units that took the treatment (what matching on the treated targets).
+    Att,
+    /// Natural direct effect, E[Y(1, M(0)) - Y(0, M(0))]: the effect with the
+    /// mediators held where the untreated world puts them.
+    Direct,
+    /// Natural indirect effect, E[Y(1, M(1)) - Y(1, M(0))]: the part of the
+    /// effect that runs through the mediators (direct + indirect = ATE).
+    Indirect,
 }
 
 impl Estimand {
@@ -29,6 +38,9 @@ impl Estimand {
         match self {
             Estimand::Ate => "ate",
             Estimand::Late => "late",
+            Estimand::Att => "att",
+            Estimand::Direct => "direct",
+            Estimand::Indirect => "indirect",
         }
     }
 
@@ -37,6 +49,9 @@ impl Estimand {
         match self {
             Estimand::Ate => "ATE",
             Estimand::Late => "LATE",
+            Estimand::Att => "ATT",
+            Estimand::Direct => "direct effect",
+            Estimand::Indirect => "indirect effect",
         }
     }
 }

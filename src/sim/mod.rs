@@ -98,7 +98,8 @@ impl Truth {
         self.values.get(estimand.key()).copied()
     }
 
-    /// The per-unit truth an estimator of `estimand` targets: `cate` for the ATE, `clate` for the LATE.
+    /// The per-unit truth an estimator of `estimand` targets: `cate` for the
+    /// ATE, `clate` for the LATE (none for the others).
     ///
     /// None where the world does not define it, and for a truth read back
     /// from a record (per-unit values are not stored).
@@ -106,6 +107,7 @@ impl Truth {
         let units = match estimand {
             Estimand::Ate => Some(self.cate.as_slice()),
             Estimand::Late => self.clate.as_deref(),
+            Estimand::Att | Estimand::Direct | Estimand::Indirect => None,
         };
         units.filter(|u| !u.is_empty())
     }
