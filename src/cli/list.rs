@@ -40,12 +40,18 @@ pub fn catalogue() -> anyhow::Result<String> {
             writeln!(out, "    {:<26} = {:<12} {doc}", key, "(auto)")?;
         }
     }
-    out.push_str("\nPOLICIES ([[policies]] in experiments on a hospital world, `kind = ...`)\n\n");
+    out.push_str("\nPOLICIES ([[policies]] in experiments, `kind = ...`; placement rules on a hospital world)\n\n");
     for (kind, doc) in POLICY_KINDS {
         writeln!(out, "  {kind:<16} {doc}")?;
     }
     out.push('\n');
     for (key, doc) in POLICY_PARAMETERS {
+        writeln!(out, "    {key:<26} {doc}")?;
+    }
+    out.push_str(
+        "\n  allocate         distribute a budget of resource units across regions (any world)\n\n",
+    );
+    for (key, doc) in ALLOCATION_PARAMETERS {
         writeln!(out, "    {key:<26} {doc}")?;
     }
     out.push_str("\nDIAGNOSANDS (per cell and estimator, each with its Monte Carlo SE)\n\n");
@@ -91,6 +97,37 @@ const POLICY_PARAMETERS: &[(&str, &str)] = &[
     ),
     ("solver", "exact (default) or greedy (the paper's rule)"),
     ("name", "label in records and reports; default from kind, bound, limit and solver"),
+];
+
+/// The parameters of a `kind = "allocate"` entry.
+const ALLOCATION_PARAMETERS: &[(&str, &str)] = &[
+    (
+        "estimator",
+        "the [[estimators]] name whose effects it reads (per-region effects where it has them, else its average)",
+    ),
+    ("oracle", "true: allocate by the world's true effects (the ceiling)"),
+    ("budget", "resource units to distribute (required)"),
+    ("cap", "most units one region may receive; default 1"),
+    (
+        "returns",
+        "share of the previous unit's gain the next unit in a region yields, in (0, 1]; default 1",
+    ),
+    ("weight", "covariate column scaling each region's gain (its population); default none"),
+    ("eligible", "untreated (default: regions without the resource) or all"),
+    ("level", "covariate column with the per-head resource level (for the floor and the Gini)"),
+    ("step", "how much one unit raises a region's level; default 1"),
+    ("min_level", "fairness floor: every eligible region ends at least at this level"),
+    (
+        "robust",
+        "true: maximize the gain's lower quantile over Monte Carlo draws of the effects",
+    ),
+    ("draws", "robust only: Monte Carlo draws; default 200"),
+    ("quantile", "robust only: the quantile maximized; default 0.1"),
+    (
+        "solver",
+        "greedy (default; optimal for these concave gains) or exact (dynamic programming)",
+    ),
+    ("name", "label in records and reports; default from the estimator"),
 ];
 
 fn show(value: &Value) -> String {

@@ -1,6 +1,8 @@
 //! Evaluation: diagnosands that summarize, per cell and estimator, how close
-//! the estimates came to the truth over replications.
+//! the estimates came to the truth over replications, and the true welfare
+//! of placement and allocation policies.
 
+pub mod allocation;
 mod diagnosands;
 pub mod placement;
 

@@ -10,7 +10,10 @@
 //! medicine, all at the busyness that `j` creates. Welfare maximization has
 //! one objective (estimated welfare); minimax regret has two (estimated
 //! welfare and welfare at the lower bounds).
+//!
+//! [`allocate`] distributes a budget of resource units across regions.
 
+pub mod allocate;
 mod brute;
 mod exact;
 mod greedy;

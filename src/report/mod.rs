@@ -2,6 +2,7 @@
 //! the recorded results), as one self-contained `index.html` with inline CSS
 //! and inline SVG plots, and every table also written as CSV beside it.
 
+mod allocation;
 mod figures;
 mod iate;
 mod paper;
@@ -66,6 +67,8 @@ struct Context {
     paper: Option<paper::PaperView>,
     /// The placement policies' section; `None` hides it.
     policies: Option<policies::PolicyView>,
+    /// The allocation policies' section; `None` hides it.
+    allocations: Option<allocation::AllocationView>,
     cells: tables::HtmlTable,
     diagnosands: Vec<tables::DiagnosandGroup>,
     /// The per-unit effects table; `None` hides its section.
@@ -134,10 +137,15 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
     let iate = iate::table(&experiment, &diagnosands);
     let paper = paper::section(&experiment, &records)?;
     let policy_section = policies::section(&experiment, &records)?;
+    let allocation_section = allocation::section(&experiment, &records)?;
     cells_csv.write(dir)?;
     match &policy_section {
         Some((csv, _)) => csv.write(dir)?,
         None => remove_stale(&dir.join(policies::CSV))?,
+    }
+    match &allocation_section {
+        Some((csv, _)) => csv.write(dir)?,
+        None => remove_stale(&dir.join(allocation::CSV))?,
     }
     // An experiment of the paper's pipeline alone has no estimator tables.
     for csv in [&diagnosands_csv, &diagnostics_csv, &estimates_csv] {
@@ -184,6 +192,7 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         summary,
         paper: paper.map(|(_, view)| view),
         policies: policy_section.map(|(_, view)| view),
+        allocations: allocation_section.map(|(_, view)| view),
         cells,
         diagnosands: diagnosand_groups,
         iate: iate.map(|(_, groups)| groups),

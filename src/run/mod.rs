@@ -13,7 +13,10 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-pub use store::{load_records, results_path, EstimatorResult, Iate, PolicyResult, Record, Writer};
+pub use store::{
+    load_records, results_path, AllocationResult, EstimatorResult, Iate, PolicyResult, Record,
+    Writer,
+};
 
 use crate::paper::PaperResult;
 use crate::sim::Sim;
@@ -164,6 +167,7 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         None => (None, None),
     };
     let policies = policies::run(experiment, &sample, &forests, &fits);
+    let allocations = policies::allocations(experiment, &sample, &fits, seed);
     let results = experiment
         .estimators
         .iter()
@@ -199,6 +203,7 @@ pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> R
         paper,
         paper_error,
         policies,
+        allocations,
     })
 }
 
@@ -227,7 +232,8 @@ fn drop_non_finite(result: &mut PaperResult) {
 }
 
 /// A stable hash of what determines the results (sims per cell, estimators,
-/// seed, and the paper's settings and the policies when there are any): a
+/// seed, and the paper's settings and the policies and allocations when
+/// there are any): a
 /// rerun may resume only results with the same fingerprint. The replication
 /// count is left out, so a sweep can be extended by raising it; an
 /// experiment without `[paper]` or `[[policies]]` hashes as it did before
@@ -235,11 +241,18 @@ fn drop_non_finite(result: &mut PaperResult) {
 pub fn fingerprint(experiment: &Experiment) -> Result<u64> {
     let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
     let (estimators, seed) = (&experiment.estimators, experiment.seed);
-    let policies = &experiment.policies;
-    let text = match (&experiment.paper, policies.is_empty()) {
-        (None, true) => serde_json::to_string(&(sims, estimators, seed)),
-        (Some(paper), true) => serde_json::to_string(&(sims, estimators, seed, paper)),
-        (paper, false) => serde_json::to_string(&(sims, estimators, seed, paper, policies)),
+    let (policies, allocations) = (&experiment.policies, &experiment.allocations);
+    let text = match (
+        &experiment.paper,
+        policies.is_empty(),
+        allocations.is_empty(),
+    ) {
+        (None, true, true) => serde_json::to_string(&(sims, estimators, seed)),
+        (Some(paper), true, true) => serde_json::to_string(&(sims, estimators, seed, paper)),
+        (paper, false, true) => serde_json::to_string(&(sims, estimators, seed, paper, policies)),
+        (paper, _, false) => {
+            serde_json::to_string(&(sims, estimators, seed, paper, policies, allocations))
+        }
     }
     .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
     Ok(seed::fnv1a(text.as_bytes()))

@@ -1,12 +1,15 @@
-//! The `[[policies]]` of one task: each rule places every day's cohort of
-//! the sample's hospital world, from the named forest's effects and bounds at
-//! the busyness each placement creates, and is judged against the truth.
+//! The `[[policies]]` of one task. Each placement rule places every day's
+//! cohort of the sample's hospital world, from the named forest's effects and
+//! bounds at the busyness each placement creates; each allocation distributes
+//! its budget across the sample's regions. Both are judged against the truth.
 
 use std::collections::BTreeMap;
 
-use super::store::PolicyResult;
+use super::seed;
+use super::store::{AllocationResult, PolicyResult};
 use crate::estimate::forest::FittedForest;
 use crate::estimate::Estimate;
+use crate::evaluate::allocation::evaluate_allocation;
 use crate::evaluate::placement::{placement_days, summarize_policy, Model, PlacementDay, Training};
 use crate::sim::hospital::Unit;
 use crate::sim::Sample;
@@ -53,6 +56,53 @@ pub(super) fn run(
                     error: None,
                 },
                 Err(e) => PolicyResult {
+                    policy: policy.name.clone(),
+                    summary: None,
+                    error: Some(format!("policy `{}`: {e}", policy.name)),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Every allocation policy of the experiment on one sample, judged by the
+/// world's per-region effects; a failure is recorded with the policy.
+pub(super) fn allocations(
+    experiment: &Experiment,
+    sample: &Sample,
+    fits: &[Result<Estimate>],
+    task_seed: u64,
+) -> Vec<AllocationResult> {
+    experiment
+        .allocations
+        .iter()
+        .map(|policy| {
+            let estimate = match &policy.estimator {
+                None => Ok(None),
+                Some(name) => experiment
+                    .estimators
+                    .iter()
+                    .zip(fits)
+                    .find(|(e, _)| e.name == *name)
+                    .ok_or_else(|| format!("no estimator `{name}`"))
+                    .and_then(|(_, fit)| {
+                        fit.as_ref()
+                            .map(Some)
+                            .map_err(|e| format!("its estimator `{name}` failed: {e}"))
+                    }),
+            };
+            let seed = seed::estimator_seed(task_seed, &format!("allocate {}", policy.name));
+            let summary = estimate.and_then(|estimate| {
+                evaluate_allocation(policy, &sample.data, &sample.truth.tau, estimate, seed)
+                    .map_err(|e| e.to_string())
+            });
+            match summary {
+                Ok(summary) => AllocationResult {
+                    policy: policy.name.clone(),
+                    summary: Some(summary),
+                    error: None,
+                },
+                Err(e) => AllocationResult {
                     policy: policy.name.clone(),
                     summary: None,
                     error: Some(format!("policy `{}`: {e}", policy.name)),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Shard;
 use crate::estimate::Estimate;
+use crate::evaluate::allocation::AllocationSummary;
 use crate::evaluate::placement::PolicySummary;
 use crate::paper::PaperResult;
 use crate::{Error, Result};
@@ -93,6 +94,19 @@ pub struct PolicyResult {
     pub error: Option<String>,
 }
 
+/// One allocation policy's outcome on one task: its results, or the reason it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationResult {
+    /// The policy's label in the experiment.
+    pub policy: String,
+    /// Its results, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<AllocationSummary>,
+    /// Why it failed (its estimator failed, the floor does not fit the budget, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Everything one task produced: its position, seed, the sample's truth,
 /// each estimator's result and, with `[paper]`, the paper pipeline's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,9 +128,12 @@ pub struct Record {
     /// Why the paper's pipeline failed on this sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paper_error: Option<String>,
-    /// One entry per `[[policies]]` entry, in the experiment's order.
+    /// One entry per placement `[[policies]]` entry, in the experiment's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyResult>,
+    /// One entry per `kind = "allocate"` policy, in the experiment's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<AllocationResult>,
 }
 
 /// The results file a run (or shard) appends to.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
+use super::allocation::{AllocationEntry, AllocationSpec};
 use super::policy::PolicyEntry;
 use super::{EstimatorSpec, NamedEstimator, PolicySpec, SimSpec, SourceFile};
 use crate::paper::PaperSpec;
@@ -67,7 +68,7 @@ struct ExperimentFile {
     #[serde(default)]
     estimators: Vec<Spanned<toml::Table>>,
     #[serde(default)]
-    policies: Vec<Spanned<PolicyEntry>>,
+    policies: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     report: ReportSpec,
     paper: Option<Spanned<PaperSpec>>,
@@ -119,6 +120,9 @@ pub struct Experiment {
     /// The placement policies run on every sample of a hospital world.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicySpec>,
+    /// The allocation policies (`kind = "allocate"`) run on every sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<AllocationSpec>,
     /// Report title and description.
     pub report: ReportSpec,
     /// The experiment file's text, as run.
@@ -236,7 +240,8 @@ impl Experiment {
             ));
         }
         let estimators = parse_estimators(&file, raw.estimators)?;
-        let policies = parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
+        let (policies, allocations) =
+            parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
         Ok(Experiment {
             name,
             replications: raw.replications,
@@ -246,6 +251,7 @@ impl Experiment {
             estimators,
             paper,
             policies,
+            allocations,
             report: raw.report,
             experiment_source: file.text,
             sim_source: sim_file.text,
@@ -406,46 +412,65 @@ fn parse_estimators(
     Ok(out)
 }
 
-/// The `[[policies]]` entries, checked against the estimators, named
-/// uniquely, and only on a hospital world (the rules place its cohorts).
+/// The `[[policies]]` entries, checked against the estimators and named
+/// uniquely: placement rules (only on a hospital world, whose cohorts they
+/// place) and allocations (`kind = "allocate"`, on any world).
 fn parse_policies(
     file: &SourceFile,
     sim: &Spanned<String>,
-    entries: Vec<Spanned<PolicyEntry>>,
+    entries: Vec<Spanned<toml::Table>>,
     estimators: &[NamedEstimator],
     cells: &[Cell],
-) -> Result<Vec<PolicySpec>> {
-    if entries.is_empty() {
-        return Ok(Vec::new());
-    }
-    if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
-        return Err(file.error_at(
-            Some(sim.span()),
-            &format!(
-                "`[[policies]]` place each day's cohort of a hospital world, which needs a sim of \
-                 kind = \"hospital\" (such as sims/swiss_ncu.toml); `{}` is of kind `{}`",
-                sim.get_ref(),
-                cell.sim.kind()
-            ),
-        ));
-    }
-    let mut out: Vec<PolicySpec> = Vec::new();
+) -> Result<(Vec<PolicySpec>, Vec<AllocationSpec>)> {
+    let mut placements: Vec<PolicySpec> = Vec::new();
+    let mut allocations: Vec<AllocationSpec> = Vec::new();
     for entry in entries {
         let span = entry.span();
-        let policy = entry
-            .into_inner()
-            .check(estimators)
-            .map_err(|m| file.error_at(Some(span.clone()), &format!("policy: {m}")))?;
-        if out.iter().any(|p| p.name == policy.name) {
+        let mut table = entry.into_inner();
+        let at = |m: String| file.error_at(Some(span.clone()), &format!("policy: {m}"));
+        let name = if table.get("kind").and_then(Value::as_str) == Some("allocate") {
+            table.remove("kind");
+            let entry: AllocationEntry = Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
+            let allocation = entry.check(estimators).map_err(at)?;
+            let name = allocation.name.clone();
+            allocations.push(allocation);
+            name
+        } else {
+            let entry: PolicyEntry = Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
+            if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
+                return Err(file.error_at(
+                    Some(sim.span()),
+                    &format!(
+                        "placement `[[policies]]` place each day's cohort of a hospital world, \
+                         which needs a sim of kind = \"hospital\" (such as sims/swiss_ncu.toml); \
+                         `{}` is of kind `{}` (on any world, kind = \"allocate\" distributes a \
+                         budget instead)",
+                        sim.get_ref(),
+                        cell.sim.kind()
+                    ),
+                ));
+            }
+            let policy = entry.check(estimators).map_err(at)?;
+            let name = policy.name.clone();
+            placements.push(policy);
+            name
+        };
+        let names = placements.iter().map(|p| &p.name);
+        if names
+            .chain(allocations.iter().map(|a| &a.name))
+            .filter(|n| **n == name)
+            .count()
+            > 1
+        {
             return Err(file.error_at(
                 Some(span),
-                &format!(
-                    "two policies are named `{}`; give one a distinct `name = \"...\"`",
-                    policy.name
-                ),
+                &format!("two policies are named `{name}`; give one a distinct `name = \"...\"`"),
             ));
         }
-        out.push(policy);
     }
-    Ok(out)
+    Ok((placements, allocations))
 }

@@ -1,6 +1,7 @@
 //! Specs: the serde types users write in TOML (sims, experiments, estimators),
 //! their validation, and the expansion of a sweep into cells.
 
+pub mod allocation;
 mod estimator;
 mod experiment;
 pub mod formula;
@@ -8,6 +9,7 @@ mod location;
 pub mod policy;
 mod sim;
 
+pub use allocation::AllocationSpec;
 pub use estimator::{EstimatorSpec, NamedEstimator};
 pub use experiment::{Axis, Cell, Experiment, ReportSpec};
 pub use location::SourceFile;

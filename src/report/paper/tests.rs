@@ -55,6 +55,7 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
         }),
         paper_error: None,
         policies: Vec::new(),
+        allocations: Vec::new(),
     }
 }
 

@@ -1,0 +1,243 @@
+//! Allocation policies: `[[policies]]` entries of `kind = "allocate"`, which
+//! distribute a budget of discrete resource units across the units of a
+//! sample (regions, districts) to maximize the health gain an estimator
+//! promises, under per-region caps and a fairness floor, and are judged by the
+//! gain the world truly gives.
+
+use serde::{Deserialize, Serialize};
+
+use super::{NamedEstimator, Solver};
+
+/// Which regions may receive resource units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Eligible {
+    /// Only regions without the resource yet (treatment 0): the estimated
+    /// effect is the effect of investing where nobody has.
+    #[default]
+    Untreated,
+    /// Every region.
+    All,
+}
+
+/// Which algorithm solves the allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllocationSolver {
+    /// Greedy on marginal gains: optimal for concave gains (`returns <= 1`),
+    /// which is every allocation causim declares; see [`crate::policy::allocate`].
+    #[default]
+    Greedy,
+    /// Dynamic programming over regions and budget: optimal for any gains,
+    /// and the check that greedy is.
+    Exact,
+}
+
+/// A floor on every eligible region's resource level after allocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fairness {
+    /// The covariate column holding each region's resource level per head
+    /// (e.g. `beds` per 1,000 people).
+    pub level: String,
+    /// How much one unit raises a region's level.
+    pub step: f64,
+    /// Every eligible region must end at least at this level, when the cap allows.
+    pub min_level: Option<f64>,
+}
+
+/// Monte Carlo robustness: choose the allocation whose gain at a low
+/// quantile of the estimate's sampling distribution is highest.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Robust {
+    /// Draws of the effects from their sampling distribution.
+    pub draws: usize,
+    /// The quantile of the gain over the draws that is maximized (e.g. 0.1).
+    pub quantile: f64,
+}
+
+/// A checked `kind = "allocate"` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationSpec {
+    /// Unique label within the experiment.
+    pub name: String,
+    /// The estimator whose effects the allocation reads; `None` for the
+    /// oracle, which reads the world's true effects.
+    pub estimator: Option<String>,
+    /// Resource units to distribute (at most; units with a negative
+    /// estimated gain are kept back).
+    pub budget: usize,
+    /// Most units one region may receive.
+    pub cap: usize,
+    /// Each further unit in a region yields this share of the previous one's
+    /// gain (1: constant returns; below 1: diminishing).
+    pub returns: f64,
+    /// Covariate column whose values scale each region's gain (its population); none: 1.
+    pub weight: Option<String>,
+    /// Which regions may receive units.
+    pub eligible: Eligible,
+    /// The per-head resource level, for the fairness floor and the Gini figure.
+    pub fairness: Option<Fairness>,
+    /// Monte Carlo robustness, when asked.
+    pub robust: Option<Robust>,
+    /// The solver.
+    pub solver: AllocationSolver,
+}
+
+/// A `[[policies]]` entry of `kind = "allocate"`, as written (without its `kind`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AllocationEntry {
+    name: Option<String>,
+    estimator: Option<String>,
+    solver: Option<Solver>,
+    budget: Option<usize>,
+    cap: Option<usize>,
+    returns: Option<f64>,
+    weight: Option<String>,
+    eligible: Option<Eligible>,
+    level: Option<String>,
+    step: Option<f64>,
+    min_level: Option<f64>,
+    robust: Option<bool>,
+    draws: Option<usize>,
+    quantile: Option<f64>,
+    oracle: Option<bool>,
+}
+
+impl AllocationEntry {
+    /// Checks the entry against the experiment's estimators; the error says what to change.
+    pub(crate) fn check(self, estimators: &[NamedEstimator]) -> Result<AllocationSpec, String> {
+        let (name, estimator, solver) = (self.name, self.estimator, self.solver);
+        let budget = self.budget.ok_or(
+            "kind = \"allocate\" needs `budget`: the number of resource units to distribute",
+        )?;
+        if budget == 0 {
+            return Err("`budget` is 0; give at least one unit to distribute".into());
+        }
+        let cap = self.cap.unwrap_or(1);
+        if cap == 0 {
+            return Err("`cap` is 0, so no region could receive a unit; use 1 or more".into());
+        }
+        let returns = self.returns.unwrap_or(1.0);
+        if !(returns > 0.0 && returns <= 1.0) {
+            return Err(format!(
+                "`returns` is {returns}; it is the share of the previous unit's gain that the \
+                 next unit in the same region yields, in (0, 1] (1: constant returns). Increasing \
+                 returns are not supported: gains must be concave for the solvers' guarantees"
+            ));
+        }
+        let oracle = self.oracle.unwrap_or(false);
+        let estimator = match (oracle, estimator) {
+            (true, Some(e)) => {
+                return Err(format!(
+                    "`oracle = true` allocates by the world's true effects; remove \
+                     `estimator = \"{e}\"`"
+                ))
+            }
+            (true, None) => None,
+            (false, Some(e)) => {
+                if !estimators.iter().any(|n| n.name == e) {
+                    let known: Vec<&str> = estimators.iter().map(|n| n.name.as_str()).collect();
+                    return Err(format!(
+                        "`estimator = \"{e}\"` names no estimator of this experiment; it has: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                }
+                Some(e)
+            }
+            (false, None) => match estimators {
+                [only] => Some(only.name.clone()),
+                _ => {
+                    return Err(
+                        "say which estimator's effects feed the allocation with \
+                         `estimator = \"...\"`, or set `oracle = true` for the world's true effects"
+                            .into(),
+                    )
+                }
+            },
+        };
+        let fairness = match (self.level, self.step, self.min_level) {
+            (Some(level), step, min_level) => {
+                let step = step.unwrap_or(1.0);
+                if !(step.is_finite() && step > 0.0) {
+                    return Err(format!(
+                        "`step` is {step}; it is how much one unit raises a region's `{level}`, \
+                         a positive number"
+                    ));
+                }
+                if min_level.is_some_and(|m| !m.is_finite()) {
+                    return Err("`min_level` must be a finite number".into());
+                }
+                Some(Fairness {
+                    level,
+                    step,
+                    min_level,
+                })
+            }
+            (None, Some(_), _) | (None, _, Some(_)) => {
+                return Err(
+                    "`step` and `min_level` need `level`: the column with each region's \
+                     resource level per head (e.g. level = \"beds\")"
+                        .into(),
+                )
+            }
+            (None, None, None) => None,
+        };
+        let robust = match (self.robust.unwrap_or(false), self.draws, self.quantile) {
+            (true, draws, quantile) => {
+                if oracle {
+                    return Err("the oracle knows the true effects; it takes no `robust`".into());
+                }
+                let draws = draws.unwrap_or(200);
+                let quantile = quantile.unwrap_or(0.1);
+                if draws < 10 {
+                    return Err(format!(
+                        "`draws` is {draws}; a quantile needs at least 10 Monte Carlo draws"
+                    ));
+                }
+                if !(quantile > 0.0 && quantile < 1.0) {
+                    return Err(format!(
+                        "`quantile` is {quantile}; it is the share of draws below the gain \
+                         maximized, in (0, 1), e.g. 0.1"
+                    ));
+                }
+                Some(Robust { draws, quantile })
+            }
+            (false, None, None) => None,
+            (false, _, _) => {
+                return Err("`draws` and `quantile` belong to `robust = true`".into());
+            }
+        };
+        let solver = match solver {
+            None | Some(Solver::Greedy) => AllocationSolver::Greedy,
+            Some(Solver::Exact) => AllocationSolver::Exact,
+        };
+        let name = name.unwrap_or_else(|| {
+            let source = estimator.as_deref().unwrap_or("oracle");
+            let mut name = format!("allocate by {source}");
+            if robust.is_some() {
+                name.push_str(", robust");
+            }
+            if fairness.as_ref().is_some_and(|f| f.min_level.is_some()) {
+                name.push_str(", floor");
+            }
+            name
+        });
+        Ok(AllocationSpec {
+            name,
+            estimator,
+            budget,
+            cap,
+            returns,
+            weight: self.weight,
+            eligible: self.eligible.unwrap_or_default(),
+            fairness,
+            robust,
+            solver,
+        })
+    }
+}
