@@ -93,6 +93,13 @@ const POLICY_PARAMETERS: &[(&str, &str)] = &[
     ("name", "label in records and reports; default from kind, bound, limit and solver"),
 ];
 
+/// A parameter's value as TOML; an array of tables (a world's `[[nodes]]`)
+/// is summarized by its length.
 fn show(value: &Value) -> String {
-    value.to_string()
+    match value {
+        Value::Array(items) if items.iter().any(Value::is_table) => {
+            format!("[{} entries]", items.len())
+        }
+        _ => value.to_string(),
+    }
 }
