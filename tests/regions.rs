@@ -116,7 +116,17 @@ fn the_data_holds_pre_treatment_columns_mediators_and_the_graph() {
         .collect();
     assert_eq!(
         set,
-        ["gdp", "urban", "east", "ageing", "burden", "population", "beds", "x1", "x2"]
+        [
+            "gdp",
+            "urban",
+            "east",
+            "ageing",
+            "burden",
+            "population",
+            "beds",
+            "x1",
+            "x2"
+        ]
     );
 }
 
@@ -141,7 +151,11 @@ fn samples_are_determined_by_the_seed_and_sweep_keys_work() {
         panic!("still a regions world");
     };
     assert_eq!(
-        (swept.n, swept.covariates.count, swept.covariates.confounders),
+        (
+            swept.n,
+            swept.covariates.count,
+            swept.covariates.confounders
+        ),
         (400, 50, 5)
     );
     assert_eq!(swept.parameters["confounding"], 0.0);
@@ -183,7 +197,10 @@ fn without_confounding_the_naive_comparison_is_right_and_with_it_wrong() {
     let (error, se) = naive(0.0, 0.0);
     assert!(error.abs() < 3.0 * se, "randomized: error {error}, se {se}");
     let (error, se) = naive(1.0, 0.5);
-    assert!(error > 0.5 && error > 10.0 * se, "confounded: error {error}");
+    assert!(
+        error > 0.5 && error > 10.0 * se,
+        "confounded: error {error}"
+    );
 }
 
 #[test]
@@ -282,7 +299,11 @@ fn the_front_door_recovers_the_effect_despite_a_latent_confounder() {
     let ols = causim::estimate::linear::Ols::default();
     let big = sample(&front_door_world(20_000), 2);
     let e = ols.fit(&big.data, 0).expect("ols");
-    assert!(e.estimate - truth(&big, Estimand::Ate) > 0.5, "{}", e.estimate);
+    assert!(
+        e.estimate - truth(&big, Estimand::Ate) > 0.5,
+        "{}",
+        e.estimate
+    );
 
     let scm = Scm {
         bootstrap: 100,
@@ -334,7 +355,10 @@ fn scm_errors_say_what_to_change() {
     let mut plain = s.data.clone();
     plain.graph = None;
     let m = message(Scm::default(), &plain);
-    assert!(m.contains("needs a causal graph") && m.contains("graph ="), "{m}");
+    assert!(
+        m.contains("needs a causal graph") && m.contains("graph ="),
+        "{m}"
+    );
 
     let typo = Scm {
         graph: Some(GraphSpec {
@@ -391,7 +415,10 @@ fn bad_worlds_name_the_node_and_the_fix() {
     let error = |edit: &dyn Fn(&mut RegionsWorld)| {
         let mut w = world(100);
         edit(&mut w);
-        w.build().map(|_| ()).expect_err("invalid world").to_string()
+        w.build()
+            .map(|_| ())
+            .expect_err("invalid world")
+            .to_string()
     };
     let m = error(&|w| w.nodes[1].formula = "health + gdp".into());
     assert!(
@@ -430,4 +457,41 @@ fn generation_is_fast_in_high_dimension() {
     let elapsed = start.elapsed().as_secs_f64();
     assert_eq!(s.data.x.dim(), (5000, 207));
     assert!(elapsed < 1.0, "{elapsed} s");
+}
+
+#[test]
+fn the_shipped_world_is_the_default_and_the_cli_writes_mediators_and_truth() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (_, spec) = causim::spec::load_sim(&root.join("sims/regions.toml")).expect("loads");
+    assert_eq!(spec, SimSpec::Regions(RegionsWorld::default()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
+        .args(["simulate", "sims/regions.toml", "--set", "n=50"])
+        .current_dir(root)
+        .output()
+        .expect("simulate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).expect("utf-8");
+    let header = csv.lines().next().expect("a header");
+    assert!(
+        header.starts_with("gdp,urban,") && header.ends_with(",x10,w,access,y,tau,cate"),
+        "{header}"
+    );
+    assert_eq!(csv.lines().count(), 51);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
+        .arg("list")
+        .output()
+        .expect("list");
+    let list = String::from_utf8(out.stdout).expect("utf-8");
+    for word in [
+        "regions:",
+        "parameters.confounding",
+        "scm (targets ATE)",
+        "bootstrap",
+    ] {
+        assert!(list.contains(word), "{word}");
+    }
 }

@@ -428,8 +428,8 @@ fn front_door(
     let outcome = LeastSquares::fit(x.view(), yr.view(), &names)?;
     let q = m.len();
     let mut ate = 0.0;
-    for j in 0..q {
-        let b = arm_difference(m[j], w, rows)?;
+    for (j, &mj) in m.iter().enumerate() {
+        let b = arm_difference(mj, w, rows)?;
         ate += b * (outcome.beta[2 + j] + share * outcome.beta[2 + q + j]);
     }
     Ok(ate)
@@ -474,8 +474,8 @@ fn natural_effects(
     let yr: Array1<f64> = rows.iter().map(|&i| y[i]).collect();
     let outcome = LeastSquares::fit(x.view(), yr.view(), &names)?;
     let (mut direct, mut indirect) = (outcome.beta[1], 0.0);
-    for j in 0..q {
-        let mr: Array1<f64> = rows.iter().map(|&i| m[j][i]).collect();
+    for (j, mj) in m.iter().enumerate() {
+        let mr: Array1<f64> = rows.iter().map(|&i| mj[i]).collect();
         let model = LeastSquares::fit(mediator_x, mr.view(), &names[..2 + 2 * p])?;
         let (alpha, beta) = (model.beta[0], model.beta[1]);
         let (theta2, theta3) = (outcome.beta[2 + 2 * p + j], outcome.beta[2 + 2 * p + q + j]);
