@@ -3,6 +3,8 @@
 //! and sweep keys work), and scm's bias and coverage for the total, direct
 //! and indirect effects, by the front door, and under a wrong graph.
 
+mod common;
+
 use causim::estimate::linear::DifferenceInMeans;
 use causim::estimate::scm::{Effect, Scm};
 use causim::estimate::{Estimand, Estimator};
@@ -494,4 +496,29 @@ fn the_shipped_world_is_the_default_and_the_cli_writes_mediators_and_truth() {
     ] {
         assert!(list.contains(word), "{word}");
     }
+}
+
+#[test]
+fn the_shipped_experiment_loads_and_a_bad_graph_fails_at_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let experiment =
+        causim::spec::Experiment::load(&root.join("experiments/regions.toml")).expect("loads");
+    assert_eq!(experiment.estimators.len(), 6);
+    let dir = common::scratch("regions_bad_graph");
+    common::write(&dir, "sim.toml", "kind = \"regions\"\nn = 100\n");
+    let path = common::write(
+        &dir,
+        "x.toml",
+        r#"sim = "sim.toml"
+replications = 2
+seed = 1
+[[estimators]]
+kind = "scm"
+graph = { edges = ["gdp resource"], treatment = "resource", outcome = "health" }
+"#,
+    );
+    let m = causim::spec::Experiment::load(&path)
+        .expect_err("a bad edge")
+        .to_string();
+    assert!(m.contains("`gdp resource`") && m.contains("x.toml"), "{m}");
 }

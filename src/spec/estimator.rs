@@ -62,6 +62,15 @@ impl EstimatorSpec {
         }
     }
 
+    /// Checks the settings an estimator can judge before seeing data, so
+    /// that a bad experiment fails at load rather than in every task.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            EstimatorSpec::Scm(e) => e.check(),
+            _ => Ok(()),
+        }
+    }
+
     /// One default-parameter spec of every estimator, for `causim list`.
     pub fn all_defaults() -> Vec<EstimatorSpec> {
         vec![
