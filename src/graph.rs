@@ -97,7 +97,7 @@ pub struct CausalGraph {
     outcome: usize,
 }
 
-/// Which front-door condition a mediator set fails, for error messages.
+/// The front-door criterion's verdict on the graph's observed mediators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrontDoor {
     /// The observed mediators satisfy the criterion (indices of the nodes).
@@ -117,6 +117,13 @@ impl CausalGraph {
         treatment: &str,
         outcome: &str,
     ) -> Result<Self> {
+        let k = names.len();
+        if observed.len() != k || parents.len() != k || parents.iter().flatten().any(|&p| p >= k) {
+            return Err(Error::Spec(format!(
+                "a graph of {k} nodes needs {k} observed flags and {k} parent lists with \
+                 indices below {k}"
+            )));
+        }
         let find = |name: &str, role: &str| {
             names
                 .iter()
