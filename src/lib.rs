@@ -16,6 +16,7 @@ pub mod data;
 pub mod error;
 pub mod estimate;
 pub mod evaluate;
+pub mod graph;
 pub mod paper;
 pub mod policy;
 pub mod report;

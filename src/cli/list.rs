@@ -130,6 +130,13 @@ const ALLOCATION_PARAMETERS: &[(&str, &str)] = &[
     ("name", "label in records and reports; default from the estimator"),
 ];
 
+/// A parameter's value as TOML; an array of tables (a world's `[[nodes]]`)
+/// is summarized by its length.
 fn show(value: &Value) -> String {
-    value.to_string()
+    match value {
+        Value::Array(items) if items.iter().any(Value::is_table) => {
+            format!("[{} entries]", items.len())
+        }
+        _ => value.to_string(),
+    }
 }

@@ -100,6 +100,16 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     if let Some(z) = &z {
         columns.push(("z", Column::Numbers(z)));
     }
+    let mediators: Vec<(&str, Vec<f64>)> = data
+        .mediators
+        .iter()
+        .map(|(name, m)| (name.as_str(), m.to_vec()))
+        .collect();
+    columns.extend(
+        mediators
+            .iter()
+            .map(|(name, m)| (*name, Column::Numbers(m))),
+    );
     columns.push(("y", Column::Numbers(&y)));
     columns.push(("tau", Column::Numbers(&sample.truth.tau)));
     columns.push(("cate", Column::Numbers(&sample.truth.cate)));

@@ -7,10 +7,13 @@ pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table};
 
 use ndarray::{Array1, Array2};
 
+use crate::graph::CausalGraph;
 use crate::{Error, Result};
 
 /// One sample as estimators see it: outcome `y`, treatment `w`, an optional
-/// instrument `z`, and covariates `x` (one row per unit), with column names.
+/// instrument `z`, and covariates `x` (one row per unit), with column names;
+/// a world with a causal graph also hands over the graph and its observed
+/// mediators.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Outcome, one entry per unit.
@@ -23,6 +26,15 @@ pub struct Dataset {
     pub x: Array2<f64>,
     /// Names of the covariate columns, in the order of `x`'s columns.
     pub x_names: Vec<String>,
+    /// The causal graph that generated the data, where the world has one
+    /// (the regions world): graph-based estimators (`scm`) identify the
+    /// effect from it. Its observed nodes are the columns of `x` and
+    /// `mediators`, its treatment is `w` and its outcome `y`.
+    pub graph: Option<CausalGraph>,
+    /// Observed mediators (post-treatment variables on the way from `w` to
+    /// `y`), named, one entry per unit each. Kept apart from `x` so that
+    /// estimators that adjust for all covariates never adjust for them.
+    pub mediators: Vec<(String, Array1<f64>)>,
 }
 
 impl Dataset {
@@ -62,7 +74,40 @@ impl Dataset {
             z,
             x,
             x_names,
+            graph: None,
+            mediators: Vec::new(),
         })
+    }
+
+    /// This dataset with the causal graph that generated it.
+    pub fn with_graph(mut self, graph: CausalGraph) -> Self {
+        self.graph = Some(graph);
+        self
+    }
+
+    /// This dataset with named mediator columns, after checking that each
+    /// has `n` entries.
+    pub fn with_mediators(mut self, mediators: Vec<(String, Array1<f64>)>) -> Result<Self> {
+        if let Some((name, m)) = mediators.iter().find(|(_, m)| m.len() != self.n()) {
+            return Err(Error::Data(format!(
+                "mediator `{name}` has {} rows but the outcome has {}",
+                m.len(),
+                self.n()
+            )));
+        }
+        self.mediators = mediators;
+        Ok(self)
+    }
+
+    /// The column called `name` among the covariates and the mediators.
+    pub fn column(&self, name: &str) -> Option<ndarray::ArrayView1<'_, f64>> {
+        if let Some(j) = self.x_names.iter().position(|n| n == name) {
+            return Some(self.x.column(j));
+        }
+        self.mediators
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m.view())
     }
 
     /// Number of units.

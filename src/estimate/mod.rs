@@ -4,6 +4,7 @@
 pub mod forest;
 pub mod linalg;
 pub mod linear;
+pub mod scm;
 
 use std::collections::BTreeMap;
 

@@ -4,6 +4,7 @@
 pub mod hospital;
 pub mod iv;
 mod quadrature;
+pub mod regions;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
+use crate::estimate::scm::Scm;
 use crate::estimate::{Estimate, Estimator};
 use crate::Result;
 
@@ -25,6 +26,9 @@ pub enum EstimatorSpec {
     CausalForest(CausalForest),
     /// grf's instrumental forest: tau(x) as a local LATE, doubly robust average.
     InstrumentalForest(InstrumentalForest),
+    /// Structural causal model: identification from a causal graph (backdoor,
+    /// else front door), linear g-computation, mediation formula.
+    Scm(Scm),
 }
 
 impl EstimatorSpec {
@@ -37,6 +41,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(e) => e,
             EstimatorSpec::CausalForest(e) => e,
             EstimatorSpec::InstrumentalForest(e) => e,
+            EstimatorSpec::Scm(e) => e,
         }
     }
 
@@ -57,6 +62,15 @@ impl EstimatorSpec {
         }
     }
 
+    /// Checks the settings an estimator can judge before seeing data, so
+    /// that a bad experiment fails at load rather than in every task.
+    pub fn check(&self) -> Result<()> {
+        match self {
+            EstimatorSpec::Scm(e) => e.check(),
+            _ => Ok(()),
+        }
+    }
+
     /// One default-parameter spec of every estimator, for `causim list`.
     pub fn all_defaults() -> Vec<EstimatorSpec> {
         vec![
@@ -66,6 +80,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(RegressionForest::default()),
             EstimatorSpec::CausalForest(CausalForest::default()),
             EstimatorSpec::InstrumentalForest(InstrumentalForest::default()),
+            EstimatorSpec::Scm(Scm::default()),
         ]
     }
 
@@ -137,6 +152,14 @@ impl EstimatorSpec {
                 "grf instrumental forest: local LATE tau(x) with little-bags SEs, doubly robust average (compliance score)",
                 FOREST,
             ),
+            EstimatorSpec::Scm(_) => (
+                "causal graph: backdoor adjustment (Lin's interacted g-computation, per-unit effects), else front door; direct/indirect by the mediation formula",
+                &[
+                    ("effect", "total (ATE), direct or indirect (natural effects through the graph's mediators)"),
+                    ("graph", "{ edges = [\"a -> b\", ...], latent = [...], treatment, outcome }; default: the data's own graph"),
+                    ("bootstrap", "bootstrap replicates for the SEs of the front door and of direct/indirect effects"),
+                ],
+            ),
         }
     }
 
@@ -149,6 +172,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(_) => "regression_forest",
             EstimatorSpec::CausalForest(_) => "causal_forest",
             EstimatorSpec::InstrumentalForest(_) => "instrumental_forest",
+            EstimatorSpec::Scm(_) => "scm",
         }
     }
 }

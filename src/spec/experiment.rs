@@ -400,6 +400,8 @@ fn parse_estimators(
                         &format!("estimator: {}", e.message().trim()),
                     )
                 })?;
+        spec.check()
+            .map_err(|e| file.error_at(Some(span.clone()), &format!("estimator: {e}")))?;
         let name = name.unwrap_or_else(|| spec.kind().to_string());
         if out.iter().any(|e| e.name == name) {
             return Err(file.error_at(

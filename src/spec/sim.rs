@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use super::SourceFile;
-use crate::sim::{hospital::HospitalWorld, iv::IvWorld, Sim};
+use crate::sim::{hospital::HospitalWorld, iv::IvWorld, regions::RegionsWorld, Sim};
 use crate::{Error, Result};
 
 /// A world's spec, tagged by `kind`; each variant's payload is the world's parameters.
@@ -17,6 +17,9 @@ pub enum SimSpec {
     Iv(IvWorld),
     /// Hospitals, NCUs, daily cohorts, congestion; calibrated to the placement paper (`sims/swiss_ncu.toml`).
     Hospital(HospitalWorld),
+    /// Regions as structural equations with a causal graph, mediators and
+    /// latent nodes (`sims/regions.toml`).
+    Regions(RegionsWorld),
 }
 
 impl SimSpec {
@@ -25,6 +28,7 @@ impl SimSpec {
         Ok(match self {
             SimSpec::Iv(world) => Box::new(world.build()?),
             SimSpec::Hospital(world) => Box::new(world.build()?),
+            SimSpec::Regions(world) => Box::new(world.build()?),
         })
     }
 
@@ -33,6 +37,7 @@ impl SimSpec {
         match self {
             SimSpec::Iv(_) => "iv",
             SimSpec::Hospital(_) => "hospital",
+            SimSpec::Regions(_) => "regions",
         }
     }
 
@@ -41,6 +46,7 @@ impl SimSpec {
         vec![
             SimSpec::Iv(IvWorld::default()),
             SimSpec::Hospital(HospitalWorld::default()),
+            SimSpec::Regions(RegionsWorld::default()),
         ]
     }
 
@@ -51,6 +57,10 @@ impl SimSpec {
             SimSpec::Hospital(_) => (
                 crate::sim::hospital::SUMMARY,
                 crate::sim::hospital::PARAMETERS,
+            ),
+            SimSpec::Regions(_) => (
+                crate::sim::regions::SUMMARY,
+                crate::sim::regions::PARAMETERS,
             ),
         }
     }
@@ -141,6 +151,7 @@ pub fn load_sim(path: &Path) -> Result<(SourceFile, SimSpec)> {
     let spec = match kind.get_ref().as_str() {
         "iv" => SimSpec::Iv(parameters.parse()?),
         "hospital" => SimSpec::Hospital(parameters.parse()?),
+        "regions" => SimSpec::Regions(parameters.parse()?),
         other => {
             return Err(source.error_at(
                 Some(span),

@@ -1,0 +1,212 @@
+//! Generating samples of the regions world: the factual pass over the
+//! structural equations, then the interventions that give each unit's
+//! potential outcomes, Y(1, M(0)) and its conditional effect.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::{NodeType, RegionsWorld};
+use crate::data::Dataset;
+use crate::graph::CausalGraph;
+use crate::sim::{logistic, Sample, Sim, Truth};
+use crate::spec::formula::Formula;
+use crate::Result;
+
+/// The regions world with its equations parsed, ready to generate samples.
+#[derive(Debug, Clone)]
+pub struct RegionsSim {
+    pub(super) world: RegionsWorld,
+    /// One formula per node, over (nodes, x1..xK, parameters).
+    pub(super) formulas: Vec<Formula>,
+    /// Each node's noise sd (0 for binary nodes).
+    pub(super) noise: Vec<f64>,
+    /// The parameters' values, in the order of the formulas' variables.
+    pub(super) params: Vec<f64>,
+    pub(super) treatment: usize,
+    pub(super) outcome: usize,
+    /// Whether each node is a descendant of the treatment (the treatment included).
+    pub(super) is_descendant: Vec<bool>,
+    /// Observed nodes that are not descendants of the treatment: the data's
+    /// first covariates.
+    pub(super) observed_pre: Vec<usize>,
+    /// Observed mediators, in causal order.
+    pub(super) mediators: Vec<usize>,
+    /// Names of the data's covariates: `observed_pre`, then x1..xK.
+    pub(super) x_names: Vec<String>,
+    pub(super) graph: CausalGraph,
+}
+
+/// How the nodes downstream of an intervention are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Draws {
+    /// With the unit's own noise (potential outcomes).
+    Own,
+    /// With the noise of the treatment's descendants at its mean: continuous
+    /// ones without noise, binary ones at their probability (the cate).
+    Mean,
+}
+
+impl RegionsSim {
+    /// The causal graph of the world (nodes, then x1..xK).
+    pub fn graph(&self) -> &CausalGraph {
+        &self.graph
+    }
+
+    /// Evaluates nodes `from..` into `vars[..m]`, the treatment (when in
+    /// range) set to `set`, or drawn when `set` is None; `shift` is the
+    /// confounders' contribution, `noise` the unit's draws (normal for
+    /// continuous nodes, uniform for binary ones).
+    fn pass(
+        &self,
+        vars: &mut [f64],
+        from: usize,
+        set: Option<f64>,
+        shift: f64,
+        noise: &[f64],
+        draws: Draws,
+    ) {
+        for i in from..self.formulas.len() {
+            if i == self.treatment {
+                if let Some(t) = set {
+                    vars[i] = t;
+                    continue;
+                }
+            }
+            let mut value = self.formulas[i].eval(vars);
+            if i == self.treatment || i == self.outcome {
+                value += shift;
+            }
+            let mean = draws == Draws::Mean && self.is_descendant[i];
+            vars[i] = match self.world.nodes[i].kind {
+                NodeType::Continuous if mean => value,
+                NodeType::Continuous => value + self.noise[i] * noise[i],
+                NodeType::Binary if mean => logistic(value),
+                NodeType::Binary => f64::from(u8::from(noise[i] < logistic(value))),
+            };
+        }
+    }
+}
+
+impl Sim for RegionsSim {
+    fn generate(&self, seed: u64) -> Result<Sample> {
+        let w_ = &self.world;
+        let (n, m, k) = (w_.n, w_.nodes.len(), w_.covariates.count);
+        let kc = w_.covariates.confounders;
+        // Two streams: node noise and covariates, so that cells differing in
+        // the number of covariates still share the nodes' draws.
+        let mut node_rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut cov_rng = ChaCha8Rng::seed_from_u64(seed);
+        cov_rng.set_stream(1);
+        let (t, y_) = (self.treatment, self.outcome);
+        let p = self.observed_pre.len();
+        let mut x = Array2::<f64>::zeros((n, p + k));
+        let (mut y, mut w) = (Array1::zeros(n), Array1::zeros(n));
+        let mut mediators = Array2::<f64>::zeros((self.mediators.len(), n));
+        let (mut tau, mut cate) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut att, mut treated, mut direct, mut indirect) = (0.0, 0usize, 0.0, 0.0);
+        let mut vars = vec![0.0; m + k + self.params.len()];
+        vars[m + k..].copy_from_slice(&self.params);
+        let mut noise = vec![0.0; m];
+        let mut world = vec![0.0; m];
+        for i in 0..n {
+            for (j, v) in noise.iter_mut().enumerate() {
+                *v = match w_.nodes[j].kind {
+                    NodeType::Continuous => StandardNormal.sample(&mut node_rng),
+                    NodeType::Binary => node_rng.random(),
+                };
+            }
+            for v in &mut vars[m..m + k] {
+                *v = StandardNormal.sample(&mut cov_rng);
+            }
+            let score: f64 = vars[m..m + kc]
+                .iter()
+                .map(|&x| {
+                    if w_.covariates.nonlinear {
+                        (x * x - 1.0) / 2f64.sqrt()
+                    } else {
+                        x
+                    }
+                })
+                .sum();
+            let shift = if kc > 0 {
+                w_.covariates.strength * score / (kc as f64).sqrt()
+            } else {
+                0.0
+            };
+            // The factual world.
+            self.pass(&mut vars, 0, None, shift, &noise, Draws::Own);
+            world.copy_from_slice(&vars[..m]);
+            // Potential outcomes: the untreated world, Y(1, M(0)), then the treated world.
+            self.pass(&mut vars, t, Some(0.0), shift, &noise, Draws::Own);
+            let y0 = vars[y_];
+            vars[t] = 1.0;
+            self.pass(&mut vars, y_, None, shift, &noise, Draws::Own);
+            let y1_m0 = vars[y_];
+            self.pass(&mut vars, t, Some(1.0), shift, &noise, Draws::Own);
+            let y1 = vars[y_];
+            // The conditional effect at the unit's pre-treatment state.
+            self.pass(&mut vars, t, Some(0.0), shift, &noise, Draws::Mean);
+            let c0 = vars[y_];
+            self.pass(&mut vars, t, Some(1.0), shift, &noise, Draws::Mean);
+            cate.push(vars[y_] - c0);
+            vars[..m].copy_from_slice(&world);
+
+            tau.push(y1 - y0);
+            direct += y1_m0 - y0;
+            indirect += y1 - y1_m0;
+            if world[t] == 1.0 {
+                att += y1 - y0;
+                treated += 1;
+            }
+            y[i] = world[y_];
+            w[i] = world[t];
+            for (c, &j) in self.observed_pre.iter().enumerate() {
+                x[(i, c)] = world[j];
+            }
+            for c in 0..k {
+                x[(i, p + c)] = vars[m + c];
+            }
+            for (c, &j) in self.mediators.iter().enumerate() {
+                mediators[(c, i)] = world[j];
+            }
+        }
+        let nf = n as f64;
+        let mut values = BTreeMap::new();
+        values.insert("ate".to_string(), tau.iter().sum::<f64>() / nf);
+        values.insert("direct".to_string(), direct / nf);
+        values.insert("indirect".to_string(), indirect / nf);
+        values.insert("share_treated".to_string(), treated as f64 / nf);
+        if treated > 0 {
+            values.insert("att".to_string(), att / treated as f64);
+        }
+        let named_mediators = self
+            .mediators
+            .iter()
+            .zip(mediators.rows())
+            .map(|(&j, row)| (w_.nodes[j].name.clone(), row.to_owned()))
+            .collect();
+        let data = Dataset::new(y, w, None, x, self.x_names.clone())?
+            .with_graph(self.graph.clone())
+            .with_mediators(named_mediators)?;
+        Ok(Sample {
+            data,
+            truth: Truth {
+                values,
+                tau,
+                cate,
+                clate: None,
+                complier_type: None,
+            },
+            cohorts: None,
+        })
+    }
+
+    /// The conditional effects are cheap here, so `generate` already filled them.
+    fn add_conditional_truth(&self, _sample: &mut Sample) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,435 @@
+//! The regions world: districts with an economic level, urbanity, ageing,
+//! disease burden, population and hospital beds, a binary resource
+//! investment (the treatment), access to care (a mediator) and a health
+//! outcome, declared as structural equations whose variables are the
+//! edges of the causal graph. Extra covariates x1..xK, some of them
+//! confounders, set the dimension.
+//!
+//! The truth comes from intervening on the equations with each unit's own
+//! noise draws: Y(1) and Y(0) per unit, and Y(1, M(0)) (the outcome under
+//! treatment with the mediators where the untreated world puts them) for
+//! the natural direct and indirect effects.
+
+mod generate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use generate::RegionsSim;
+
+use crate::graph::CausalGraph;
+use crate::spec::formula::{Formula, FormulaText};
+use crate::{Error, Result};
+
+/// One line on what the world is, for `causim list`.
+pub const SUMMARY: &str =
+    "regions as structural equations ([[nodes]]: gdp, urban, east, ageing, burden, population, \
+beds, resource -> access -> health) with a causal graph, latent nodes, and covariates x1..xK \
+of which some confound";
+
+/// Each parameter and what it means, for `causim list`.
+pub const PARAMETERS: &[(&str, &str)] = &[
+    ("n", "regions per sample"),
+    ("parameters.confounding", "named scalar the formulas use: scales the pre-treatment nodes' edges into the treatment (0: randomized)"),
+    ("covariates.count", "extra observed covariates x1..xK ~ N(0, 1)"),
+    ("covariates.confounders", "the first k of them confound: they enter the treatment's log-odds and the outcome"),
+    ("covariates.strength", "coefficient of the confounders' standardized sum in both equations"),
+    ("covariates.nonlinear", "confounders enter as (x^2 - 1)/sqrt(2): linear adjustment on x is then misspecified"),
+    ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role"),
+];
+
+/// Whether a node is continuous or binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeType {
+    /// The formula plus normal noise with sd `noise`.
+    #[default]
+    Continuous,
+    /// 0/1, with P(1) = logistic(formula): the formula is the log-odds.
+    Binary,
+}
+
+/// The role of a node in the causal question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The intervention (binary); `w` in the data.
+    Treatment,
+    /// The outcome; `y` in the data.
+    Outcome,
+}
+
+/// One structural equation: a node, its formula of earlier nodes, the
+/// covariates and the named parameters, and its noise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// The node's name: a column of the data when observed.
+    pub name: String,
+    /// Its mean (continuous) or log-odds (binary), a formula of earlier
+    /// nodes, x1..xK and the `[parameters]`; the variables it uses are its parents.
+    pub formula: FormulaText,
+    /// Continuous or binary.
+    #[serde(rename = "type", default)]
+    pub kind: NodeType,
+    /// Standard deviation of a continuous node's additive normal noise
+    /// (default 1; binary nodes draw their own randomness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    /// Whether the node is in the data (false: latent, e.g. an unobserved confounder).
+    #[serde(default = "yes")]
+    pub observed: bool,
+    /// `treatment` or `outcome`, for exactly one node each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The extra covariates that set the dimension of the problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Covariates {
+    /// Number of covariates x1..xK, each N(0, 1), all observed.
+    pub count: usize,
+    /// The first `confounders` of them enter the treatment's log-odds and
+    /// the outcome; the rest are noise.
+    pub confounders: usize,
+    /// Coefficient of the confounders' standardized sum (sum / sqrt(k)) in
+    /// both the treatment's log-odds and the outcome.
+    pub strength: f64,
+    /// Whether the confounders enter as (x^2 - 1) / sqrt(2) (mean 0, sd 1,
+    /// uncorrelated with x) rather than as x: adjusting linearly for x then
+    /// removes none of their confounding, a flexible learner all of it.
+    pub nonlinear: bool,
+}
+
+impl Default for Covariates {
+    fn default() -> Self {
+        Covariates {
+            count: 10,
+            confounders: 2,
+            strength: 0.5,
+            nonlinear: false,
+        }
+    }
+}
+
+/// Parameters of the regions world (`kind = "regions"`); they are also its spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegionsWorld {
+    /// Number of regions per sample.
+    pub n: usize,
+    /// Named scalars the formulas may use; a sweep varies them as
+    /// `parameters.NAME` (the `[[nodes]]` array cannot be swept by key).
+    pub parameters: BTreeMap<String, f64>,
+    /// The extra covariates.
+    pub covariates: Covariates,
+    /// The structural equations, parents before children.
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// A node of the default world.
+fn node(name: &str, formula: &str, kind: NodeType, noise: Option<f64>) -> NodeSpec {
+    NodeSpec {
+        name: name.into(),
+        formula: formula.into(),
+        kind,
+        noise,
+        observed: true,
+        role: None,
+    }
+}
+
+impl Default for RegionsWorld {
+    fn default() -> Self {
+        use NodeType::{Binary, Continuous};
+        let mut nodes = vec![
+            node("gdp", "0", Continuous, Some(1.0)),
+            node("urban", "-0.2 + gdp", Binary, None),
+            node("east", "0.8 * gdp", Binary, None),
+            node("ageing", "0.3 * east - 0.2 * gdp", Continuous, Some(1.0)),
+            node(
+                "burden",
+                "0.5 * ageing - 0.3 * gdp + 0.2 * urban",
+                Continuous,
+                Some(1.0),
+            ),
+            node(
+                "population",
+                "exp(0.5 + 0.6 * urban + 0.2 * gdp)",
+                Continuous,
+                Some(0.2),
+            ),
+            node(
+                "beds",
+                "exp(0.9 + 0.2 * gdp + 0.15 * urban + 0.1 * east)",
+                Continuous,
+                Some(0.2),
+            ),
+            node(
+                "resource",
+                "-0.3 + confounding * (0.8 * gdp + 0.4 * urban + 0.2 * (population - 2))",
+                Binary,
+                None,
+            ),
+            node(
+                "access",
+                "-1 + 0.4 * urban + 0.2 * gdp + resource * (0.8 - 0.4 * (beds - 2.5))",
+                Continuous,
+                Some(0.5),
+            ),
+            node(
+                "health",
+                "0.5 + 0.6 * gdp - 0.5 * burden - 0.2 * ageing + 0.3 * (beds - 2.5) \
+                 + 0.6 * access + resource * (0.4 - 0.3 * (beds - 2.5) + 0.2 * burden)",
+                Continuous,
+                Some(1.0),
+            ),
+        ];
+        nodes[7].role = Some(Role::Treatment);
+        nodes[9].role = Some(Role::Outcome);
+        RegionsWorld {
+            n: 2000,
+            parameters: BTreeMap::from([("confounding".to_string(), 1.0)]),
+            covariates: Covariates::default(),
+            nodes,
+        }
+    }
+}
+
+/// A spec error with `message`.
+fn spec<T>(message: String) -> Result<T> {
+    Err(Error::Spec(message))
+}
+
+/// Whether `name` can be a variable in a formula: a letter or `_`, then
+/// letters, digits or `_`.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl RegionsWorld {
+    /// Checks the world and parses its equations into a runnable sim; an
+    /// error names the node or key and what to change.
+    pub fn build(&self) -> Result<RegionsSim> {
+        if self.n < 10 {
+            return spec(format!(
+                "`n` is {}; a sample needs at least 10 regions",
+                self.n
+            ));
+        }
+        let cov = &self.covariates;
+        if cov.confounders > cov.count {
+            return spec(format!(
+                "`covariates.confounders` is {} but `covariates.count` is {}; at most all \
+                 covariates can confound",
+                cov.confounders, cov.count
+            ));
+        }
+        if !cov.strength.is_finite() {
+            return spec(format!(
+                "`covariates.strength` is {}; it must be finite",
+                cov.strength
+            ));
+        }
+        let nodes = &self.nodes;
+        let covariate_names: Vec<String> = (1..=cov.count).map(|j| format!("x{j}")).collect();
+        let mut variables: Vec<&str> = nodes.iter().map(|v| v.name.as_str()).collect();
+        variables.extend(covariate_names.iter().map(String::as_str));
+        for (name, value) in &self.parameters {
+            if !is_identifier(name) {
+                return spec(format!(
+                    "parameter `{name}` must be a name like `confounding`"
+                ));
+            }
+            if !value.is_finite() {
+                return spec(format!("`parameters.{name}` is {value}; it must be finite"));
+            }
+            variables.push(name);
+        }
+        for (i, name) in variables.iter().enumerate() {
+            if variables[..i].contains(name) {
+                return spec(format!(
+                    "`{name}` names two things (nodes, covariates x1..x{} or parameters); \
+                     rename one",
+                    cov.count
+                ));
+            }
+        }
+        let role = |want: Role| -> Result<usize> {
+            let with: Vec<usize> = (0..nodes.len())
+                .filter(|&i| nodes[i].role == Some(want))
+                .collect();
+            let word = if want == Role::Treatment {
+                "treatment"
+            } else {
+                "outcome"
+            };
+            match with.as_slice() {
+                [i] => Ok(*i),
+                [] => spec(format!(
+                    "no node has role = \"{word}\"; mark exactly one node as the {word}"
+                )),
+                [a, b, ..] => spec(format!(
+                    "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
+                    nodes[*a].name, nodes[*b].name
+                )),
+            }
+        };
+        let (treatment, outcome) = (role(Role::Treatment)?, role(Role::Outcome)?);
+        let mut formulas = Vec::with_capacity(nodes.len());
+        let mut noise = Vec::with_capacity(nodes.len());
+        for (i, v) in nodes.iter().enumerate() {
+            let name = &v.name;
+            if !is_identifier(name) {
+                return spec(format!(
+                    "node name `{name}` must start with a letter and hold only letters, \
+                     digits and `_`"
+                ));
+            }
+            let f = Formula::parse(v.formula.as_str(), &variables).map_err(|e| {
+                Error::Formula(format!("node `{name}`: formula \"{}\": {e}", v.formula))
+            })?;
+            if let Some(&later) = f
+                .used_variables()
+                .iter()
+                .find(|&&j| j >= i && j < nodes.len())
+            {
+                return Err(Error::Formula(format!(
+                    "node `{name}`: formula \"{}\" uses `{}`, which is {}; a formula may use \
+                     only nodes declared before it, so move `{}` above `{name}`",
+                    v.formula,
+                    variables[later],
+                    if later == i {
+                        "the node itself"
+                    } else {
+                        "declared later"
+                    },
+                    variables[later],
+                )));
+            }
+            formulas.push(f);
+            noise.push(match (v.kind, v.noise) {
+                (NodeType::Continuous, None) => 1.0,
+                (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
+                (NodeType::Continuous, Some(sd)) => {
+                    return spec(format!(
+                        "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
+                         be finite and non-negative"
+                    ))
+                }
+                (NodeType::Binary, None) => 0.0,
+                (NodeType::Binary, Some(_)) => {
+                    return spec(format!(
+                        "node `{name}` is binary: its randomness is the 0/1 draw from its \
+                         log-odds; drop its `noise`"
+                    ))
+                }
+            });
+        }
+        if nodes[treatment].kind != NodeType::Binary {
+            return spec(format!(
+                "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
+                 the log-odds)",
+                nodes[treatment].name
+            ));
+        }
+        if outcome < treatment {
+            return spec(format!(
+                "the outcome `{}` is declared before the treatment `{}`, so the treatment \
+                 cannot affect it; declare the outcome after the treatment",
+                nodes[outcome].name, nodes[treatment].name
+            ));
+        }
+        for i in [treatment, outcome] {
+            if !nodes[i].observed {
+                return spec(format!(
+                    "node `{}` is the {}, so it must be observed; drop observed = false",
+                    nodes[i].name,
+                    if i == treatment {
+                        "treatment"
+                    } else {
+                        "outcome"
+                    }
+                ));
+            }
+        }
+        let graph = self.graph(&formulas, &variables, treatment, outcome)?;
+        let params: Vec<f64> = self.parameters.values().copied().collect();
+        let descendant = graph.descendants(&[treatment]);
+        let is_descendant = (0..nodes.len()).map(|i| descendant.contains(&i)).collect();
+        let observed_pre: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].observed && !descendant.contains(&i) && i != outcome)
+            .collect();
+        let mediators: Vec<usize> = graph
+            .mediators()
+            .into_iter()
+            .filter(|&i| nodes[i].observed)
+            .collect();
+        let mut x_names: Vec<String> = observed_pre
+            .iter()
+            .map(|&i| nodes[i].name.clone())
+            .collect();
+        x_names.extend(covariate_names);
+        Ok(RegionsSim {
+            world: self.clone(),
+            formulas,
+            noise,
+            params,
+            treatment,
+            outcome,
+            is_descendant,
+            observed_pre,
+            mediators,
+            x_names,
+            graph,
+        })
+    }
+
+    /// The causal graph of the equations: each node's parents are the nodes
+    /// and covariates its formula uses, plus the confounding covariates for
+    /// the treatment and the outcome.
+    fn graph(
+        &self,
+        formulas: &[Formula],
+        variables: &[&str],
+        treatment: usize,
+        outcome: usize,
+    ) -> Result<CausalGraph> {
+        let (m, k) = (self.nodes.len(), self.covariates.count);
+        let mut parents: Vec<Vec<usize>> = formulas
+            .iter()
+            .map(|f| {
+                f.used_variables()
+                    .into_iter()
+                    .filter(|&j| j < m + k)
+                    .collect()
+            })
+            .collect();
+        parents.extend((0..k).map(|_| Vec::new()));
+        if self.covariates.strength != 0.0 {
+            for i in [treatment, outcome] {
+                parents[i].extend(m..m + self.covariates.confounders);
+            }
+        }
+        let names: Vec<String> = variables[..m + k].iter().map(|s| s.to_string()).collect();
+        let mut observed: Vec<bool> = self.nodes.iter().map(|v| v.observed).collect();
+        observed.extend(std::iter::repeat_n(true, k));
+        CausalGraph::new(
+            names,
+            observed,
+            parents,
+            &self.nodes[treatment].name,
+            &self.nodes[outcome].name,
+        )
+    }
+}
