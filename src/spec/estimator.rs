@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::estimate::entropy::EntropyBalancing;
 use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
+use crate::estimate::matching::Psm;
 use crate::estimate::{Estimate, Estimator};
 use crate::Result;
 
@@ -25,6 +27,10 @@ pub enum EstimatorSpec {
     CausalForest(CausalForest),
     /// grf's instrumental forest: tau(x) as a local LATE, doubly robust average.
     InstrumentalForest(InstrumentalForest),
+    /// Nearest-neighbour matching on the logit of a logistic propensity score.
+    Psm(Psm),
+    /// Entropy balancing of the controls to the treated covariate means (ATT).
+    EntropyBalancing(EntropyBalancing),
 }
 
 impl EstimatorSpec {
@@ -37,6 +43,8 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(e) => e,
             EstimatorSpec::CausalForest(e) => e,
             EstimatorSpec::InstrumentalForest(e) => e,
+            EstimatorSpec::Psm(e) => e,
+            EstimatorSpec::EntropyBalancing(e) => e,
         }
     }
 
@@ -66,6 +74,8 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(RegressionForest::default()),
             EstimatorSpec::CausalForest(CausalForest::default()),
             EstimatorSpec::InstrumentalForest(InstrumentalForest::default()),
+            EstimatorSpec::Psm(Psm::default()),
+            EstimatorSpec::EntropyBalancing(EntropyBalancing::default()),
         ]
     }
 
@@ -137,6 +147,20 @@ impl EstimatorSpec {
                 "grf instrumental forest: local LATE tau(x) with little-bags SEs, doubly robust average (compliance score)",
                 FOREST,
             ),
+            EstimatorSpec::Psm(_) => (
+                "nearest-neighbour matching on the logit of a ridge-logistic propensity score; Abadie-Imbens SE (score treated as known); balance diagnostics",
+                &[
+                    ("estimand", "att (match the treated) or ate (match everyone; needs replacement)"),
+                    ("neighbors", "matches per unit, M"),
+                    ("replacement", "a control may match several units; false: greedy, highest score first, ATT only"),
+                    ("caliper", "largest match distance in SDs of the logit score; units without a match are dropped; 0: none"),
+                    ("penalty", "ridge penalty on the standardized slopes of the propensity model (keeps it defined under separation or p > n)"),
+                ],
+            ),
+            EstimatorSpec::EntropyBalancing(_) => (
+                "entropy balancing (Hainmueller 2012): control weights that match the treated covariate means exactly; ATT with M-estimation SE",
+                &[("moments", "1: balance means; 2: means and means of squares")],
+            ),
         }
     }
 
@@ -149,6 +173,8 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(_) => "regression_forest",
             EstimatorSpec::CausalForest(_) => "causal_forest",
             EstimatorSpec::InstrumentalForest(_) => "instrumental_forest",
+            EstimatorSpec::Psm(_) => "psm",
+            EstimatorSpec::EntropyBalancing(_) => "entropy_balancing",
         }
     }
 }
