@@ -10,7 +10,7 @@ use causim::spec::EstimatorSpec;
 use ndarray::{s, Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::StandardNormal;
 
 /// A confounded world with four N(0, 1) covariates: x1, x2 and x3 drive both
 /// treatment and outcome, x1 also the effect, so the ATT differs from the
