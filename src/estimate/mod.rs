@@ -1,9 +1,11 @@
 //! Estimators: each turns a [`Dataset`] into an [`Estimate`] of a named
 //! [`Estimand`], with a standard error and a confidence interval.
 
+pub mod entropy;
 pub mod forest;
 pub mod linalg;
 pub mod linear;
+pub mod matching;
 pub mod scm;
 
 use std::collections::BTreeMap;

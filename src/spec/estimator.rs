@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::estimate::entropy::EntropyBalancing;
 use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
+use crate::estimate::matching::Psm;
 use crate::estimate::scm::Scm;
 use crate::estimate::{Estimate, Estimator};
 use crate::Result;
@@ -29,6 +31,10 @@ pub enum EstimatorSpec {
     /// Structural causal model: identification from a causal graph (backdoor,
     /// else front door), linear g-computation, mediation formula.
     Scm(Scm),
+    /// Nearest-neighbour matching on the logit of a logistic propensity score.
+    Psm(Psm),
+    /// Entropy balancing of the controls to the treated covariate means (ATT).
+    EntropyBalancing(EntropyBalancing),
 }
 
 impl EstimatorSpec {
@@ -42,6 +48,8 @@ impl EstimatorSpec {
             EstimatorSpec::CausalForest(e) => e,
             EstimatorSpec::InstrumentalForest(e) => e,
             EstimatorSpec::Scm(e) => e,
+            EstimatorSpec::Psm(e) => e,
+            EstimatorSpec::EntropyBalancing(e) => e,
         }
     }
 
@@ -81,6 +89,8 @@ impl EstimatorSpec {
             EstimatorSpec::CausalForest(CausalForest::default()),
             EstimatorSpec::InstrumentalForest(InstrumentalForest::default()),
             EstimatorSpec::Scm(Scm::default()),
+            EstimatorSpec::Psm(Psm::default()),
+            EstimatorSpec::EntropyBalancing(EntropyBalancing::default()),
         ]
     }
 
@@ -160,6 +170,20 @@ impl EstimatorSpec {
                     ("bootstrap", "bootstrap replicates for the SEs of the front door and of direct/indirect effects"),
                 ],
             ),
+            EstimatorSpec::Psm(_) => (
+                "nearest-neighbour matching on the logit of a ridge-logistic propensity score; Abadie-Imbens SE (score treated as known); balance diagnostics",
+                &[
+                    ("estimand", "att (match the treated) or ate (match everyone; needs replacement)"),
+                    ("neighbors", "matches per unit, M"),
+                    ("replacement", "a control may match several units; false: greedy, highest score first, ATT only"),
+                    ("caliper", "largest match distance in SDs of the logit score; units without a match are dropped; 0: none"),
+                    ("penalty", "ridge penalty on the standardized slopes of the propensity model (keeps it defined under separation or p > n)"),
+                ],
+            ),
+            EstimatorSpec::EntropyBalancing(_) => (
+                "entropy balancing (Hainmueller 2012): control weights that match the treated covariate means exactly; ATT with M-estimation SE",
+                &[("moments", "1: balance means; 2: means and means of squares")],
+            ),
         }
     }
 
@@ -173,6 +197,8 @@ impl EstimatorSpec {
             EstimatorSpec::CausalForest(_) => "causal_forest",
             EstimatorSpec::InstrumentalForest(_) => "instrumental_forest",
             EstimatorSpec::Scm(_) => "scm",
+            EstimatorSpec::Psm(_) => "psm",
+            EstimatorSpec::EntropyBalancing(_) => "entropy_balancing",
         }
     }
 }
