@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::estimate::dml::Dml;
 use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
 use crate::estimate::{Estimate, Estimator};
@@ -25,6 +26,8 @@ pub enum EstimatorSpec {
     CausalForest(CausalForest),
     /// grf's instrumental forest: tau(x) as a local LATE, doubly robust average.
     InstrumentalForest(InstrumentalForest),
+    /// Double/debiased machine learning: cross-fitted forest or lasso nuisances, orthogonal scores.
+    Dml(Dml),
 }
 
 impl EstimatorSpec {
@@ -37,6 +40,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(e) => e,
             EstimatorSpec::CausalForest(e) => e,
             EstimatorSpec::InstrumentalForest(e) => e,
+            EstimatorSpec::Dml(e) => e,
         }
     }
 
@@ -66,6 +70,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(RegressionForest::default()),
             EstimatorSpec::CausalForest(CausalForest::default()),
             EstimatorSpec::InstrumentalForest(InstrumentalForest::default()),
+            EstimatorSpec::Dml(Dml::default()),
         ]
     }
 
@@ -115,6 +120,20 @@ impl EstimatorSpec {
                 "trees per nuisance forest; default max(50, num_trees / 4)",
             ),
         ];
+        const DML: &[(&str, &str)] = &[
+            (
+                "model",
+                "plr (partially linear; a variance-weighted average effect under heterogeneity), irm (AIPW) or iv (LATE, 0/1 instrument)",
+            ),
+            ("estimand", "att with model = irm for the effect on the treated"),
+            ("folds", "cross-fitting folds (stratified by W, or by Z for iv)"),
+            ("repetitions", "fold splits; median estimate, SE with the spread between splits"),
+            ("learner", "forest or lasso (plug-in penalty; post-lasso means, logistic lasso probabilities)"),
+            ("trees", "trees per nuisance forest"),
+            ("min_node_size", "forest nodes with at most this many units are not split"),
+            ("mtry", "mean features tried per forest split; default min(ceil(sqrt(p) + 20), p)"),
+            ("trim", "propensities (of W; of Z for iv) clipped to [trim, 1 - trim]"),
+        ];
         match self {
             EstimatorSpec::DifferenceInMeans(_) => (
                 "mean outcome of the treated minus the untreated; Neyman SE (the naive comparison)",
@@ -137,6 +156,10 @@ impl EstimatorSpec {
                 "grf instrumental forest: local LATE tau(x) with little-bags SEs, doubly robust average (compliance score)",
                 FOREST,
             ),
+            EstimatorSpec::Dml(_) => (
+                "double/debiased machine learning: cross-fitted nuisances, Neyman-orthogonal score, SE from its variance",
+                DML,
+            ),
         }
     }
 
@@ -149,6 +172,7 @@ impl EstimatorSpec {
             EstimatorSpec::RegressionForest(_) => "regression_forest",
             EstimatorSpec::CausalForest(_) => "causal_forest",
             EstimatorSpec::InstrumentalForest(_) => "instrumental_forest",
+            EstimatorSpec::Dml(_) => "dml",
         }
     }
 }
