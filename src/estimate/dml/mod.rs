@@ -102,7 +102,7 @@ impl Default for Dml {
             folds: 5,
             repetitions: 1,
             learner: Learner::Forest,
-            trees: 100,
+            trees: 50,
             min_node_size: 5,
             mtry: None,
             trim: 0.01,
@@ -248,7 +248,7 @@ fn clip(p: &mut [f64], trim: f64) -> [(&'static str, f64); 3] {
 fn linear_score(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     let n = a.len() as f64;
     let jacobian = mean(a);
-    if !(jacobian.abs() > 1e-12) {
+    if jacobian.is_nan() || jacobian.abs() <= 1e-12 {
         return None;
     }
     let theta = -mean(b) / jacobian;
@@ -315,6 +315,7 @@ impl Dml {
             num_trees: self.trees,
             mtry: self.mtry,
             min_node_size: self.min_node_size,
+            honesty: false,
             ci_group_size: 1,
             ..ForestParams::default()
         }
