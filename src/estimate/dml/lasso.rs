@@ -569,7 +569,18 @@ mod tests {
             .map(|(eta, r)| (sigmoid(*eta) - truth(r)).abs())
             .sum::<f64>()
             / 2000.0;
-        assert!(error < 0.05, "mean absolute probability error {error}");
+        // The shrunken fit errs by a fraction of what the constant share does.
+        let share = y.iter().sum::<f64>() / 2000.0;
+        let constant = x
+            .rows()
+            .into_iter()
+            .map(|r| (share - truth(r)).abs())
+            .sum::<f64>()
+            / 2000.0;
+        assert!(
+            error < 0.06 && error < constant / 3.0,
+            "mean absolute probability error {error} (constant {constant})"
+        );
         assert!(plug_in(x.view(), &vec![0.5; 2000], Family::Binomial).is_err());
     }
 

@@ -635,3 +635,37 @@ impl Estimator for Dml {
         Ok(estimate)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_are_stratified_balanced_and_seeded() {
+        let strata: Vec<f64> = (0..103).map(|i| f64::from(i % 4 == 0)).collect();
+        let dml = Dml::default();
+        let folds = dml.split(&strata, 1);
+        for k in 0..5 {
+            let size = folds.iter().filter(|f| **f == k).count();
+            let treated = (0..103)
+                .filter(|&i| folds[i] == k && strata[i] == 1.0)
+                .count();
+            assert!((20..=21).contains(&size), "fold {k} has {size}");
+            assert!((5..=6).contains(&treated), "fold {k} has {treated} treated");
+        }
+        assert_eq!(folds, dml.split(&strata, 1));
+        assert_ne!(folds, dml.split(&strata, 2));
+    }
+
+    #[test]
+    fn the_linear_score_solves_for_theta_with_the_sandwich_se() {
+        // psi = -1 * theta + b: theta is the mean of b, the SE its standard error.
+        let b = [1.0, 2.0, 3.0, 6.0];
+        let (theta, se) = linear_score(&[-1.0; 4], &b).expect("identified");
+        assert!((theta - 3.0).abs() < 1e-12);
+        assert!((se - (14.0_f64 / 4.0 / 4.0).sqrt()).abs() < 1e-12);
+        assert!(linear_score(&[0.0; 4], &b).is_none());
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
