@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::estimate::dml::Dml;
 use crate::estimate::entropy::EntropyBalancing;
 use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
@@ -35,6 +36,8 @@ pub enum EstimatorSpec {
     Psm(Psm),
     /// Entropy balancing of the controls to the treated covariate means (ATT).
     EntropyBalancing(EntropyBalancing),
+    /// Double/debiased machine learning: cross-fitted forest or lasso nuisances, orthogonal scores.
+    Dml(Dml),
 }
 
 impl EstimatorSpec {
@@ -50,6 +53,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(e) => e,
             EstimatorSpec::Psm(e) => e,
             EstimatorSpec::EntropyBalancing(e) => e,
+            EstimatorSpec::Dml(e) => e,
         }
     }
 
@@ -91,6 +95,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(Scm::default()),
             EstimatorSpec::Psm(Psm::default()),
             EstimatorSpec::EntropyBalancing(EntropyBalancing::default()),
+            EstimatorSpec::Dml(Dml::default()),
         ]
     }
 
@@ -140,6 +145,20 @@ impl EstimatorSpec {
                 "trees per nuisance forest; default max(50, num_trees / 4)",
             ),
         ];
+        const DML: &[(&str, &str)] = &[
+            (
+                "model",
+                "plr (partially linear; a variance-weighted average effect under heterogeneity), irm (AIPW) or iv (LATE, 0/1 instrument)",
+            ),
+            ("estimand", "att with model = irm for the effect on the treated"),
+            ("folds", "cross-fitting folds (stratified by W, or by Z for iv)"),
+            ("repetitions", "fold splits; median estimate, SE with the spread between splits"),
+            ("learner", "forest or lasso (plug-in penalty; post-lasso means, logistic lasso probabilities)"),
+            ("trees", "trees per nuisance forest"),
+            ("min_node_size", "forest nodes with at most this many units are not split"),
+            ("mtry", "mean features tried per forest split; default min(ceil(sqrt(p) + 20), p)"),
+            ("trim", "propensities (of W; of Z for iv) clipped to [trim, 1 - trim]"),
+        ];
         match self {
             EstimatorSpec::DifferenceInMeans(_) => (
                 "mean outcome of the treated minus the untreated; Neyman SE (the naive comparison)",
@@ -184,6 +203,10 @@ impl EstimatorSpec {
                 "entropy balancing (Hainmueller 2012): control weights that match the treated covariate means exactly; ATT with M-estimation SE",
                 &[("moments", "1: balance means; 2: means and means of squares")],
             ),
+            EstimatorSpec::Dml(_) => (
+                "double/debiased machine learning: cross-fitted nuisances, Neyman-orthogonal score, SE from its variance",
+                DML,
+            ),
         }
     }
 
@@ -199,6 +222,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(_) => "scm",
             EstimatorSpec::Psm(_) => "psm",
             EstimatorSpec::EntropyBalancing(_) => "entropy_balancing",
+            EstimatorSpec::Dml(_) => "dml",
         }
     }
 }
