@@ -270,6 +270,16 @@ fn error(dml: &Dml, data: &Dataset) -> String {
 
 #[test]
 fn errors_name_what_to_change() {
+    let linear_plr = Dml {
+        model: DmlModel::Plr,
+        cate: causim::estimate::dml::Cate::Linear,
+        ..Dml::default()
+    };
+    assert!(
+        error(&linear_plr, &sparse(200, 5, 1)).contains("cate = \"linear\" needs model = \"irm\""),
+        "{}",
+        error(&linear_plr, &sparse(200, 5, 1))
+    );
     let data = confounded(300, 5, 1);
     let iv = small_forest(DmlModel::Iv);
     assert!(error(&iv, &data).contains("needs an instrument"));
@@ -367,4 +377,70 @@ fn the_spec_reads_dml_entries_and_rejects_typos() {
     assert_eq!(spec.kind(), "dml");
     let typo = toml::from_str::<EstimatorSpec>("kind = \"dml\"\nfold = 4").expect_err("typo");
     assert!(typo.to_string().contains("fold"), "{typo}");
+}
+
+/// The sparse world with a linear effect 1 + x4 − 0.5 x5, and that effect
+/// per unit (its conditional mean, the DR-learner's target).
+fn linear_effects(n: usize, p: usize, seed: u64) -> (Dataset, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = Array2::from_shape_fn((n, p), |_| rng.sample::<f64, _>(StandardNormal));
+    let (mut y, mut w, mut tau) = (Array1::zeros(n), Array1::zeros(n), vec![0.0; n]);
+    for i in 0..n {
+        let r = x.row(i);
+        tau[i] = 1.0 + r[3] - 0.5 * r[4];
+        w[i] = f64::from(rng.random::<f64>() < sigmoid(0.8 * r[0] - 0.6 * r[1]));
+        let noise: f64 = rng.sample(StandardNormal);
+        y[i] = 2.0 * r[0] + r[1] - r[2] + w[i] * tau[i] + noise;
+    }
+    (
+        Dataset::new(y, w, None, x, names(p)).expect("valid data"),
+        tau,
+    )
+}
+
+#[test]
+fn the_dr_learner_recovers_linear_per_unit_effects() {
+    use causim::estimate::dml::Cate;
+    let dml = Dml {
+        learner: Learner::Lasso,
+        cate: Cate::Linear,
+        ..Dml::default()
+    };
+    let reps = 40;
+    let results: Vec<(f64, f64, f64)> = (0..reps)
+        .into_par_iter()
+        .map(|r| {
+            let (data, tau) = linear_effects(2000, 50, 3000 + r);
+            let fit = dml.fit(&data, r).expect("fit");
+            let units = fit.units.as_ref().expect("per-unit effects");
+            let n = tau.len() as f64;
+            let mean_tau = units.tau.iter().sum::<f64>() / n;
+            assert!(
+                (mean_tau - fit.estimate).abs() < 1e-9,
+                "the per-unit effects average to the AIPW estimate"
+            );
+            let rmse = (units
+                .tau
+                .iter()
+                .zip(&tau)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt();
+            let covered = (0..tau.len())
+                .filter(|&i| (units.tau[i] - tau[i]).abs() <= 1.96 * units.se[i])
+                .count() as f64
+                / n;
+            (rmse, covered, fit.diagnostics["cate_covariates"])
+        })
+        .collect();
+    let r = reps as f64;
+    let rmse = results.iter().map(|t| t.0).sum::<f64>() / r;
+    let coverage = results.iter().map(|t| t.1).sum::<f64>() / r;
+    let selected = results.iter().map(|t| t.2).sum::<f64>() / r;
+    let report = format!("rmse {rmse:.3}, coverage {coverage:.3}, selected {selected:.2}");
+    // The effect's SD is 1.12: a constant would miss by that much.
+    assert!(rmse < 0.15, "{report}");
+    assert!((0.85..=0.99).contains(&coverage), "{report}");
+    assert!((1.8..=3.0).contains(&selected), "{report}");
 }

@@ -158,6 +158,7 @@ impl EstimatorSpec {
             ("min_node_size", "forest nodes with at most this many units are not split"),
             ("mtry", "mean features tried per forest split; default min(ceil(sqrt(p) + 20), p)"),
             ("trim", "propensities (of W; of Z for iv) clipped to [trim, 1 - trim]"),
+            ("cate", "none, or linear: per-unit effects by the DR-learner (post-lasso fit of the irm's AIPW scores on X)"),
         ];
         match self {
             EstimatorSpec::DifferenceInMeans(_) => (

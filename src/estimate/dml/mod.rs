@@ -15,10 +15,17 @@
 //! - `iv`, the interactive IV model: the LATE as the ratio of the doubly
 //!   robust effects of a binary instrument `Z` on `Y` and on `W`, from
 //!   `E[Y|Z=z,X]`, `E[W|Z=z,X]` and `P(Z=1|X)` (clipped likewise).
+//!
+//! With `cate = "linear"` the IRM also gives per-unit effects by the
+//! DR-learner (Kennedy 2023): its cross-fitted AIPW scores, whose
+//! conditional mean given X is τ(X), are regressed on the covariates a
+//! plug-in lasso selects, then by least squares on those; τ̂(xᵢ) is the fit,
+//! the best linear predictor of τ(X) in them (Semenova and Chernozhukov
+//! 2021), with an HC1 standard error that treats the selection as given.
 
 pub mod lasso;
 
-use ndarray::ArrayView2;
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -28,7 +35,9 @@ use super::forest::binning::{Binned, Bins, MAX_BINS};
 use super::forest::ensemble::{average, Forest};
 use super::forest::tree::{Rule, Targets};
 use super::forest::ForestParams;
-use super::{Estimand, Estimate, Estimator};
+use super::linalg::{sandwich, LeastSquares};
+use super::linear::SeKind;
+use super::{Estimand, Estimate, Estimator, UnitEffects};
 use crate::data::Dataset;
 use crate::run::seed::mix;
 use crate::{Error, Result};
@@ -62,6 +71,17 @@ pub enum Learner {
     Lasso,
 }
 
+/// Whether (and how) the IRM gives per-unit effects besides its average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Cate {
+    /// The average only.
+    #[default]
+    None,
+    /// The DR-learner with a post-lasso linear second stage (module docs).
+    Linear,
+}
+
 /// Double/debiased machine learning with cross-fitted nuisances; see the
 /// module documentation for the models. Diagnostics: `n`, `folds`,
 /// `repetitions`, `outcome_r2` (out-of-fold R² of the outcome model at the
@@ -92,6 +112,9 @@ pub struct Dml {
     pub mtry: Option<usize>,
     /// Propensities (of W, or of Z for `iv`) are clipped to `[trim, 1 − trim]`.
     pub trim: f64,
+    /// Per-unit effects from the IRM's ATE scores: `none` (default) or
+    /// `linear` (the DR-learner), for allocation policies that target.
+    pub cate: Cate,
 }
 
 impl Default for Dml {
@@ -106,6 +129,7 @@ impl Default for Dml {
             min_node_size: 5,
             mtry: None,
             trim: 0.01,
+            cate: Cate::None,
         }
     }
 }
@@ -129,6 +153,9 @@ struct Solved {
     theta: f64,
     se: f64,
     diagnostics: Vec<(&'static str, f64)>,
+    /// The IRM ATE's doubly robust scores (their mean is `theta`); empty
+    /// for the other models and estimands.
+    scores: Vec<f64>,
 }
 
 /// Fits nuisances on some units and predicts them at others.
@@ -306,6 +333,15 @@ impl Dml {
         }
         if !(0.0..0.5).contains(&self.trim) {
             return bad(format!("trim is {}; it must lie in [0, 0.5)", self.trim));
+        }
+        if self.cate == Cate::Linear
+            && (self.model, self.target()?) != (DmlModel::Irm, Estimand::Ate)
+        {
+            return bad(
+                "cate = \"linear\" needs model = \"irm\" and the ATE: per-unit effects come from \
+                 its doubly robust scores"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -559,12 +595,58 @@ impl Dml {
                 "dml: the score is not finite (a nuisance prediction is degenerate)".into(),
             ));
         }
+        let scores = if (self.model, self.target()?) == (DmlModel::Irm, Estimand::Ate) {
+            b
+        } else {
+            Vec::new()
+        };
         Ok(Solved {
             theta,
             se,
             diagnostics,
+            scores,
         })
     }
+}
+
+/// The DR-learner's linear second stage: the covariates a plug-in lasso
+/// selects for the `scores`, least squares of the scores on them (with an
+/// intercept), and each unit's fit with its HC1 standard error. Also returns
+/// how many covariates were selected (0: every unit gets the average).
+fn dr_learner(x: ArrayView2<'_, f64>, scores: Vec<f64>) -> Result<(UnitEffects, usize)> {
+    let chosen = lasso::plug_in(x, &scores, Family::Gaussian)?;
+    let columns: Vec<usize> = (0..x.ncols()).filter(|&j| chosen.coef[j] != 0.0).collect();
+    let n = scores.len();
+    let mut design = Array2::<f64>::ones((n, columns.len() + 1));
+    for (k, &j) in columns.iter().enumerate() {
+        design.column_mut(k + 1).assign(&x.column(j));
+    }
+    let names: Vec<String> = std::iter::once("intercept".to_string())
+        .chain(columns.iter().map(|j| format!("x column {}", j + 1)))
+        .collect();
+    let y = Array1::from(scores);
+    let fit = LeastSquares::fit(design.view(), y.view(), &names)
+        .map_err(|e| Error::Estimate(format!("dml: the linear CATE stage failed: {e}")))?;
+    let cov = sandwich(
+        fit.xtx_inv.view(),
+        design.view(),
+        fit.residuals.view(),
+        SeKind::Hc1,
+    )?;
+    let tau = design.dot(&fit.beta).to_vec();
+    let se = design
+        .rows()
+        .into_iter()
+        .map(|row| row.dot(&cov.dot(&row)).max(0.0).sqrt())
+        .collect();
+    Ok((
+        UnitEffects {
+            tau,
+            se,
+            scores: y.to_vec(),
+        },
+        columns.len(),
+    ))
 }
 
 /// The median of `v` (the mean of the middle two for an even count).
@@ -631,6 +713,17 @@ impl Estimator for Dml {
         for (k, (name, _)) in solved[0].diagnostics.iter().enumerate() {
             let avg = solved.iter().map(|s| s.diagnostics[k].1).sum::<f64>() / solved.len() as f64;
             estimate = estimate.with(name, avg);
+        }
+        if self.cate == Cate::Linear {
+            let mut scores = vec![0.0; data.n()];
+            for s in &solved {
+                for (total, v) in scores.iter_mut().zip(&s.scores) {
+                    *total += v / solved.len() as f64;
+                }
+            }
+            let (units, selected) = dr_learner(data.x.view(), scores)?;
+            estimate = estimate.with("cate_covariates", selected as f64);
+            estimate.units = Some(units);
         }
         Ok(estimate)
     }
