@@ -88,6 +88,31 @@ fn unknown_estimator_kind_and_parameter() {
 }
 
 #[test]
+fn settings_an_estimator_can_judge_fail_at_load() {
+    let msg = experiment_error(
+        "err_dml_cate",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"dml\"\nmodel = \"plr\"\ncate = \"linear\"\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:2:1",
+            "cate = \"linear\" needs model = \"irm\"",
+        ],
+    );
+    let msg = experiment_error(
+        "err_psm_neighbors",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"psm\"\nneighbors = 0\n",
+    );
+    assert_has(
+        &msg,
+        &["experiment.toml:2:1", "psm: neighbors must be at least 1"],
+    );
+}
+
+#[test]
 fn unknown_experiment_key() {
     let msg = experiment_error(
         "err_exp_key",

@@ -276,7 +276,7 @@ fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
 
 fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
     let mut out = format!(
-        "{kind}  (n = {}, {} covariates)\n\n{:<10} {:>12} {:>12} {:>12} {:>12}\n{:<10} {:>12.6} {:>12.6} {:>12.6} {:>12.6}\n",
+        "{kind}  (n = {}, {} covariates)\n\n{:<15} {:>12} {:>12} {:>12} {:>12}\n{:<15} {:>12.6} {:>12.6} {:>12.6} {:>12.6}\n",
         data.n(),
         data.x_names.len(),
         "estimand",

@@ -79,6 +79,8 @@ impl EstimatorSpec {
     pub fn check(&self) -> Result<()> {
         match self {
             EstimatorSpec::Scm(e) => e.check(),
+            EstimatorSpec::Dml(e) => e.validate(),
+            EstimatorSpec::Psm(e) => e.validate(),
             _ => Ok(()),
         }
     }
