@@ -2,6 +2,8 @@
 //! Carlo error and nominal coverage for the IRM (ATE and ATT), the PLR, the
 //! IV model and the lasso learner; determinism; and clear errors.
 
+mod common;
+
 use causim::data::Dataset;
 use causim::estimate::dml::{Dml, DmlModel, Learner};
 use causim::estimate::{Estimand, Estimate, Estimator};
@@ -124,20 +126,13 @@ fn replicate(reps: u64, dml: &Dml, draw: impl Fn(u64) -> Dataset + Sync) -> Vec<
 /// Checks bias within Monte Carlo error, SEs that match the spread of the
 /// estimates, and coverage in [0.88, 0.99]; returns the coverage.
 fn check(label: &str, estimates: &[Estimate], truth: f64) -> f64 {
+    let common::Summary {
+        mean,
+        sd,
+        mean_se,
+        coverage,
+    } = common::summarize(estimates, truth);
     let r = estimates.len() as f64;
-    let mean = estimates.iter().map(|e| e.estimate).sum::<f64>() / r;
-    let sd = (estimates
-        .iter()
-        .map(|e| (e.estimate - mean).powi(2))
-        .sum::<f64>()
-        / (r - 1.0))
-        .sqrt();
-    let mean_se = estimates.iter().map(|e| e.se).sum::<f64>() / r;
-    let coverage = estimates
-        .iter()
-        .filter(|e| e.ci_lower <= truth && truth <= e.ci_upper)
-        .count() as f64
-        / r;
     let report = format!(
         "{label}: mean {mean:.4} (truth {truth:.4}), sd {sd:.4}, mean SE {mean_se:.4}, coverage {coverage:.3}"
     );

@@ -2,11 +2,14 @@
 //! and ATE: bias and coverage over replications, exact agreement with a
 //! brute-force matcher, balance, the caliper, and errors.
 
+mod common;
+
 use causim::data::Dataset;
 use causim::estimate::entropy::EntropyBalancing;
 use causim::estimate::matching::{MatchTarget, Psm};
 use causim::estimate::{Estimand, Estimate, Estimator};
 use causim::spec::EstimatorSpec;
+use common::summarize;
 use ndarray::{s, Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,37 +72,6 @@ impl World {
             den += e;
         }
         num / den
-    }
-}
-
-/// Mean estimate, SD of the estimates, mean SE and 95% coverage of `truth`.
-struct Summary {
-    mean: f64,
-    sd: f64,
-    mean_se: f64,
-    coverage: f64,
-}
-
-fn summarize(estimates: &[Estimate], truth: f64) -> Summary {
-    let r = estimates.len() as f64;
-    let mean = estimates.iter().map(|e| e.estimate).sum::<f64>() / r;
-    let sd = (estimates
-        .iter()
-        .map(|e| (e.estimate - mean).powi(2))
-        .sum::<f64>()
-        / (r - 1.0))
-        .sqrt();
-    let mean_se = estimates.iter().map(|e| e.se).sum::<f64>() / r;
-    let coverage = estimates
-        .iter()
-        .filter(|e| e.ci_lower <= truth && truth <= e.ci_upper)
-        .count() as f64
-        / r;
-    Summary {
-        mean,
-        sd,
-        mean_se,
-        coverage,
     }
 }
 

@@ -50,3 +50,35 @@ kind = "two_stage_least_squares"
 pub fn causim() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
 }
+
+/// Mean estimate, SD of the estimates, mean SE and 95% coverage of `truth`.
+pub struct Summary {
+    pub mean: f64,
+    pub sd: f64,
+    pub mean_se: f64,
+    pub coverage: f64,
+}
+
+/// Summarizes replicated estimates against the truth they target.
+pub fn summarize(estimates: &[causim::estimate::Estimate], truth: f64) -> Summary {
+    let r = estimates.len() as f64;
+    let mean = estimates.iter().map(|e| e.estimate).sum::<f64>() / r;
+    let sd = (estimates
+        .iter()
+        .map(|e| (e.estimate - mean).powi(2))
+        .sum::<f64>()
+        / (r - 1.0))
+        .sqrt();
+    let mean_se = estimates.iter().map(|e| e.se).sum::<f64>() / r;
+    let coverage = estimates
+        .iter()
+        .filter(|e| e.ci_lower <= truth && truth <= e.ci_upper)
+        .count() as f64
+        / r;
+    Summary {
+        mean,
+        sd,
+        mean_se,
+        coverage,
+    }
+}
