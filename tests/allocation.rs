@@ -6,7 +6,6 @@ mod common;
 
 use causim::evaluate::allocation::AllocationSummary;
 use causim::policy::allocate::{brute_force, exact, greedy, AllocationProblem};
-use causim::run::{load_records, run, RunOptions};
 use causim::spec::Experiment;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -165,19 +164,7 @@ fn summaries() -> (Vec<Vec<AllocationSummary>>, std::path::PathBuf) {
         ]
     );
     let out = dir.join("out");
-    run(
-        &experiment,
-        &RunOptions {
-            out: out.clone(),
-            jobs: Some(2),
-            shard: None,
-            fresh: true,
-            max_tasks: None,
-            progress: false,
-        },
-    )
-    .expect("runs");
-    let records = load_records(&out).expect("records");
+    let records = common::run_fresh(&experiment, &out);
     assert_eq!(records.len(), 3);
     let by_rep = records
         .iter()
@@ -367,19 +354,7 @@ fn on_the_regions_world_targeting_estimators_buy_most_of_the_oracle_gain() {
     let path = common::write(&dir, "experiment.toml", &text);
     let experiment = Experiment::load(&path).expect("valid experiment");
     let out = dir.join("out");
-    run(
-        &experiment,
-        &RunOptions {
-            out: out.clone(),
-            jobs: Some(2),
-            shard: None,
-            fresh: true,
-            max_tasks: None,
-            progress: false,
-        },
-    )
-    .expect("runs");
-    let records = load_records(&out).expect("records");
+    let records = common::run_fresh(&experiment, &out);
     assert_eq!(records.len(), 4);
     let mut share = [0.0; 5];
     for record in &records {

@@ -4,7 +4,6 @@
 mod common;
 
 use causim::evaluate::placement::PolicySummary;
-use causim::run::{load_records, run, RunOptions};
 use causim::spec::Experiment;
 
 const SIM: &str = "kind = \"hospital\"\nscale = 0.05\nspillover = 0.0\n\
@@ -61,19 +60,7 @@ fn summaries() -> (Vec<Vec<PolicySummary>>, std::path::PathBuf) {
         ]
     );
     let out = dir.join("out");
-    run(
-        &experiment,
-        &RunOptions {
-            out: out.clone(),
-            jobs: Some(2),
-            shard: None,
-            fresh: true,
-            max_tasks: None,
-            progress: false,
-        },
-    )
-    .expect("runs");
-    let records = load_records(&out).expect("records");
+    let records = common::run_fresh(&experiment, &out);
     assert_eq!(records.len(), 2);
     let by_rep = records
         .iter()

@@ -82,3 +82,21 @@ pub fn summarize(estimates: &[causim::estimate::Estimate], truth: f64) -> Summar
         coverage,
     }
 }
+
+/// Runs every task of `experiment` afresh into `out` on two threads, without
+/// a progress bar, and returns the records it wrote.
+pub fn run_fresh(experiment: &causim::spec::Experiment, out: &Path) -> Vec<causim::run::Record> {
+    causim::run::run(
+        experiment,
+        &causim::run::RunOptions {
+            out: out.to_path_buf(),
+            jobs: Some(2),
+            shard: None,
+            fresh: true,
+            max_tasks: None,
+            progress: false,
+        },
+    )
+    .expect("runs");
+    causim::run::load_records(out).expect("records")
+}
