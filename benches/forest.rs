@@ -12,8 +12,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use causim::core::Estimand;
 use causim::estimate::forest::{ForestParams, InstrumentalForest};
-use causim::estimate::{Estimand, Estimator};
+use causim::estimate::Estimator;
 use causim::spec::load_sim;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

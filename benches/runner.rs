@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use causim::run::{run, run_task, seed::task_seed, tasks, RunOptions};
+use causim::core::seed::task_seed;
+use causim::run::{run, run_task, tasks, RunOptions};
 use causim::spec::Experiment;
 
 const SIM: &str = r#"

@@ -12,11 +12,11 @@
 
 pub mod bounds;
 pub mod cli;
+pub mod core;
 pub mod data;
-pub mod error;
 pub mod estimate;
 pub mod evaluate;
-pub mod graph;
+pub mod formula;
 pub mod paper;
 pub mod policy;
 pub mod report;
@@ -24,4 +24,4 @@ pub mod run;
 pub mod sim;
 pub mod spec;
 
-pub use error::{Error, Result};
+pub use crate::core::error::{Error, Result};

@@ -4,9 +4,10 @@
 
 mod common;
 
+use causim::core::Estimand;
 use causim::data::Dataset;
 use causim::estimate::dml::{Dml, DmlModel, Learner};
-use causim::estimate::{Estimand, Estimate, Estimator};
+use causim::estimate::{Estimate, Estimator};
 use causim::spec::EstimatorSpec;
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};

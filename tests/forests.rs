@@ -3,11 +3,12 @@
 //! recovers tau(x) under confounding where the causal forest cannot, with
 //! honest per-unit intervals, thread-independent results and clear errors.
 
+use causim::core::Estimand;
 use causim::data::Dataset;
 use causim::estimate::forest::binning::Bins;
 use causim::estimate::forest::grf::{regression_oob, FittedForest};
 use causim::estimate::forest::{CausalForest, ForestParams, InstrumentalForest, RegressionForest};
-use causim::estimate::{Estimand, Estimator};
+use causim::estimate::Estimator;
 use causim::sim::iv::IvWorld;
 use causim::sim::{Sample, Sim};
 use ndarray::{Array1, Array2};

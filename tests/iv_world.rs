@@ -2,7 +2,7 @@
 //! observed covariates (the unobserved confounder integrated out), checked
 //! against closed forms and Monte Carlo.
 
-use causim::estimate::Estimand;
+use causim::core::Estimand;
 use causim::sim::iv::{Compliance, Instrument, IvWorld, Outcome};
 use causim::sim::{ComplianceType, Sample, Sim};
 

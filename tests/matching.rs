@@ -4,10 +4,11 @@
 
 mod common;
 
+use causim::core::Estimand;
 use causim::data::Dataset;
 use causim::estimate::entropy::EntropyBalancing;
 use causim::estimate::matching::{MatchTarget, Psm};
-use causim::estimate::{Estimand, Estimate, Estimator};
+use causim::estimate::{Estimate, Estimator};
 use causim::spec::EstimatorSpec;
 use common::summarize;
 use ndarray::{s, Array1, Array2};

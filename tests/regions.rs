@@ -5,10 +5,11 @@
 
 mod common;
 
+use causim::core::Estimand;
+use causim::data::graph::GraphSpec;
 use causim::estimate::linear::DifferenceInMeans;
 use causim::estimate::scm::{Effect, Scm};
-use causim::estimate::{Estimand, Estimator};
-use causim::graph::GraphSpec;
+use causim::estimate::Estimator;
 use causim::sim::regions::{NodeSpec, NodeType, RegionsWorld, Role};
 use causim::sim::{Sample, Sim};
 use causim::spec::SimSpec;

@@ -217,8 +217,9 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
 
 #[test]
 fn the_paper_settings_enter_the_fingerprint() {
+    use causim::core::seed::fnv1a;
     use causim::paper::PaperSpec;
-    use causim::run::{fingerprint, seed::fnv1a};
+    use causim::run::fingerprint;
     let (_, exp) = setup("fingerprint_paper");
     // Without `[paper]` the fingerprint is what it was before the section
     // existed, so earlier runs still resume.

@@ -21,7 +21,7 @@ pub use weighted::{local_bounds, LocalBounds};
 
 use serde::{Deserialize, Serialize};
 
-use crate::estimate::Z_95;
+use crate::core::stats::Z_95;
 use crate::{Error, Result};
 
 /// An interval [lower, upper] on an effect: a confidence interval or an

@@ -2,13 +2,14 @@
 //! covariates), whether they come from a sim or from a user's CSV.
 
 mod csv_io;
+pub mod graph;
 
 pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table};
 
 use ndarray::{Array1, Array2};
 
-use crate::graph::CausalGraph;
 use crate::{Error, Result};
+use graph::CausalGraph;
 
 /// One sample as estimators see it: outcome `y`, treatment `w`, an optional
 /// instrument `z`, and covariates `x` (one row per unit), with column names;

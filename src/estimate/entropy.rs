@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::linalg::Cholesky;
 use super::matching::{binary_treatment, check_arms, with_balance};
-use super::{Estimand, Estimate, Estimator};
+use super::{Estimate, Estimator};
+use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
 

@@ -6,7 +6,8 @@ use ndarray::{s, Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
 use super::linalg::{sandwich, LeastSquares};
-use super::{Estimand, Estimate, Estimator};
+use super::{Estimate, Estimator};
+use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
 
@@ -458,7 +459,7 @@ mod tests {
         assert!(close(est.se, hc0, 1e-13), "{} vs {hc0}", est.se);
         assert!(close(
             est.ci_upper - est.estimate,
-            crate::estimate::Z_95 * hc0,
+            crate::core::stats::Z_95 * hc0,
             1e-13
         ));
         let hc1 = ols(SeKind::Hc1, false).fit(&data, 0).expect("fits").se;

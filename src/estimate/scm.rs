@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::linalg::{sandwich, LeastSquares};
 use super::linear::SeKind;
-use super::{Estimand, Estimate, Estimator, UnitEffects};
+use super::{Estimate, Estimator, UnitEffects};
+use crate::core::Estimand;
+use crate::data::graph::{CausalGraph, FrontDoor, GraphSpec};
 use crate::data::Dataset;
-use crate::graph::{CausalGraph, FrontDoor, GraphSpec};
 use crate::{Error, Result};
 
 const NAME: &str = "scm";

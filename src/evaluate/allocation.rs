@@ -310,7 +310,7 @@ fn robust_allocation(
     seed: u64,
 ) -> Result<(Vec<usize>, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let z = crate::estimate::normal_quantile(robust.quantile);
+    let z = crate::core::stats::normal_quantile(robust.quantile);
     let lower: Vec<f64> = effects
         .tau
         .iter()
@@ -365,7 +365,8 @@ mod tests {
 
     #[test]
     fn normal_quantile_inverts_known_values() {
-        use crate::estimate::{normal_quantile, Z_95};
+        use crate::core::stats::normal_quantile;
+        use crate::core::stats::Z_95;
         assert!((normal_quantile(0.975) - Z_95).abs() < 1e-8);
         assert!((normal_quantile(0.1) + 1.281_551_565_544_601).abs() < 1e-8);
         assert!((normal_quantile(0.001) + 3.090_232_306_167_813).abs() < 1e-8);

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::estimate::Estimand;
+use crate::core::stats::mean;
+use crate::core::Estimand;
 use crate::run::{Iate, Record};
 use crate::spec::Experiment;
 
@@ -98,10 +99,6 @@ impl Diagnosands {
             _ => None,
         }
     }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 /// Mean and its standard error (sd / sqrt(R)).

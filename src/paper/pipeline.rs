@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::published as paper;
 use super::{PaperFigure, PaperPanel, PaperResult, PaperRow, PaperSpec, PaperTable};
 use crate::bounds::{frequentist, local_bounds, Interval};
+use crate::core::stats::{mean, median};
 use crate::data::Dataset;
 use crate::estimate::forest::binning::Bins;
 use crate::estimate::forest::grf::{average_effect, iv_scores, regression_oob, Nuisances};
@@ -53,17 +54,6 @@ fn split(cohorts: &Cohorts, test_share: f64, seed: u64) -> Split {
         train,
         test,
         test_days,
-    }
-}
-
-fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
-    let (sum, n) = values
-        .into_iter()
-        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    if n == 0 {
-        f64::NAN
-    } else {
-        sum / n as f64
     }
 }
 
@@ -458,22 +448,6 @@ fn table_4(cohorts: &Cohorts, train: &[usize], scores: &[f64], tau: &[f64]) -> P
             published_se.join(", ")
         ),
         rows,
-    }
-}
-
-/// The median of `values` (NaN when empty); robust to the few patients
-/// whose forest variance explodes under a weak instrument.
-fn median(mut values: Vec<f64>) -> f64 {
-    values.retain(|v| v.is_finite());
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let m = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[m]
-    } else {
-        (values[m - 1] + values[m]) / 2.0
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::tables::show_value;
-use crate::estimate::Z_95;
+use crate::core::stats::Z_95;
 use crate::evaluate::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::spec::Experiment;
 use crate::Result;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::tables::{axis_keys, axis_values, mc_raw, mc_text, Csv, McText};
 use crate::bounds::BoundKind;
-use crate::estimate::Z_95;
+use crate::core::stats::Z_95;
 use crate::evaluate::placement::PolicySummary;
 use crate::evaluate::{mean_mc, Mc};
 use crate::run::Record;

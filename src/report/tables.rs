@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::estimate::Estimand;
+use crate::core::Estimand;
 use crate::evaluate::{Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::run::Record;
 use crate::spec::{Cell, Experiment};

@@ -2,7 +2,6 @@
 //! progress bar, appends each result to the store, and resumes interrupted runs.
 
 mod policies;
-pub mod seed;
 mod store;
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +17,7 @@ pub use store::{
     Writer,
 };
 
+use crate::core::seed;
 use crate::paper::PaperResult;
 use crate::sim::Sim;
 use crate::spec::Experiment;

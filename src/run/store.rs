@@ -63,7 +63,7 @@ impl Iate {
             / nf)
             .sqrt();
         let covered = (0..n)
-            .filter(|&i| (tau[i] - truth[i]).abs() <= crate::estimate::Z_95 * se[i])
+            .filter(|&i| (tau[i] - truth[i]).abs() <= crate::core::stats::Z_95 * se[i])
             .count();
         let (ma, mb) = (tau.iter().sum::<f64>() / nf, truth.iter().sum::<f64>() / nf);
         let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);

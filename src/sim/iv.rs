@@ -12,9 +12,10 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::quadrature::gauss_hermite;
-use super::{logistic, logit, ComplianceType, Sample, Sim, Truth};
+use super::{ComplianceType, Sample, Sim, Truth};
+use crate::core::stats::{logistic, logit};
 use crate::data::Dataset;
-use crate::spec::formula::{Formula, FormulaText};
+use crate::formula::{Formula, FormulaText};
 use crate::{Error, Result};
 
 /// One line on what the world is, for `causim list`.

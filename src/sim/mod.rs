@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::Estimand;
 use crate::data::Dataset;
-use crate::estimate::Estimand;
 use crate::Result;
 
 /// A world that can generate samples: a plain function of its parameters and a seed.
@@ -112,14 +112,4 @@ impl Truth {
         };
         units.filter(|u| !u.is_empty())
     }
-}
-
-/// The logistic function, 1 / (1 + e^-a): log-odds to probability.
-pub(crate) fn logistic(a: f64) -> f64 {
-    1.0 / (1.0 + (-a).exp())
-}
-
-/// The log-odds of a probability (infinite at 0 and 1).
-pub(crate) fn logit(p: f64) -> f64 {
-    (p / (1.0 - p)).ln()
 }

@@ -4,7 +4,6 @@
 pub mod allocation;
 mod estimator;
 mod experiment;
-pub mod formula;
 mod location;
 pub mod policy;
 mod sim;

@@ -7,7 +7,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::estimate::normal_quantile;
+use crate::core::stats::{logistic, normal_quantile};
 use crate::{Error, Result};
 
 /// Sweeps of coordinate descent allowed per penalty level before giving up on
@@ -233,10 +233,6 @@ pub enum Family {
     Binomial,
 }
 
-fn sigmoid(t: f64) -> f64 {
-    1.0 / (1.0 + (-t).exp())
-}
-
 /// Fits `family` with per-coordinate penalties from a warm start: one
 /// coordinate descent for least squares, reweighted ones (IRLS) for the
 /// logistic loss `-(1/n) log-likelihood + Σ_j penalty_j |b_j|`.
@@ -249,7 +245,7 @@ fn solve(design: &Design, y: &[f64], family: Family, penalty: &[f64], state: &mu
                 let mut weights = Vec::with_capacity(design.n);
                 let mut working = Vec::with_capacity(design.n);
                 for (e, yi) in eta.iter().zip(y) {
-                    let prob = sigmoid(*e);
+                    let prob = logistic(*e);
                     let w = (prob * (1.0 - prob)).max(MIN_WEIGHT);
                     weights.push(w);
                     working.push(e + (yi - prob) / w);
@@ -277,7 +273,7 @@ fn fitted(design: &Design, family: Family, state: &State) -> Vec<f64> {
     let eta = state.index(design);
     match family {
         Family::Gaussian => eta,
-        Family::Binomial => eta.into_iter().map(sigmoid).collect(),
+        Family::Binomial => eta.into_iter().map(logistic).collect(),
     }
 }
 
@@ -502,7 +498,7 @@ mod tests {
     #[test]
     fn logistic_plug_in_finds_the_signal_and_predicts_probabilities() {
         let (x, mut rng) = draw(2000, 50, 3);
-        let truth = |r: ndarray::ArrayView1<f64>| sigmoid(0.5 + 1.5 * r[0] - r[2]);
+        let truth = |r: ndarray::ArrayView1<f64>| logistic(0.5 + 1.5 * r[0] - r[2]);
         let y: Vec<f64> = x
             .rows()
             .into_iter()
@@ -519,7 +515,7 @@ mod tests {
             .predict(x.view())
             .iter()
             .zip(x.rows())
-            .map(|(eta, r)| (sigmoid(*eta) - truth(r)).abs())
+            .map(|(eta, r)| (logistic(*eta) - truth(r)).abs())
             .sum::<f64>()
             / 2000.0;
         // The shrunken fit errs by a fraction of what the constant share does.

@@ -37,9 +37,11 @@ use super::forest::tree::{Rule, Targets};
 use super::forest::ForestParams;
 use super::linalg::{sandwich, LeastSquares};
 use super::linear::SeKind;
-use super::{Estimand, Estimate, Estimator, UnitEffects};
+use super::{Estimate, Estimator, UnitEffects};
+use crate::core::seed::mix;
+use crate::core::stats::{mean, median};
+use crate::core::Estimand;
 use crate::data::Dataset;
-use crate::run::seed::mix;
 use crate::{Error, Result};
 use lasso::Family;
 
@@ -237,10 +239,6 @@ impl Nuisance<'_> {
 
 fn is_binary(v: &[f64]) -> bool {
     v.iter().all(|a| *a == 0.0 || *a == 1.0)
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 /// Out-of-fold R² of `fitted` for `target`.
@@ -647,17 +645,6 @@ fn dr_learner(x: ArrayView2<'_, f64>, scores: Vec<f64>) -> Result<(UnitEffects, 
         },
         columns.len(),
     ))
-}
-
-/// The median of `v` (the mean of the middle two for an even count).
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 impl Estimator for Dml {

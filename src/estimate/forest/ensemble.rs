@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binning::Binned;
 use super::tree::{grow, Rule, Scratch, Targets, Tree, TreeSettings, MAX_FEATURES};
-use crate::run::seed::mix;
+use crate::core::seed::mix;
 use crate::{Error, Result};
 
 /// Forest settings, with grf's defaults; the same keys configure every forest estimator.

@@ -9,7 +9,7 @@ use ndarray::ArrayView2;
 use super::binning::{Binned, Bins, MAX_BINS};
 use super::ensemble::{average, little_bags, Forest, ForestParams, LeafValues};
 use super::tree::{Rule, Targets};
-use crate::run::seed::mix;
+use crate::core::seed::mix;
 use crate::{Error, Result};
 
 /// An effect at one point: the estimate and its variance (NaN without little bags).

@@ -16,7 +16,8 @@ pub use ensemble::ForestParams;
 pub use grf::{FittedForest, Prediction};
 pub use regression::RegressionForest;
 
-use super::{Estimand, Estimate, Estimator, UnitEffects};
+use super::{Estimate, Estimator, UnitEffects};
+use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
 

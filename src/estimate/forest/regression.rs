@@ -10,9 +10,10 @@ use super::ensemble::{average, little_bags, Forest, ForestParams};
 use super::grf::{aipw_scores, regression_oob, Nuisances, Prediction};
 use super::tree::{Rule, Targets};
 use super::unit_effects;
+use crate::core::seed::mix;
+use crate::core::Estimand;
 use crate::data::Dataset;
-use crate::estimate::{Estimand, Estimate, UnitEffects};
-use crate::run::seed::mix;
+use crate::estimate::{Estimate, UnitEffects};
 use crate::{Error, Result};
 
 /// Regression forests of Y on X within each treatment arm (a T-learner):

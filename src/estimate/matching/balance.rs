@@ -83,7 +83,7 @@ fn moments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::estimate::Estimand;
+    use crate::core::Estimand;
     use ndarray::array;
 
     #[test]

@@ -13,7 +13,8 @@ use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
 use self::neighbors::SortedArm;
-use super::{Estimand, Estimate, Estimator};
+use super::{Estimate, Estimator};
+use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
 

@@ -4,6 +4,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
+use crate::core::stats::logistic;
 use crate::estimate::linalg::Cholesky;
 use crate::{Error, Result};
 
@@ -173,11 +174,6 @@ fn not_converged(estimator: &str) -> Error {
 /// `log(1 + eᵛ)` without overflow.
 fn softplus(v: f64) -> f64 {
     v.max(0.0) + (-v.abs()).exp().ln_1p()
-}
-
-/// `1 / (1 + e⁻ᵛ)`.
-fn logistic(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! survival under any placement of the day's cohort.
 
 use super::calendar::Date;
-use crate::sim::logistic;
+use crate::core::stats::logistic;
 
 /// Load (occupancy / capacity) at which a diagnosis group's `survival` parameter holds.
 pub const REFERENCE_LOAD: f64 = 0.8;

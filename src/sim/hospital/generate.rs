@@ -11,10 +11,11 @@ use rand_distr::{Distribution, Gamma, Poisson, StandardNormal};
 use super::calendar::{draw_series, Calendar};
 use super::cohorts::{CohortDay, Cohorts, REFERENCE_LOAD};
 use super::HospitalWorld;
+use crate::core::stats::{logistic, logit};
 use crate::data::Dataset;
 use crate::sim::iv::iv_truth;
 use crate::sim::quadrature::gauss_hermite;
-use crate::sim::{logistic, logit, ComplianceType, Sample, Sim};
+use crate::sim::{ComplianceType, Sample, Sim};
 use crate::{Error, Result};
 
 /// Reference age of the placement and survival models.

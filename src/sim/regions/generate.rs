@@ -10,10 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::{NodeType, RegionsWorld};
+use crate::core::stats::logistic;
+use crate::data::graph::CausalGraph;
 use crate::data::Dataset;
-use crate::graph::CausalGraph;
-use crate::sim::{logistic, Sample, Sim, Truth};
-use crate::spec::formula::Formula;
+use crate::formula::Formula;
+use crate::sim::{Sample, Sim, Truth};
 use crate::Result;
 
 /// The regions world with its equations parsed, ready to generate samples.

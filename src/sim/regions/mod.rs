@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use generate::RegionsSim;
 
-use crate::graph::CausalGraph;
-use crate::spec::formula::{Formula, FormulaText};
+use crate::data::graph::CausalGraph;
+use crate::formula::{Formula, FormulaText};
 use crate::{Error, Result};
 
 /// One line on what the world is, for `causim list`.

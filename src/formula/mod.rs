@@ -270,48 +270,6 @@ impl Binary {
     }
 }
 
-/// Standard normal CDF Φ(x), by Hart's rational approximation (double precision, as given by
-/// G. West, "Better approximations to cumulative normal functions", 2005).
-fn normal_cdf(x: f64) -> f64 {
-    const P: [f64; 7] = [
-        3.526_249_659_989_11e-2,
-        0.700_383_064_443_688,
-        6.373_962_203_531_65,
-        33.912_866_078_383,
-        112.079_291_497_871,
-        221.213_596_169_931,
-        220.206_867_912_376,
-    ];
-    const Q: [f64; 8] = [
-        8.838_834_764_831_84e-2,
-        1.755_667_163_182_64,
-        16.064_177_579_207,
-        86.780_732_202_946_1,
-        296.564_248_779_674,
-        637.333_633_378_831,
-        793.826_512_519_948,
-        440.413_735_824_752,
-    ];
-    let z = x.abs();
-    let tail = if z > 37.0 {
-        0.0
-    } else if z < 7.071_067_811_865_47 {
-        let p = P.iter().fold(0.0, |acc, c| acc * z + c);
-        let q = Q.iter().fold(0.0, |acc, c| acc * z + c);
-        (-0.5 * z * z).exp() * p / q
-    } else {
-        let cf = z + 1.0 / (z + 2.0 / (z + 3.0 / (z + 4.0 / (z + 0.65))));
-        (-0.5 * z * z).exp() / cf / 2.506_628_274_631_000_5
-    };
-    if x > 0.0 {
-        1.0 - tail
-    } else if x.is_nan() {
-        x
-    } else {
-        tail
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Func {
     Unary(fn(f64) -> f64),
@@ -337,7 +295,7 @@ const FUNCTIONS: &[(&str, Func)] = &[
     ("max", Func::Variadic(Binary::Max)),
     ("min", Func::Variadic(Binary::Min)),
     ("pow", Func::Pow),
-    ("probit", Func::Unary(normal_cdf)),
+    ("probit", Func::Unary(crate::core::stats::normal_cdf)),
     ("round", Func::Unary(f64::round)),
     (
         "sign",
