@@ -147,7 +147,8 @@ mod tests {
     #[test]
     fn means_and_medians() {
         assert_eq!(mean([1.0, 2.0, 6.0]), 3.0);
-        assert_eq!(mean(&vec![1.0, 2.0]), 1.5);
+        let slice: &[f64] = &[1.0, 2.0];
+        assert_eq!(mean(slice), 1.5);
         assert!(mean(Vec::<f64>::new()).is_nan());
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, f64::NAN, 2.0, 3.0]), 2.5);

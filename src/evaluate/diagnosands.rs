@@ -184,9 +184,9 @@ fn diagnose(
         estimand,
         replications: pairs.len(),
         failures,
-        truth: mean(&pairs.iter().map(|(_, t)| *t).collect::<Vec<_>>()),
+        truth: mean(pairs.iter().map(|(_, t)| *t)),
         mean_estimate: mean(&estimates),
-        mean_se: mean(&pairs.iter().map(|(e, _)| e.se).collect::<Vec<_>>()),
+        mean_se: mean(pairs.iter().map(|(e, _)| e.se)),
         sd_estimate: mean_mc(&estimates).mcse * (estimates.len() as f64).sqrt(),
         bias: mean_mc(&errors),
         // Delta method: se(sqrt(MSE)) = se(MSE) / (2 sqrt(MSE)).
