@@ -76,7 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     // One task through the public per-task entry point, as a smoke check.
-    run_task(&experiment, &sims, all[0])?;
+    let stages = causim::stage::build(&experiment)?;
+    run_task(&stages, &sims, all[0], experiment.seed)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -19,9 +19,12 @@ pub mod evaluate;
 pub mod formula;
 pub mod paper;
 pub mod policy;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod sim;
 pub mod spec;
+pub mod stage;
+pub mod summary;
 
 pub use crate::core::error::{Error, Result};

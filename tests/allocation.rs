@@ -169,7 +169,8 @@ fn summaries() -> (Vec<Vec<AllocationSummary>>, std::path::PathBuf) {
     let by_rep = records
         .iter()
         .map(|r| {
-            r.allocations
+            causim::stage::allocation::results(r)
+                .expect("readable results")
                 .iter()
                 .map(|p| {
                     assert!(p.error.is_none(), "{:?}", p.error);
@@ -358,8 +359,8 @@ fn on_the_regions_world_targeting_estimators_buy_most_of_the_oracle_gain() {
     assert_eq!(records.len(), 4);
     let mut share = [0.0; 5];
     for record in &records {
-        let s: Vec<AllocationSummary> = record
-            .allocations
+        let s: Vec<AllocationSummary> = causim::stage::allocation::results(record)
+            .expect("readable results")
             .iter()
             .map(|p| {
                 assert!(p.error.is_none(), "{:?}", p.error);

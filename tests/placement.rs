@@ -65,7 +65,8 @@ fn summaries() -> (Vec<Vec<PolicySummary>>, std::path::PathBuf) {
     let by_rep = records
         .iter()
         .map(|r| {
-            r.policies
+            causim::stage::placement::results(r)
+                .expect("readable results")
                 .iter()
                 .map(|p| {
                     assert!(p.error.is_none(), "{:?}", p.error);

@@ -6,7 +6,8 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use causim::run::{load_records, results_path, run, Record, RunOptions, Shard};
+use causim::record::{load_records, results_path, Record, Shard};
+use causim::run::{run, RunOptions};
 use causim::spec::Experiment;
 
 fn setup(name: &str) -> (std::path::PathBuf, Experiment) {
@@ -46,7 +47,12 @@ fn results_do_not_depend_on_thread_count() {
     assert_eq!(one.len(), exp.task_count());
     assert_eq!(one, two);
     // Results are real numbers that vary across replications.
-    let est = |r: &Record| r.results[1].estimate.as_ref().map(|e| e.estimate);
+    let est = |r: &Record| {
+        causim::stage::estimators::results(r).expect("readable results")[1]
+            .estimate
+            .as_ref()
+            .map(|e| e.estimate)
+    };
     assert!(one.iter().all(|r| est(r).is_some_and(f64::is_finite)));
     assert_ne!(est(&one[0]), est(&one[1]));
 }
@@ -216,17 +222,16 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
 }
 
 #[test]
-fn the_paper_settings_enter_the_fingerprint() {
-    use causim::core::seed::fnv1a;
+fn each_stage_enters_the_fingerprint() {
     use causim::paper::PaperSpec;
     use causim::run::fingerprint;
     let (_, exp) = setup("fingerprint_paper");
-    // Without `[paper]` the fingerprint is what it was before the section
-    // existed, so earlier runs still resume.
-    let sims: Vec<_> = exp.cells.iter().map(|c| &c.sim).collect();
-    let text = serde_json::to_string(&(sims, &exp.estimators, exp.seed)).expect("json");
-    let plain = fingerprint(&exp).expect("fingerprint");
-    assert_eq!(plain, fnv1a(text.as_bytes()));
+    let print = |e: &Experiment| {
+        let stages = causim::stage::build(e).expect("stages");
+        fingerprint(e, &stages).expect("fingerprint")
+    };
+    let plain = print(&exp);
+    assert_eq!(plain, print(&exp.clone()), "a fingerprint is stable");
     let paper = |test_share| Experiment {
         paper: Some(PaperSpec {
             test_share,
@@ -234,7 +239,19 @@ fn the_paper_settings_enter_the_fingerprint() {
         }),
         ..exp.clone()
     };
-    let quarter = fingerprint(&paper(0.25)).expect("fingerprint");
+    let quarter = print(&paper(0.25));
     assert_ne!(quarter, plain);
-    assert_ne!(quarter, fingerprint(&paper(0.3)).expect("fingerprint"));
+    assert_ne!(quarter, print(&paper(0.3)));
+    let mut fewer = exp.clone();
+    fewer.estimators.pop();
+    assert_ne!(
+        print(&fewer),
+        plain,
+        "the estimators stage's settings count"
+    );
+    let more = Experiment {
+        replications: exp.replications + 5,
+        ..exp.clone()
+    };
+    assert_eq!(print(&more), plain, "the replication count does not");
 }

@@ -4,9 +4,10 @@
 
 mod common;
 
-use causim::evaluate::{summarize, Diagnosands};
-use causim::run::{load_records, run, RunOptions};
+use causim::record::load_records;
+use causim::run::{run, RunOptions};
 use causim::spec::Experiment;
+use causim::summary::{summarize, Diagnosands};
 
 fn diagnosands(name: &str, sim: &str, experiment: &str) -> Vec<Diagnosands> {
     let dir = common::scratch(name);
@@ -23,7 +24,7 @@ fn diagnosands(name: &str, sim: &str, experiment: &str) -> Vec<Diagnosands> {
         progress: false,
     };
     run(&exp, &options).expect("run");
-    summarize(&exp, &load_records(&out).expect("records"))
+    summarize(&exp, &load_records(&out).expect("records")).expect("readable records")
 }
 
 fn find<'a>(d: &'a [Diagnosands], cell: usize, estimator: &str) -> &'a Diagnosands {

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use toml::Value;
 
-use crate::evaluate::DIAGNOSANDS;
 use crate::spec::{EstimatorSpec, SimSpec};
+use crate::summary::DIAGNOSANDS;
 
 /// The catalogue as text.
 pub fn catalogue() -> anyhow::Result<String> {

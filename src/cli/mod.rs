@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use crate::run::{RunOptions, Shard};
+use crate::record::Shard;
+use crate::run::RunOptions;
 use crate::spec::Experiment;
 
 /// Declare simulation experiments in TOML and find out, against known truth,

@@ -1,11 +1,6 @@
-//! Evaluation: diagnosands that summarize, per cell and estimator, how close
-//! the estimates came to the truth over replications, and the true welfare
-//! of placement and allocation policies.
+//! Evaluation: a policy's decision judged against the world's truth (true
+//! welfare, the oracle's, regret). Policies decide without the truth; only
+//! this floor reads it.
 
 pub mod allocation;
-mod diagnosands;
 pub mod placement;
-
-pub use diagnosands::{
-    mean_mc, summarize, truth_means, Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS,
-};

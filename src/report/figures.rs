@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::tables::show_value;
 use crate::core::stats::Z_95;
-use crate::evaluate::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::spec::Experiment;
+use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::Result;
 
 /// One rendered figure: an anchor, the diagnosand's name for the contents,

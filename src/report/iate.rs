@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::tables::{axis_keys, axis_values, mc_raw, mc_text, Csv, McText};
-use crate::evaluate::{Diagnosands, IATE_DIAGNOSANDS};
 use crate::spec::Experiment;
+use crate::summary::{Diagnosands, IATE_DIAGNOSANDS};
 
 /// The file name of the per-unit effects table inside a report folder.
 pub(super) const CSV: &str = "iate.csv";

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::evaluate::{summarize, truth_means};
-use crate::run::{load_records, read_manifest};
+use crate::record::load_records;
+use crate::spec::Experiment;
+use crate::summary::{summarize, truth_means};
 use crate::{Error, Result};
 
 /// The report's template, embedded so the binary needs no files at run time.
@@ -125,15 +126,19 @@ fn remove_stale(path: &Path) -> Result<()> {
 /// left by an earlier render that this one does not write, and returns the
 /// path of `index.html`. Cells without records yet are shown as not run.
 pub fn render(dir: &Path) -> Result<PathBuf> {
-    let experiment = read_manifest(dir)?;
+    let experiment = Experiment::recorded(dir)?;
     let records = load_records(dir)?;
-    let diagnosands = summarize(&experiment, &records);
+    let diagnosands = summarize(&experiment, &records)?;
     let truths = truth_means(&records);
 
     let (cells_csv, cells) = tables::cells(&experiment, &records, &truths);
     let (diagnosands_csv, diagnosand_groups) = tables::diagnosands(&experiment, &diagnosands);
-    let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records);
-    let estimates_csv = tables::estimates(&experiment, &records);
+    let results = records
+        .iter()
+        .map(crate::stage::estimators::results)
+        .collect::<Result<Vec<_>>>()?;
+    let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records, &results);
+    let estimates_csv = tables::estimates(&experiment, &records, &results);
     let iate = iate::table(&experiment, &diagnosands);
     let paper = paper::section(&experiment, &records)?;
     let policy_section = policies::section(&experiment, &records)?;
@@ -169,9 +174,9 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
         paper: experiment.paper.is_some(),
         recorded: records.len(),
         total: experiment.task_count(),
-        failures: records
+        failures: results
             .iter()
-            .flat_map(|r| &r.results)
+            .flatten()
             .filter(|r| r.estimate.is_none())
             .count(),
         cells_pending: experiment
@@ -213,8 +218,8 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
                 p.test_share, p.forest.num_trees
             )
         }),
-        diagnosand_notes: notes(crate::evaluate::DIAGNOSANDS),
-        iate_notes: notes(crate::evaluate::IATE_DIAGNOSANDS),
+        diagnosand_notes: notes(crate::summary::DIAGNOSANDS),
+        iate_notes: notes(crate::summary::IATE_DIAGNOSANDS),
         experiment_source: experiment.experiment_source.clone(),
         sim_source: experiment.sim_source.clone(),
     };

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::tables::{axis_keys, axis_values, raw, sig, Csv};
 use crate::paper::{PaperFigure, PaperTable};
-use crate::run::Record;
+use crate::record::Record;
 use crate::spec::Experiment;
 use crate::{Error, Result};
 
@@ -178,12 +178,18 @@ impl CellSum {
     }
 }
 
+/// A record with the paper stage's outcome decoded.
+struct Papered<'a> {
+    record: &'a Record,
+    outcome: crate::stage::paper::PaperOutcome,
+}
+
 /// Sums every table over the records, per cell; tables in the order they
 /// first appear (the first record's order, then any later extras).
-fn sum_tables(records: &[Record]) -> Vec<TableSum> {
+fn sum_tables(records: &[Papered<'_>]) -> Vec<TableSum> {
     let mut tables: Vec<TableSum> = Vec::new();
     for record in records {
-        let Some(result) = &record.paper else {
+        let Some(result) = &record.outcome.result else {
             continue;
         };
         for table in &result.tables {
@@ -200,11 +206,11 @@ fn sum_tables(records: &[Record]) -> Vec<TableSum> {
                 }
             };
             let cells = &mut tables[at].cells;
-            let cell = match cells.iter().position(|c| c.cell == record.cell) {
+            let cell = match cells.iter().position(|c| c.cell == record.record.cell) {
                 Some(at) => at,
                 None => {
                     cells.push(CellSum {
-                        cell: record.cell,
+                        cell: record.record.cell,
                         replications: 0,
                         rows: Vec::new(),
                     });
@@ -416,19 +422,32 @@ pub(super) fn section(
     experiment: &Experiment,
     records: &[Record],
 ) -> Result<Option<(Vec<Csv>, PaperView)>> {
-    let with_paper = records.iter().filter(|r| r.paper.is_some()).count();
-    let failed: Vec<&Record> = records.iter().filter(|r| r.paper_error.is_some()).collect();
+    let records: Vec<Papered<'_>> = records
+        .iter()
+        .filter_map(|r| {
+            crate::stage::paper::outcome(r)
+                .map(|outcome| outcome.map(|outcome| Papered { record: r, outcome }))
+        })
+        .collect::<Result<_>>()?;
+    let with_paper = records
+        .iter()
+        .filter(|r| r.outcome.result.is_some())
+        .count();
+    let failed: Vec<&Papered<'_>> = records
+        .iter()
+        .filter(|r| r.outcome.error.is_some())
+        .collect();
     if experiment.paper.is_none() && with_paper == 0 && failed.is_empty() {
         return Ok(None);
     }
-    let (csvs, tables) = sum_tables(records)
+    let (csvs, tables) = sum_tables(&records)
         .iter()
         .map(|t| table_view(experiment, t))
         .unzip();
     let mut figures = Vec::new();
     let mut figures_note = None;
-    if let Some(first) = records.iter().find(|r| r.paper.is_some()) {
-        for paper in first.paper.iter().flat_map(|p| &p.figures) {
+    if let Some(first) = records.iter().find(|r| r.outcome.result.is_some()) {
+        for paper in first.outcome.result.iter().flat_map(|p| &p.figures) {
             let Some(plot) = figure(paper) else {
                 continue;
             };
@@ -439,7 +458,10 @@ pub(super) fn section(
             });
         }
         if with_paper > 1 && !figures.is_empty() {
-            let cell = experiment.cells.iter().find(|c| c.index == first.cell);
+            let cell = experiment
+                .cells
+                .iter()
+                .find(|c| c.index == first.record.cell);
             let at = match cell {
                 Some(c) if experiment.cells.len() > 1 => {
                     format!("cell {}, ", experiment.cell_label(c))
@@ -449,7 +471,7 @@ pub(super) fn section(
             figures_note = Some(format!(
                 "The figures are drawn from one replication ({at}replication {}, seed {}); \
                  the tables above average over all of them.",
-                first.replication, first.seed
+                first.record.replication, first.record.seed
             ));
         }
     }
@@ -458,7 +480,7 @@ pub(super) fn section(
         PaperView {
             replications: with_paper,
             failures: failed.len(),
-            first_error: failed.first().and_then(|r| r.paper_error.clone()),
+            first_error: failed.first().and_then(|r| r.outcome.error.clone()),
             tables,
             figures,
             figures_note,

@@ -11,9 +11,9 @@ use super::tables::{axis_keys, axis_values, mc_raw, mc_text, Csv, McText};
 use crate::bounds::BoundKind;
 use crate::core::stats::Z_95;
 use crate::evaluate::placement::PolicySummary;
-use crate::evaluate::{mean_mc, Mc};
-use crate::run::Record;
+use crate::record::Record;
 use crate::spec::{Experiment, PolicyRule};
+use crate::summary::{mean_mc, Mc};
 use crate::Result;
 
 /// The file name of the policies table inside a report folder.
@@ -140,15 +140,23 @@ pub(super) fn section(
     let mut groups = Vec::new();
     let mut panels = Vec::new();
     let mut first_error = None;
+    let decoded = records
+        .iter()
+        .map(|r| Ok((r.cell, crate::stage::placement::results(r)?)))
+        .collect::<Result<Vec<_>>>()?;
     for cell in &experiment.cells {
-        let here: Vec<&Record> = records.iter().filter(|r| r.cell == cell.index).collect();
+        let here: Vec<&Vec<_>> = decoded
+            .iter()
+            .filter(|(c, _)| *c == cell.index)
+            .map(|(_, r)| r)
+            .collect();
         let mut group = PolicyGroup {
             label: experiment.cell_label(cell),
             rows: Vec::new(),
         };
         let mut points = Vec::new();
         for (k, policy) in experiment.policies.iter().enumerate() {
-            let results: Vec<_> = here.iter().filter_map(|r| r.policies.get(k)).collect();
+            let results: Vec<_> = here.iter().filter_map(|r| r.get(k)).collect();
             let summaries: Vec<&PolicySummary> =
                 results.iter().filter_map(|r| r.summary.as_ref()).collect();
             let failures = results.len() - summaries.len();

@@ -7,9 +7,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::core::Estimand;
-use crate::evaluate::{Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
-use crate::run::Record;
+use crate::record::Record;
 use crate::spec::{Cell, Experiment};
+use crate::stage::estimators::EstimatorResult;
+use crate::summary::{Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
 use crate::{Error, Result};
 
 /// A table as written to CSV: a file name, a header and rows of text.
@@ -319,10 +320,13 @@ pub(super) fn diagnosands(
 }
 
 /// Mean of each diagnostic per (cell, estimator index) over the estimates made.
-fn diagnostic_means(records: &[Record]) -> BTreeMap<(usize, usize), BTreeMap<String, f64>> {
+fn diagnostic_means(
+    records: &[Record],
+    results: &[Vec<EstimatorResult>],
+) -> BTreeMap<(usize, usize), BTreeMap<String, f64>> {
     let mut sums: BTreeMap<(usize, usize), BTreeMap<String, (f64, usize)>> = BTreeMap::new();
-    for record in records {
-        for (k, result) in record.results.iter().enumerate() {
+    for (record, results) in records.iter().zip(results) {
+        for (k, result) in results.iter().enumerate() {
             let Some(estimate) = &result.estimate else {
                 continue;
             };
@@ -349,8 +353,9 @@ fn diagnostic_means(records: &[Record]) -> BTreeMap<(usize, usize), BTreeMap<Str
 pub(super) fn diagnostics(
     experiment: &Experiment,
     records: &[Record],
+    results: &[Vec<EstimatorResult>],
 ) -> (Csv, Vec<DiagnosticsTable>) {
-    let means = diagnostic_means(records);
+    let means = diagnostic_means(records, results);
     let mut all: Vec<String> = means.values().flat_map(|m| m.keys().cloned()).collect();
     all.sort();
     all.dedup();
@@ -424,7 +429,11 @@ pub(super) fn diagnostics(
 
 /// The raw estimates: one row per task and estimator, with the truth of the
 /// estimand it targets and the error of a failed fit.
-pub(super) fn estimates(experiment: &Experiment, records: &[Record]) -> Csv {
+pub(super) fn estimates(
+    experiment: &Experiment,
+    records: &[Record],
+    results: &[Vec<EstimatorResult>],
+) -> Csv {
     let header = [
         "cell",
         "replication",
@@ -440,8 +449,8 @@ pub(super) fn estimates(experiment: &Experiment, records: &[Record]) -> Csv {
     .map(String::from)
     .to_vec();
     let mut rows = Vec::new();
-    for record in records {
-        for (k, result) in record.results.iter().enumerate() {
+    for (record, results) in records.iter().zip(results) {
+        for (k, result) in results.iter().enumerate() {
             let estimand: Option<Estimand> =
                 result.estimate.as_ref().map(|e| e.estimand).or_else(|| {
                     experiment

@@ -1,55 +1,28 @@
-//! The runner: expands an experiment into tasks, runs them in parallel with a
-//! progress bar, appends each result to the store, and resumes interrupted runs.
+//! The runner: expands an experiment into tasks, runs each task's stages
+//! in parallel, appends each record to the store, and resumes interrupted
+//! runs. It names no stage: [`crate::stage::build`] lists them, and each
+//! stage stores its outcome under its own name. Progress is reported to an
+//! [`Observe`]r, never drawn here.
 
-mod policies;
-mod store;
+mod observe;
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-pub use store::{
-    load_records, results_path, AllocationResult, EstimatorResult, Iate, PolicyResult, Record,
-    Writer,
-};
+pub use observe::{Observe, ProgressBarObserver, Silent};
 
 use crate::core::seed;
-use crate::paper::PaperResult;
+use crate::record::{
+    load_records, read_manifest, results_path, write_manifest, Manifest, Record, Shard, Writer,
+    FORMAT,
+};
 use crate::sim::Sim;
 use crate::spec::Experiment;
+use crate::stage::{Stage, TaskState};
 use crate::{Error, Result};
-
-/// The file in a report folder that records the experiment as run.
-pub const MANIFEST: &str = "experiment.json";
-
-/// One slice of a sweep for a cluster job: tasks with index % count == index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard's number, 0-based.
-    pub index: usize,
-    /// How many shards the sweep is split into.
-    pub count: usize,
-}
-
-impl FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let bad = || format!("shard `{s}` must be K/N with 0 <= K < N, e.g. 0/4");
-        let (k, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            k.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
 
 /// One (cell, replication): one sample, every estimator on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,189 +75,50 @@ pub struct RunSummary {
     pub ran: usize,
 }
 
-/// Runs one task: draws the sample, fits every estimator on it and, with
-/// `[paper]`, runs the paper's pipeline (a failure is recorded, not raised).
-pub fn run_task(experiment: &Experiment, sims: &[Box<dyn Sim>], task: Task) -> Result<Record> {
-    let seed = seed::task_seed(experiment.seed, task.replication);
-    let sim = &sims[task.cell];
-    let mut sample = sim.generate(seed)?;
-    let mut forests = BTreeMap::new();
-    let fits: Vec<Result<crate::estimate::Estimate>> = experiment
-        .estimators
-        .iter()
-        .map(|named| {
-            let est_seed = seed::estimator_seed(seed, &named.name);
-            let fitted = if experiment
-                .policies
-                .iter()
-                .any(|p| p.estimator.as_deref() == Some(named.name.as_str()))
-            {
-                named
-                    .spec
-                    .fit_with_forest(&sample.data, est_seed)
-                    .map(|(estimate, forest)| {
-                        if let Some(forest) = forest {
-                            forests.insert(named.name.clone(), forest);
-                        }
-                        estimate
-                    })
-            } else {
-                named.spec.estimator().fit(&sample.data, est_seed)
-            };
-            // Results are finite numbers: a NaN or infinite estimate is a failed fit.
-            fitted.and_then(|mut e| {
-                e.diagnostics.retain(|_, v| v.is_finite());
-                let finite = [e.estimate, e.se, e.ci_lower, e.ci_upper]
-                    .iter()
-                    .all(|v| v.is_finite());
-                if finite {
-                    Ok(e)
-                } else {
-                    Err(Error::Estimate(format!(
-                        "{} gave a non-finite estimate ({} with SE {})",
-                        named.spec.kind(),
-                        e.estimate,
-                        e.se
-                    )))
-                }
-            })
-        })
-        .collect();
-    let per_unit = fits
-        .iter()
-        .any(|f| f.as_ref().is_ok_and(|e| e.units.is_some()));
-    if per_unit || experiment.paper.is_some() {
-        sim.add_conditional_truth(&mut sample)?;
+/// Runs one task: draws the sample and runs every stage on it in order,
+/// each outcome stored under its stage's name.
+pub fn run_task(
+    stages: &[Box<dyn Stage>],
+    sims: &[Box<dyn Sim>],
+    task: Task,
+    experiment_seed: u64,
+) -> Result<Record> {
+    let seed = seed::task_seed(experiment_seed, task.replication);
+    let sim = sims[task.cell].as_ref();
+    let sample = sim.generate(seed)?;
+    let mut state = TaskState::new(sim, sample, seed);
+    let mut outcomes = std::collections::BTreeMap::new();
+    for stage in stages {
+        outcomes.insert(stage.name().to_string(), stage.run(&mut state)?);
     }
-    let (paper, paper_error) = match &experiment.paper {
-        Some(spec) => match crate::paper::run(&sample, spec, seed::estimator_seed(seed, "paper")) {
-            Ok(mut result) => {
-                drop_non_finite(&mut result);
-                (Some(result), None)
-            }
-            Err(e) => (None, Some(e.to_string())),
-        },
-        None => (None, None),
-    };
-    let policies = policies::run(experiment, &sample, &forests, &fits);
-    let allocations = policies::allocations(experiment, &sample, &fits, seed);
-    let results = experiment
-        .estimators
-        .iter()
-        .zip(fits)
-        .map(|(named, fitted)| match fitted {
-            Ok(mut estimate) => {
-                let units = estimate.units.take();
-                let truth = sample.truth.conditional(named.spec.estimator().estimand());
-                let iate = units
-                    .zip(truth)
-                    .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
-                EstimatorResult {
-                    estimator: named.name.clone(),
-                    estimate: Some(estimate),
-                    error: None,
-                    iate,
-                }
-            }
-            Err(e) => EstimatorResult {
-                estimator: named.name.clone(),
-                estimate: None,
-                error: Some(e.to_string()),
-                iate: None,
-            },
-        })
-        .collect();
     Ok(Record {
         cell: task.cell,
         replication: task.replication,
         seed,
-        truth: sample.truth.values,
-        results,
-        paper,
-        paper_error,
-        policies,
-        allocations,
+        truth: state.sample.truth.values,
+        stages: outcomes,
     })
 }
 
-/// Blanks the paper pipeline's undefined numbers (a NaN or infinite value
-/// becomes `None`, such a point of a figure is left out): JSON has no NaN,
-/// and a record must read back as written.
-fn drop_non_finite(result: &mut PaperResult) {
-    for row in result.tables.iter_mut().flat_map(|t| &mut t.rows) {
-        for value in [
-            &mut row.published,
-            &mut row.estimated,
-            &mut row.se,
-            &mut row.truth,
-        ] {
-            *value = value.filter(|v| v.is_finite());
-        }
-    }
-    for line in result
-        .figures
-        .iter_mut()
-        .flat_map(|f| &mut f.panels)
-        .flat_map(|p| &mut p.lines)
-    {
-        line.retain(|[x, y]| x.is_finite() && y.is_finite());
-    }
-}
-
-/// A stable hash of what determines the results (sims per cell, estimators,
-/// seed, and the paper's settings and the policies and allocations when
-/// there are any): a
-/// rerun may resume only results with the same fingerprint. The replication
-/// count is left out, so a sweep can be extended by raising it; an
-/// experiment without `[paper]` or `[[policies]]` hashes as it did before
-/// those sections existed.
-pub fn fingerprint(experiment: &Experiment) -> Result<u64> {
+/// A stable hash of what determines the results: the sim of every cell,
+/// the seed, and each stage's settings under its name. A rerun may resume
+/// only results with the same fingerprint. The replication count is left
+/// out, so a sweep can be extended by raising it.
+pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result<u64> {
     let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
-    let (estimators, seed) = (&experiment.estimators, experiment.seed);
-    let (policies, allocations) = (&experiment.policies, &experiment.allocations);
-    let text = match (
-        &experiment.paper,
-        policies.is_empty(),
-        allocations.is_empty(),
-    ) {
-        (None, true, true) => serde_json::to_string(&(sims, estimators, seed)),
-        (Some(paper), true, true) => serde_json::to_string(&(sims, estimators, seed, paper)),
-        (paper, false, true) => serde_json::to_string(&(sims, estimators, seed, paper, policies)),
-        (paper, _, false) => {
-            serde_json::to_string(&(sims, estimators, seed, paper, policies, allocations))
-        }
-    }
-    .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
+    let stages = stages
+        .iter()
+        .map(|s| Ok((s.name(), s.fingerprint()?)))
+        .collect::<Result<Vec<_>>>()?;
+    let text = serde_json::to_string(&(sims, experiment.seed, stages))
+        .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
     Ok(seed::fnv1a(text.as_bytes()))
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Manifest {
-    fingerprint: u64,
-    experiment: Experiment,
-}
-
-/// Reads the experiment recorded in a report folder.
-pub fn read_manifest(dir: &Path) -> Result<Experiment> {
-    let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::Store(format!(
-            "{}: {e}; is `{}` a folder written by `causim run`?",
-            path.display(),
-            dir.display()
-        ))
-    })?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| Error::Store(format!("{}: not a causim manifest ({e})", path.display())))?;
-    Ok(manifest.experiment)
 }
 
 /// Checks that `dir` holds no results of a different experiment (or clears
 /// them when `fresh`), then records this experiment's manifest.
-fn prepare(dir: &Path, experiment: &Experiment, fresh: bool) -> Result<()> {
+fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(MANIFEST);
-    let print = fingerprint(experiment)?;
     if fresh {
         for entry in std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -296,32 +130,69 @@ fn prepare(dir: &Path, experiment: &Experiment, fresh: bool) -> Result<()> {
                 std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
             }
         }
-    } else if let Ok(text) = std::fs::read_to_string(&path) {
-        let old: Option<Manifest> = serde_json::from_str(&text).ok();
-        if old.as_ref().is_none_or(|m| m.fingerprint != print) && !load_records(dir)?.is_empty() {
+    } else if dir.join(crate::record::MANIFEST).exists() {
+        let same = match read_manifest(dir) {
+            Ok(old) => old.fingerprint == print,
+            Err(e) if has_results(dir)? => return Err(e),
+            Err(_) => true,
+        };
+        if !same && has_results(dir)? {
             return Err(Error::Store(format!(
-                "{} holds results of a different experiment (its sim, sweep, estimators, paper settings or seed changed); \
+                "{} holds results of a different experiment (its sim, sweep, stages or seed changed); \
                  rerun with --fresh to discard them, or write elsewhere with --out",
                 dir.display()
             )));
         }
     }
-    let manifest = Manifest {
-        fingerprint: print,
-        experiment: experiment.clone(),
-    };
-    let text = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| Error::Store(format!("cannot encode the manifest: {e}")))?;
-    // Shards of one sweep start together: write aside, then rename atomically.
-    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    let experiment = serde_json::to_value(experiment)
+        .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
+    write_manifest(
+        dir,
+        &Manifest {
+            format: FORMAT,
+            fingerprint: print,
+            experiment,
+        },
+    )
+}
+
+/// Whether `dir` holds any results file with a line in it.
+fn has_results(dir: &std::path::Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("results")
+                && name.ends_with(".jsonl")
+                && entry.metadata().is_ok_and(|m| m.len() > 0)
+        }))
 }
 
 /// Runs an experiment (or one shard of it) into `options.out`, skipping tasks
-/// already recorded there.
+/// already recorded there, with a progress bar when `options.progress`.
 pub fn run(experiment: &Experiment, options: &RunOptions) -> Result<RunSummary> {
-    prepare(&options.out, experiment, options.fresh)?;
+    if options.progress {
+        run_observed(experiment, options, &ProgressBarObserver::default())
+    } else {
+        run_observed(experiment, options, &Silent)
+    }
+}
+
+/// Runs an experiment like [`run`], telling `observer` what happens.
+pub fn run_observed(
+    experiment: &Experiment,
+    options: &RunOptions,
+    observer: &dyn Observe,
+) -> Result<RunSummary> {
+    let stages = crate::stage::build(experiment)?;
+    prepare(
+        &options.out,
+        experiment,
+        fingerprint(experiment, &stages)?,
+        options.fresh,
+    )?;
     let sims = experiment
         .cells
         .iter()
@@ -346,91 +217,25 @@ pub fn run(experiment: &Experiment, options: &RunOptions) -> Result<RunSummary> 
     }
 
     let writer = Writer::open(&results_path(&options.out, options.shard))?;
-    let bar = progress_bar(todo.len(), skipped, options.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
         .build()
         .map_err(|e| Error::Store(format!("cannot start worker threads: {e}")))?;
+    observer.started(todo.len(), skipped);
     let started = Instant::now();
     pool.install(|| {
         todo.par_iter().try_for_each(|task| {
-            let record = run_task(experiment, &sims, *task)?;
+            let record = run_task(&stages, &sims, *task, experiment.seed)?;
             writer.append(&record)?;
-            bar.inc(1);
+            observer.finished_task(&record);
             Ok::<(), Error>(())
         })
     })?;
     writer.flush()?;
-    bar.finish_with_message(format!("in {:.1} s", started.elapsed().as_secs_f64()));
+    observer.finished(started.elapsed());
     Ok(RunSummary {
         total,
         skipped,
         ran: todo.len(),
     })
-}
-
-fn progress_bar(len: usize, skipped: usize, visible: bool) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template(
-        "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({per_sec}, ETA {eta}) {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    if skipped > 0 {
-        bar.set_prefix(format!("resuming ({skipped} done) "));
-    }
-    bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::paper::{PaperFigure, PaperPanel, PaperRow, PaperTable};
-
-    #[test]
-    fn undefined_paper_numbers_are_dropped_so_records_read_back() {
-        let mut result = PaperResult {
-            tables: vec![PaperTable {
-                id: "table_3".into(),
-                title: "Table 3".into(),
-                note: String::new(),
-                rows: vec![PaperRow {
-                    label: "ATE".into(),
-                    published: Some(-0.02),
-                    estimated: Some(f64::NAN),
-                    se: Some(f64::INFINITY),
-                    truth: None,
-                }],
-            }],
-            figures: vec![PaperFigure {
-                diagonal: false,
-                id: "figure_4".into(),
-                title: "Figure 4".into(),
-                x_label: "x".into(),
-                y_label: "y".into(),
-                categories: None,
-                series: vec!["a".into()],
-                panels: vec![PaperPanel {
-                    title: None,
-                    lines: vec![vec![[0.0, 1.0], [1.0, f64::NAN], [2.0, 3.0]]],
-                }],
-            }],
-        };
-        drop_non_finite(&mut result);
-        let row = &result.tables[0].rows[0];
-        assert_eq!(
-            (row.published, row.estimated, row.se),
-            (Some(-0.02), None, None)
-        );
-        assert_eq!(
-            result.figures[0].panels[0].lines[0],
-            [[0.0, 1.0], [2.0, 3.0]]
-        );
-        let json = serde_json::to_string(&result).expect("encodes");
-        let back: PaperResult = serde_json::from_str(&json).expect("reads back");
-        assert_eq!(back, result);
-    }
 }

@@ -74,6 +74,12 @@ impl EstimatorSpec {
         }
     }
 
+    /// Whether this estimator is an instrumental forest, whose local bounds
+    /// use the instrument.
+    pub fn is_instrumental(&self) -> bool {
+        matches!(self, EstimatorSpec::InstrumentalForest(_))
+    }
+
     /// Checks the settings an estimator can judge before seeing data, so
     /// that a bad experiment fails at load rather than in every task.
     pub fn check(&self) -> Result<()> {

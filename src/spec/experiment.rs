@@ -258,6 +258,25 @@ impl Experiment {
         })
     }
 
+    /// Whether a placement policy predicts with the forest of the estimator
+    /// named `name` (so its fit must keep the forest).
+    pub fn forest_feeds_a_policy(&self, name: &str) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.estimator.as_deref() == Some(name))
+    }
+
+    /// The experiment recorded in a report folder's manifest (by `causim run`).
+    pub fn recorded(dir: &Path) -> Result<Experiment> {
+        let manifest = crate::record::read_manifest(dir)?;
+        serde_json::from_value(manifest.experiment).map_err(|e| {
+            Error::Store(format!(
+                "{}: the experiment in its manifest cannot be read ({e}); rerun with --fresh",
+                dir.display()
+            ))
+        })
+    }
+
     /// Number of tasks: cells × replications.
     pub fn task_count(&self) -> usize {
         self.cells.len() * self.replications

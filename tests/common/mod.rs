@@ -85,7 +85,7 @@ pub fn summarize(estimates: &[causim::estimate::Estimate], truth: f64) -> Summar
 
 /// Runs every task of `experiment` afresh into `out` on two threads, without
 /// a progress bar, and returns the records it wrote.
-pub fn run_fresh(experiment: &causim::spec::Experiment, out: &Path) -> Vec<causim::run::Record> {
+pub fn run_fresh(experiment: &causim::spec::Experiment, out: &Path) -> Vec<causim::record::Record> {
     causim::run::run(
         experiment,
         &causim::run::RunOptions {
@@ -98,5 +98,5 @@ pub fn run_fresh(experiment: &causim::spec::Experiment, out: &Path) -> Vec<causi
         },
     )
     .expect("runs");
-    causim::run::load_records(out).expect("records")
+    causim::record::load_records(out).expect("records")
 }

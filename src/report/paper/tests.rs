@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::paper::{PaperPanel, PaperResult, PaperRow};
-use crate::run::{results_path, run, RunOptions, Writer};
+use crate::record::{results_path, Writer};
+use crate::run::{run, RunOptions};
+use crate::stage::paper::PaperOutcome;
 
 fn row(label: &str, published: Option<f64>, estimated: f64, se: Option<f64>) -> PaperRow {
     PaperRow {
@@ -43,8 +45,10 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
         replication,
         seed: 7 + replication as u64,
         truth: Default::default(),
-        results: Vec::new(),
-        paper: Some(PaperResult {
+        stages: Default::default(),
+    }
+    .with_paper(PaperOutcome {
+        result: Some(PaperResult {
             tables: vec![PaperTable {
                 id: "table_3".into(),
                 title: "Table 3: Average treatment effect".into(),
@@ -53,9 +57,20 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
             }],
             figures: vec![figure],
         }),
-        paper_error: None,
-        policies: Vec::new(),
-        allocations: Vec::new(),
+        error: None,
+    })
+}
+
+/// A record's paper outcome replaced, for tests of the section.
+trait WithPaper {
+    fn with_paper(self, outcome: PaperOutcome) -> Self;
+}
+
+impl WithPaper for Record {
+    fn with_paper(mut self, outcome: PaperOutcome) -> Self {
+        let value = serde_json::to_value(&outcome).expect("encodes");
+        self.stages.insert("paper".into(), value);
+        self
     }
 }
 
@@ -143,8 +158,10 @@ fn failures_are_counted_and_stale_csvs_removed() {
     let root = scratch("failed");
     let exp = experiment(&root);
     let mut failed = record(1, 0.0, 0.0, false);
-    failed.paper = None;
-    failed.paper_error = Some("the first stage is singular".into());
+    failed = failed.with_paper(PaperOutcome {
+        result: None,
+        error: Some("the first stage is singular".into()),
+    });
     let records = [record(0, 74000.0, -0.01, false), failed];
     let (csvs, view) = section(&exp, &records)
         .expect("renders")
@@ -191,8 +208,10 @@ fn a_report_of_the_paper_alone_renders() {
     run(&exp, &options).expect("manifest written");
     let writer = Writer::open(&results_path(&dir, None)).expect("results file");
     let mut failed = record(1, 0.0, 0.0, false);
-    failed.paper = None;
-    failed.paper_error = Some("the first stage is <singular>".into());
+    failed = failed.with_paper(PaperOutcome {
+        result: None,
+        error: Some("the first stage is <singular>".into()),
+    });
     for r in [record(0, 74000.0, -0.01, false), failed] {
         writer.append(&r).expect("appends");
     }

@@ -1,6 +1,7 @@
-//! The result store: JSON lines, one per finished task, appended whole. An
-//! interrupted run leaves at most one partial trailing line, which is dropped
-//! on the next open, so a rerun resumes where the last one stopped.
+//! The result store: JSON lines, one record per finished task, appended
+//! whole. An interrupted run leaves at most one partial trailing line, which
+//! is dropped on the next open, so a rerun resumes where the last one stopped:
+//! the store is the run's checkpoint.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -9,132 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::Shard;
-use crate::estimate::Estimate;
-use crate::evaluate::allocation::AllocationSummary;
-use crate::evaluate::placement::PolicySummary;
-use crate::paper::PaperResult;
+use super::{Record, Shard};
 use crate::{Error, Result};
-
-/// One estimator's outcome on one task: an estimate, or the reason it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EstimatorResult {
-    /// The estimator's label in the experiment.
-    pub estimator: String,
-    /// The estimate, when the fit succeeded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub estimate: Option<Estimate>,
-    /// Why the fit failed (a weak draw with an empty arm, a singular design, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// How well per-unit effects matched the truth, for estimators that have them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iate: Option<Iate>,
-}
-
-/// Per-unit (individualized) effects against the sample's per-unit truth:
-/// the conditional effect given the observed covariates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Iate {
-    /// Root mean squared error of tau_hat(x_i) against the true tau(x_i).
-    pub rmse: f64,
-    /// Share of units whose 95% CI contains the true tau(x_i).
-    pub coverage: f64,
-    /// Correlation of tau_hat with the true tau across units (none when either is constant).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub corr: Option<f64>,
-}
-
-impl Iate {
-    /// Compares estimates (with SEs) to the truth, unit by unit.
-    pub fn measure(tau: &[f64], se: &[f64], truth: &[f64]) -> Option<Iate> {
-        let n = truth.len();
-        if n == 0 || tau.len() != n || se.len() != n {
-            return None;
-        }
-        let nf = n as f64;
-        let rmse = (tau
-            .iter()
-            .zip(truth)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f64>()
-            / nf)
-            .sqrt();
-        let covered = (0..n)
-            .filter(|&i| (tau[i] - truth[i]).abs() <= crate::core::stats::Z_95 * se[i])
-            .count();
-        let (ma, mb) = (tau.iter().sum::<f64>() / nf, truth.iter().sum::<f64>() / nf);
-        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-        for (a, b) in tau.iter().zip(truth) {
-            sab += (a - ma) * (b - mb);
-            saa += (a - ma).powi(2);
-            sbb += (b - mb).powi(2);
-        }
-        Some(Iate {
-            rmse,
-            coverage: covered as f64 / nf,
-            corr: Some(sab / (saa * sbb).sqrt()).filter(|c| c.is_finite()),
-        })
-    }
-}
-
-/// One placement policy's outcome on one task: its results over the
-/// sample's days, or the reason it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicyResult {
-    /// The policy's label in the experiment.
-    pub policy: String,
-    /// Its results per patient, when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<PolicySummary>,
-    /// Why it failed (its estimator failed, a day's cohort cannot be placed, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One allocation policy's outcome on one task: its results, or the reason it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AllocationResult {
-    /// The policy's label in the experiment.
-    pub policy: String,
-    /// Its results, when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<AllocationSummary>,
-    /// Why it failed (its estimator failed, the floor does not fit the budget, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Everything one task produced: its position, seed, the sample's truth,
-/// each estimator's result and, with `[paper]`, the paper pipeline's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Cell index in the grid.
-    pub cell: usize,
-    /// Replication index within the cell.
-    pub replication: usize,
-    /// The seed the sample was drawn with.
-    pub seed: u64,
-    /// The sample's true estimands.
-    pub truth: BTreeMap<String, f64>,
-    /// One entry per estimator, in the experiment's order.
-    pub results: Vec<EstimatorResult>,
-    /// The placement paper's tables and figures on this sample, when the
-    /// experiment has a `[paper]` section and the pipeline succeeded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paper: Option<PaperResult>,
-    /// Why the paper's pipeline failed on this sample.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paper_error: Option<String>,
-    /// One entry per placement `[[policies]]` entry, in the experiment's order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policies: Vec<PolicyResult>,
-    /// One entry per `kind = "allocate"` policy, in the experiment's order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allocations: Vec<AllocationResult>,
-}
 
 /// The results file a run (or shard) appends to.
 pub fn results_path(dir: &Path, shard: Option<Shard>) -> PathBuf {

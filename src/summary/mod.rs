@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use crate::core::stats::mean;
 use crate::core::Estimand;
-use crate::run::{Iate, Record};
+use crate::record::Record;
 use crate::spec::Experiment;
+use crate::stage::estimators::{results, EstimatorResult, Iate};
+use crate::Result;
 
 /// A Monte Carlo summary: a value and its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -118,20 +120,24 @@ pub fn mean_mc(v: &[f64]) -> Mc {
 
 /// Summarizes records into diagnosands per cell and estimator, in cell then
 /// estimator order. Cells or estimators without records are omitted.
-pub fn summarize(experiment: &Experiment, records: &[Record]) -> Vec<Diagnosands> {
+pub fn summarize(experiment: &Experiment, records: &[Record]) -> Result<Vec<Diagnosands>> {
     let mut out = Vec::new();
     for cell in &experiment.cells {
         let mine: Vec<&Record> = records.iter().filter(|r| r.cell == cell.index).collect();
         if mine.is_empty() {
             continue;
         }
+        let decoded = mine
+            .iter()
+            .map(|r| results(r))
+            .collect::<Result<Vec<Vec<EstimatorResult>>>>()?;
         for (k, named) in experiment.estimators.iter().enumerate() {
             let estimand = named.spec.estimator().estimand();
             let mut pairs = Vec::new();
             let mut iates = Vec::new();
             let mut failures = 0;
-            for record in &mine {
-                let Some(result) = record.results.get(k) else {
+            for (record, results) in mine.iter().zip(&decoded) {
+                let Some(result) = results.get(k) else {
                     continue;
                 };
                 iates.extend(result.iate);
@@ -154,7 +160,7 @@ pub fn summarize(experiment: &Experiment, records: &[Record]) -> Vec<Diagnosands
             out.push(d);
         }
     }
-    out
+    Ok(out)
 }
 
 fn diagnose(

@@ -1,0 +1,68 @@
+//! The manifest: the experiment as run, beside its results, with the
+//! fingerprint that decides whether a rerun may resume them and the record
+//! format they were written in.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The file in a report folder that records the experiment as run.
+pub const MANIFEST: &str = "experiment.json";
+
+/// The record format this build writes and reads. Version 2 keeps each
+/// stage's outcome under its name; version 1 (no `format` field) had one
+/// field per kind of stage.
+pub const FORMAT: u32 = 2;
+
+/// What a report folder says about its results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The record format of the results beside it.
+    #[serde(default = "legacy_format")]
+    pub format: u32,
+    /// The hash of everything that determines the results.
+    pub fingerprint: u64,
+    /// The experiment as run, encoded by the layer that owns it.
+    pub experiment: serde_json::Value,
+}
+
+fn legacy_format() -> u32 {
+    1
+}
+
+/// Reads the manifest of a report folder; a manifest of another record
+/// format is an error that says how to get a readable folder.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Store(format!(
+            "{}: {e}; is `{}` a folder written by `causim run`?",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| Error::Store(format!("{}: not a causim manifest ({e})", path.display())))?;
+    if manifest.format != FORMAT {
+        return Err(Error::Store(format!(
+            "{} was written by a causim with record format {} (this one reads format {FORMAT}); \
+             rerun the experiment with --fresh to rewrite its results",
+            dir.display(),
+            manifest.format
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Writes the manifest atomically (aside, then renamed), so shards of one
+/// sweep that start together never read half a file.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let text = serde_json::to_string_pretty(manifest)
+        .map_err(|e| Error::Store(format!("cannot encode the manifest: {e}")))?;
+    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}

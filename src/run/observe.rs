@@ -1,0 +1,61 @@
+//! Observers of the executor: what a run tells the world while it goes (a
+//! progress bar on a terminal, nothing in tests). The executor calls them;
+//! they never change what is run or recorded.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::record::Record;
+
+/// Told what a run does, from its worker threads.
+pub trait Observe: Sync {
+    /// The run is about to start `todo` tasks; `skipped` were recorded before.
+    fn started(&self, todo: usize, skipped: usize);
+    /// One task finished and its record was queued for the store.
+    fn finished_task(&self, record: &Record);
+    /// Every task of the run finished, after `elapsed`.
+    fn finished(&self, elapsed: Duration);
+}
+
+/// Observes nothing: for tests, benchmarks and quiet runs.
+pub struct Silent;
+
+impl Observe for Silent {
+    fn started(&self, _: usize, _: usize) {}
+    fn finished_task(&self, _: &Record) {}
+    fn finished(&self, _: Duration) {}
+}
+
+/// A terminal progress bar with the task rate and the time left.
+#[derive(Default)]
+pub struct ProgressBarObserver {
+    bar: std::sync::OnceLock<ProgressBar>,
+}
+
+impl Observe for ProgressBarObserver {
+    fn started(&self, todo: usize, skipped: usize) {
+        let bar = ProgressBar::new(todo as u64);
+        let style = ProgressStyle::with_template(
+            "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({per_sec}, ETA {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        if skipped > 0 {
+            bar.set_prefix(format!("resuming ({skipped} done) "));
+        }
+        let _ = self.bar.set(bar);
+    }
+
+    fn finished_task(&self, _: &Record) {
+        if let Some(bar) = self.bar.get() {
+            bar.inc(1);
+        }
+    }
+
+    fn finished(&self, elapsed: Duration) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_with_message(format!("in {:.1} s", elapsed.as_secs_f64()));
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The allocation stage: each `kind = "allocate"` policy distributes its
+//! budget across the sample's regions from its estimator's effects, judged
+//! by the world's per-region effects (a failure is recorded with the policy).
+
+use serde::{Deserialize, Serialize};
+
+use super::{encode, Stage, TaskState};
+use crate::core::seed;
+use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
+use crate::record::Record;
+use crate::spec::{AllocationSpec, Experiment};
+use crate::Result;
+
+/// The key of this stage's outcome in records.
+pub const NAME: &str = "allocation";
+
+/// Runs every allocation policy of the experiment.
+pub struct AllocationStage {
+    policies: Vec<AllocationSpec>,
+}
+
+impl AllocationStage {
+    /// The stage of an experiment with allocation policies; `None` without any.
+    pub fn build(experiment: &Experiment) -> Result<Option<Box<dyn Stage>>> {
+        if experiment.allocations.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(AllocationStage {
+            policies: experiment.allocations.clone(),
+        })))
+    }
+}
+
+impl Stage for AllocationStage {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fingerprint(&self) -> Result<serde_json::Value> {
+        encode(NAME, &self.policies)
+    }
+
+    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
+        let results: Vec<AllocationResult> = self
+            .policies
+            .iter()
+            .map(|policy| {
+                let estimate = match &policy.estimator {
+                    None => Ok(None),
+                    Some(name) => task.fit(name).map(|f| Some(&f.estimate)),
+                };
+                let seed = seed::estimator_seed(task.seed, &format!("allocate {}", policy.name));
+                let sample = &task.sample;
+                let summary = estimate.and_then(|estimate| {
+                    evaluate_allocation(policy, &sample.data, &sample.truth.tau, estimate, seed)
+                        .map_err(|e| e.to_string())
+                });
+                match summary {
+                    Ok(summary) => AllocationResult {
+                        policy: policy.name.clone(),
+                        summary: Some(summary),
+                        error: None,
+                    },
+                    Err(e) => AllocationResult {
+                        policy: policy.name.clone(),
+                        summary: None,
+                        error: Some(format!("policy `{}`: {e}", policy.name)),
+                    },
+                }
+            })
+            .collect();
+        encode(NAME, &results)
+    }
+}
+
+/// The allocation policies' results of a record, in the experiment's order;
+/// empty when the record has none.
+pub fn results(record: &Record) -> Result<Vec<AllocationResult>> {
+    record.outcome(NAME).unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// One allocation policy's outcome on one task: its results, or the reason it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationResult {
+    /// The policy's label in the experiment.
+    pub policy: String,
+    /// Its results, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<AllocationSummary>,
+    /// Why it failed (its estimator failed, the floor does not fit the budget, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1,0 +1,200 @@
+//! The estimators stage: every `[[estimators]]` entry fitted on the task's
+//! sample, each with its own seed, and judged against the truth; per-unit
+//! effects are measured against the per-unit truth where the estimator has
+//! them. Later stages (policies) read the fits from the task's state.
+
+use serde::{Deserialize, Serialize};
+
+use super::{encode, Fit, Fitted, Stage, TaskState};
+use crate::core::seed;
+use crate::estimate::Estimate;
+use crate::spec::{Experiment, NamedEstimator};
+use crate::{Error, Result};
+
+/// The key of this stage's outcome in records.
+pub const NAME: &str = "estimators";
+
+/// Fits every estimator of the experiment.
+pub struct EstimatorsStage {
+    estimators: Vec<NamedEstimator>,
+    /// Per estimator: whether a policy predicts with its fitted forest.
+    keep_forest: Vec<bool>,
+}
+
+impl EstimatorsStage {
+    /// The stage of an experiment with estimators; `None` without any.
+    pub fn build(experiment: &Experiment) -> Result<Option<Box<dyn Stage>>> {
+        if experiment.estimators.is_empty() {
+            return Ok(None);
+        }
+        let keep_forest = experiment
+            .estimators
+            .iter()
+            .map(|e| experiment.forest_feeds_a_policy(&e.name))
+            .collect();
+        Ok(Some(Box::new(EstimatorsStage {
+            estimators: experiment.estimators.clone(),
+            keep_forest,
+        })))
+    }
+}
+
+/// Fits one estimator; a NaN or infinite estimate is a failed fit, since
+/// results are finite numbers.
+fn fit_one(named: &NamedEstimator, keep_forest: bool, task: &TaskState<'_>) -> Result<Fitted> {
+    let data = &task.sample.data;
+    let est_seed = seed::estimator_seed(task.seed, &named.name);
+    let (mut estimate, forest) = if keep_forest {
+        named.spec.fit_with_forest(data, est_seed)?
+    } else {
+        (named.spec.estimator().fit(data, est_seed)?, None)
+    };
+    estimate.diagnostics.retain(|_, v| v.is_finite());
+    let finite = [
+        estimate.estimate,
+        estimate.se,
+        estimate.ci_lower,
+        estimate.ci_upper,
+    ]
+    .iter()
+    .all(|v| v.is_finite());
+    if !finite {
+        return Err(Error::Estimate(format!(
+            "{} gave a non-finite estimate ({} with SE {})",
+            named.spec.kind(),
+            estimate.estimate,
+            estimate.se
+        )));
+    }
+    Ok(Fitted { estimate, forest })
+}
+
+impl Stage for EstimatorsStage {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fingerprint(&self) -> Result<serde_json::Value> {
+        encode(NAME, &self.estimators)
+    }
+
+    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
+        let fits: Vec<Fit> = self
+            .estimators
+            .iter()
+            .zip(&self.keep_forest)
+            .map(|(named, &keep)| Fit {
+                name: named.name.clone(),
+                result: fit_one(named, keep, task).map_err(|e| e.to_string()),
+            })
+            .collect();
+        task.fits = fits;
+        let per_unit = task
+            .fits
+            .iter()
+            .any(|f| f.result.as_ref().is_ok_and(|r| r.estimate.units.is_some()));
+        if per_unit {
+            task.ensure_conditional_truth()?;
+        }
+        let results: Vec<EstimatorResult> = self
+            .estimators
+            .iter()
+            .zip(&task.fits)
+            .map(|(named, fit)| match &fit.result {
+                Ok(fitted) => {
+                    let truth = task
+                        .sample
+                        .truth
+                        .conditional(named.spec.estimator().estimand());
+                    let iate = fitted
+                        .estimate
+                        .units
+                        .as_ref()
+                        .zip(truth)
+                        .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
+                    EstimatorResult {
+                        estimator: named.name.clone(),
+                        estimate: Some(fitted.estimate.clone()),
+                        error: None,
+                        iate,
+                    }
+                }
+                Err(e) => EstimatorResult {
+                    estimator: named.name.clone(),
+                    estimate: None,
+                    error: Some(e.clone()),
+                    iate: None,
+                },
+            })
+            .collect();
+        encode(NAME, &results)
+    }
+}
+
+/// The estimators' results of a record, in the experiment's order; empty
+/// when the record has none.
+pub fn results(record: &crate::record::Record) -> Result<Vec<EstimatorResult>> {
+    record.outcome(NAME).unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// One estimator's outcome on one task: an estimate, or the reason it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EstimatorResult {
+    /// The estimator's label in the experiment.
+    pub estimator: String,
+    /// The estimate, when the fit succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<Estimate>,
+    /// Why the fit failed (a weak draw with an empty arm, a singular design, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How well per-unit effects matched the truth, for estimators that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iate: Option<Iate>,
+}
+
+/// Per-unit (individualized) effects against the sample's per-unit truth:
+/// the conditional effect given the observed covariates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Iate {
+    /// Root mean squared error of tau_hat(x_i) against the true tau(x_i).
+    pub rmse: f64,
+    /// Share of units whose 95% CI contains the true tau(x_i).
+    pub coverage: f64,
+    /// Correlation of tau_hat with the true tau across units (none when either is constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corr: Option<f64>,
+}
+
+impl Iate {
+    /// Compares estimates (with SEs) to the truth, unit by unit.
+    pub fn measure(tau: &[f64], se: &[f64], truth: &[f64]) -> Option<Iate> {
+        let n = truth.len();
+        if n == 0 || tau.len() != n || se.len() != n {
+            return None;
+        }
+        let nf = n as f64;
+        let rmse = (tau
+            .iter()
+            .zip(truth)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            / nf)
+            .sqrt();
+        let covered = (0..n)
+            .filter(|&i| (tau[i] - truth[i]).abs() <= crate::core::stats::Z_95 * se[i])
+            .count();
+        let (ma, mb) = (tau.iter().sum::<f64>() / nf, truth.iter().sum::<f64>() / nf);
+        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+        for (a, b) in tau.iter().zip(truth) {
+            sab += (a - ma) * (b - mb);
+            saa += (a - ma).powi(2);
+            sbb += (b - mb).powi(2);
+        }
+        Some(Iate {
+            rmse,
+            coverage: covered as f64 / nf,
+            corr: Some(sab / (saa * sbb).sqrt()).filter(|c| c.is_finite()),
+        })
+    }
+}

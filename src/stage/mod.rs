@@ -1,0 +1,122 @@
+//! Stages: what a task does with its sample, one after another. Each stage
+//! (the estimators, the paper's pipeline, placement and allocation
+//! policies, and any later one) contributes its settings to the experiment's
+//! fingerprint and stores its outcome in the record under its own name; the
+//! runner and the store name none of them.
+//!
+//! Adding a stage is one new file here with a type that implements
+//! [`Stage`], and one line in [`build`].
+
+pub mod allocation;
+pub mod estimators;
+pub mod paper;
+pub mod placement;
+
+use crate::estimate::forest::FittedForest;
+use crate::estimate::Estimate;
+use crate::sim::{Sample, Sim};
+use crate::spec::Experiment;
+use crate::Result;
+
+/// One step of every task: a plain function of the task's state and seed.
+pub trait Stage: Send + Sync {
+    /// The key of this stage's outcome in every record.
+    fn name(&self) -> &'static str;
+
+    /// The stage's settings as they enter the experiment's fingerprint: a
+    /// change here means earlier results cannot be resumed.
+    fn fingerprint(&self) -> Result<serde_json::Value>;
+
+    /// Runs the stage on one task and returns its outcome, encoded. A
+    /// failure of the method on this sample (an estimator that cannot fit,
+    /// a policy whose cohort does not fit) belongs in the outcome; an error
+    /// here stops the run.
+    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value>;
+}
+
+/// An estimator's fit as later stages see it: the estimate and, for the
+/// forests, the fitted forest (placement policies predict with it at the
+/// busyness each placement would create).
+#[derive(Debug)]
+pub struct Fitted {
+    /// The estimate, per-unit effects included where the estimator has them.
+    pub estimate: Estimate,
+    /// The fitted forest, for estimators that are forests and feed a policy.
+    pub forest: Option<FittedForest>,
+}
+
+/// One estimator's fit on the task's sample, or why it failed.
+#[derive(Debug)]
+pub struct Fit {
+    /// The estimator's label in the experiment.
+    pub name: String,
+    /// The fit, or the reason it failed.
+    pub result: std::result::Result<Fitted, String>,
+}
+
+/// What the stages of one task share: the sample, the task's seed, and the
+/// estimators' fits once the estimators stage has run.
+pub struct TaskState<'a> {
+    /// The generated sample: data and truth.
+    pub sample: Sample,
+    /// The task's seed; each stage derives its own from it by name.
+    pub seed: u64,
+    /// Every estimator's fit, in the experiment's order.
+    pub fits: Vec<Fit>,
+    sim: &'a dyn Sim,
+    conditional: bool,
+}
+
+impl<'a> TaskState<'a> {
+    /// The state of a task whose sample `sim` drew with `seed`.
+    pub fn new(sim: &'a dyn Sim, sample: Sample, seed: u64) -> Self {
+        TaskState {
+            sample,
+            seed,
+            fits: Vec::new(),
+            sim,
+            conditional: false,
+        }
+    }
+
+    /// Adds the per-unit conditional truth to the sample, once: it costs more
+    /// than drawing the sample, so only stages that compare per-unit effects ask.
+    pub fn ensure_conditional_truth(&mut self) -> Result<()> {
+        if !self.conditional {
+            self.sim.add_conditional_truth(&mut self.sample)?;
+            self.conditional = true;
+        }
+        Ok(())
+    }
+
+    /// The fit of the estimator named `name`, or why there is none.
+    pub fn fit(&self, name: &str) -> std::result::Result<&Fitted, String> {
+        let fit = self
+            .fits
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| format!("no estimator `{name}`"))?;
+        fit.result
+            .as_ref()
+            .map_err(|e| format!("its estimator `{name}` failed: {e}"))
+    }
+}
+
+/// Encodes a stage's outcome for the record.
+pub(crate) fn encode<T: serde::Serialize>(name: &str, outcome: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(outcome)
+        .map_err(|e| crate::Error::Store(format!("cannot encode the `{name}` outcome: {e}")))
+}
+
+/// The registry: the stages an experiment runs, in order. Each line builds
+/// one stage from the experiment's spec, or nothing when the experiment does
+/// not ask for it.
+pub fn build(experiment: &Experiment) -> Result<Vec<Box<dyn Stage>>> {
+    let stages: [Option<Box<dyn Stage>>; 4] = [
+        estimators::EstimatorsStage::build(experiment)?,
+        paper::PaperStage::build(experiment)?,
+        placement::PlacementStage::build(experiment)?,
+        allocation::AllocationStage::build(experiment)?,
+    ];
+    Ok(stages.into_iter().flatten().collect())
+}

@@ -1,0 +1,193 @@
+//! The placement stage: each placement `[[policies]]` entry places every
+//! day's cohort of the sample's hospital world, from the named forest's
+//! effects and bounds at the busyness each placement creates, and is judged
+//! against the world's true survival (a failure is recorded with the policy).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{encode, Stage, TaskState};
+use crate::bounds::BoundKind;
+use crate::evaluate::placement::PolicySummary;
+use crate::evaluate::placement::{placement_days, summarize_policy, Model, PlacementDay, Training};
+use crate::record::Record;
+use crate::sim::hospital::Unit;
+use crate::sim::Sample;
+use crate::spec::policy::available_bounds;
+use crate::spec::{Experiment, PolicySpec};
+use crate::{Error, Result};
+
+/// The key of this stage's outcome in records.
+pub const NAME: &str = "placement";
+
+/// What a policy's estimator gives it, fixed when the experiment is built.
+#[derive(Debug, Clone)]
+struct Source {
+    /// The lower bounds the estimator can give every patient.
+    bounds: Vec<BoundKind>,
+    /// Whether its bounds use the instrument (an instrumental forest).
+    instrumented: bool,
+}
+
+/// Places every day's cohort by each placement policy of the experiment.
+pub struct PlacementStage {
+    policies: Vec<PolicySpec>,
+    sources: BTreeMap<String, Source>,
+}
+
+impl PlacementStage {
+    /// The stage of an experiment with placement policies; `None` without any.
+    pub fn build(experiment: &Experiment) -> Result<Option<Box<dyn Stage>>> {
+        if experiment.policies.is_empty() {
+            return Ok(None);
+        }
+        let sources = experiment
+            .policies
+            .iter()
+            .filter_map(|p| p.estimator.clone())
+            .map(|name| {
+                let instrumented = experiment
+                    .estimators
+                    .iter()
+                    .any(|e| e.name == name && e.spec.is_instrumental());
+                let bounds = available_bounds(&experiment.estimators, &name);
+                (
+                    name,
+                    Source {
+                        bounds,
+                        instrumented,
+                    },
+                )
+            })
+            .collect();
+        Ok(Some(Box::new(PlacementStage {
+            policies: experiment.policies.clone(),
+            sources,
+        })))
+    }
+}
+
+impl Stage for PlacementStage {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fingerprint(&self) -> Result<serde_json::Value> {
+        encode(NAME, &self.policies)
+    }
+
+    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
+        let mut days: BTreeMap<Option<&str>, std::result::Result<Vec<PlacementDay>, String>> =
+            BTreeMap::new();
+        let sample = &task.sample;
+        let results: Vec<PolicyResult> = self
+            .policies
+            .iter()
+            .map(|policy| {
+                let key = policy.estimator.as_deref();
+                let built = days
+                    .entry(key)
+                    .or_insert_with(|| self.build_days(task, key))
+                    .as_ref();
+                let summary = built.map_err(String::clone).and_then(|days| {
+                    let cohorts = sample.cohorts.as_ref().ok_or("the sample has no cohorts")?;
+                    summarize_policy(
+                        cohorts,
+                        days,
+                        policy.rule,
+                        policy.solver,
+                        policy.reassignment_limit,
+                    )
+                    .map_err(|e| e.to_string())
+                });
+                match summary {
+                    Ok(summary) => PolicyResult {
+                        policy: policy.name.clone(),
+                        summary: Some(summary),
+                        error: None,
+                    },
+                    Err(e) => PolicyResult {
+                        policy: policy.name.clone(),
+                        summary: None,
+                        error: Some(format!("policy `{}`: {e}", policy.name)),
+                    },
+                }
+            })
+            .collect();
+        encode(NAME, &results)
+    }
+}
+
+impl PlacementStage {
+    /// Every day's objectives for the policies reading `estimator` (or none).
+    fn build_days(
+        &self,
+        task: &TaskState<'_>,
+        estimator: Option<&str>,
+    ) -> std::result::Result<Vec<PlacementDay>, String> {
+        let sample: &Sample = &task.sample;
+        let cohorts = sample
+            .cohorts
+            .as_ref()
+            .ok_or("placement policies need a hospital world's cohorts; this sample has none")?;
+        let data = &sample.data;
+        let w = data.w.to_vec();
+        let all: Vec<usize> = (0..cohorts.days.len()).collect();
+        let Some(name) = estimator else {
+            return placement_days(cohorts, &data.x, &w, &all, None).map_err(|e| e.to_string());
+        };
+        let fitted = task.fit(name)?;
+        let forest = fitted
+            .forest
+            .as_ref()
+            .ok_or_else(|| format!("its estimator `{name}` gave no forest"))?;
+        let column = |unit: Unit| {
+            let wanted = format!("busyness_{}", unit.name());
+            data.x_names
+                .iter()
+                .position(|n| *n == wanted)
+                .ok_or_else(|| format!("the sample has no `{wanted}` column"))
+        };
+        let source = self
+            .sources
+            .get(name)
+            .ok_or_else(|| format!("no estimator `{name}`"))?;
+        let (y, z) = (data.y.to_vec(), data.z.as_ref().map(|z| z.to_vec()));
+        let model = Model {
+            forest,
+            busyness: [column(Unit::Surgical)?, column(Unit::InternalMedicine)?],
+            bounds: &source.bounds,
+            training: Training {
+                y: &y,
+                w: &w,
+                z: if source.instrumented {
+                    z.as_deref()
+                } else {
+                    None
+                },
+            },
+        };
+        placement_days(cohorts, &data.x, &w, &all, Some(&model)).map_err(|e: Error| e.to_string())
+    }
+}
+
+/// The placement policies' results of a record, in the experiment's order;
+/// empty when the record has none.
+pub fn results(record: &Record) -> Result<Vec<PolicyResult>> {
+    record.outcome(NAME).unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// One placement policy's outcome on one task: its results over the
+/// sample's days, or the reason it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyResult {
+    /// The policy's label in the experiment.
+    pub policy: String,
+    /// Its results per patient, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<PolicySummary>,
+    /// Why it failed (its estimator failed, a day's cohort cannot be placed, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
