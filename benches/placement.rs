@@ -15,8 +15,9 @@ mod hospital;
 use std::time::Instant;
 
 use causim::bounds::BoundKind;
-use causim::evaluate::placement::{placement_days, Model, Training};
-use causim::spec::{PolicyRule, Solver};
+use causim::evaluate::placement::placement_days;
+use causim::policy::placement::{Model, PlacementRule, Training};
+use causim::policy::Solver;
 use rayon::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,10 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let predict_s = started.elapsed().as_secs_f64();
 
     let rules = [
-        PolicyRule::WelfareMax,
-        PolicyRule::MinimaxRegret(BoundKind::Frequentist),
-        PolicyRule::MinimaxRegret(BoundKind::Manski),
-        PolicyRule::MinimaxRegret(BoundKind::BalkePearl),
+        PlacementRule::WelfareMax,
+        PlacementRule::MinimaxRegret(BoundKind::Frequentist),
+        PlacementRule::MinimaxRegret(BoundKind::Manski),
+        PlacementRule::MinimaxRegret(BoundKind::BalkePearl),
     ];
     let started = Instant::now();
     let unproven: usize = [None, Some(0.2), Some(0.1)]
@@ -62,9 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|limit| {
             days.par_iter()
                 .map(|day| {
-                    let bests = day.bests(limit)?;
+                    let bests = day.input.bests(limit)?;
+                    let oracle = day.oracle(limit)?;
                     rules.iter().try_fold(0usize, |k, &rule| {
-                        let o = day.place(rule, Solver::Exact, limit, &bests)?;
+                        let o = day.place(rule, Solver::Exact, limit, &bests, oracle)?;
                         Ok::<_, causim::Error>(k + usize::from(!o.proven))
                     })
                 })
@@ -72,8 +74,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .sum::<Result<usize, _>>()?;
     let solve_s = started.elapsed().as_secs_f64();
-    let largest = days.iter().map(|d| d.observed.len()).max().unwrap_or(0);
-    let patients: usize = days.iter().map(|d| d.observed.len()).sum();
+    let largest = days
+        .iter()
+        .map(|d| d.input.observed.len())
+        .max()
+        .unwrap_or(0);
+    let patients: usize = days.iter().map(|d| d.input.observed.len()).sum();
     println!(
         "{{\"patients\": {}, \"trees\": {trees}, \"fit_s\": {:.1}, \"test_days\": {}, \
          \"test_patients\": {patients}, \"largest_cohort\": {largest}, \"problems\": {}, \

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use causim::policy::{exact, greedy, Objective, Problem, Rule};
+use causim::policy::placement::{exact, greedy, Criterion as Rule, Objective, Problem};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Gamma, Poisson};

@@ -5,7 +5,7 @@
 mod common;
 
 use causim::evaluate::allocation::AllocationSummary;
-use causim::policy::allocate::{brute_force, exact, greedy, AllocationProblem};
+use causim::policy::allocation::{brute_force, exact, greedy, AllocationProblem};
 use causim::spec::Experiment;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

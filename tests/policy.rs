@@ -2,7 +2,9 @@
 //! random cohorts, for both rules, with random capacities and reassignment
 //! limits; the greedy rule never beats it; bad problems are clear errors.
 
-use causim::policy::{brute_force, exact, greedy, Objective, Problem, Rule};
+use causim::policy::placement::{
+    brute_force, exact, greedy, Criterion as Rule, Objective, Problem,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

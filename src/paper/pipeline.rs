@@ -17,7 +17,7 @@ use crate::estimate::forest::grf::{average_effect, iv_scores, regression_oob, Nu
 use crate::estimate::forest::FittedForest;
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::Estimator;
-use crate::evaluate::placement::Training;
+use crate::policy::placement::Training;
 use crate::sim::hospital::{Cohorts, Unit};
 use crate::sim::Sample;
 use crate::{Error, Result};

@@ -4,7 +4,7 @@
 
 use super::published as paper;
 use super::{PaperRow, PaperTable};
-use crate::policy::Objective;
+use crate::policy::placement::Objective;
 use crate::sim::hospital::{Cohorts, Unit};
 
 /// One test day's observed placement and the placements the rules chose.

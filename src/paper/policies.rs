@@ -12,25 +12,26 @@ use super::placement_tables::Placed;
 use super::{PaperFigure, PaperPanel, PaperRow, PaperTable};
 use crate::bounds::BoundKind;
 use crate::estimate::forest::FittedForest;
-use crate::evaluate::placement::{name_day, placement_days, Model, Outcome, Training};
+use crate::evaluate::placement::{name_day, placement_days, Outcome};
+use crate::policy::placement::{Model, PlacementRule, Training};
+use crate::policy::Solver;
 use crate::sim::hospital::Cohorts;
-use crate::spec::{PolicyRule, Solver};
 use crate::Result;
 
 /// The rules of the paper's columns, in its order.
-const RULES: [(&str, PolicyRule); 4] = [
-    ("Welfare max", PolicyRule::WelfareMax),
+const RULES: [(&str, PlacementRule); 4] = [
+    ("Welfare max", PlacementRule::WelfareMax),
     (
         "Frequentist minimax",
-        PolicyRule::MinimaxRegret(BoundKind::Frequentist),
+        PlacementRule::MinimaxRegret(BoundKind::Frequentist),
     ),
     (
         "Manski minimax",
-        PolicyRule::MinimaxRegret(BoundKind::Manski),
+        PlacementRule::MinimaxRegret(BoundKind::Manski),
     ),
     (
         "Balke-Pearl minimax",
-        PolicyRule::MinimaxRegret(BoundKind::BalkePearl),
+        PlacementRule::MinimaxRegret(BoundKind::BalkePearl),
     ),
 ];
 
@@ -138,7 +139,7 @@ pub(super) fn tables(
         training,
     };
     let days = placement_days(cohorts, x, w, test_days, Some(&model))?;
-    let patients: f64 = days.iter().map(|d| d.observed.len() as f64).sum();
+    let patients: f64 = days.iter().map(|d| d.input.observed.len() as f64).sum();
     let per = |v: f64| v / patients;
     let mut tables = Vec::new();
     let mut panels = Vec::new();
@@ -153,18 +154,19 @@ pub(super) fn tables(
         let results: Vec<Result<(DayOutcomes, f64)>> = days
             .par_iter()
             .map(|day| {
-                let named = |e| name_day(cohorts, day.day, e);
-                let bests = day.bests(limit).map_err(named)?;
+                let named = |e| name_day(cohorts, day.input.day, e);
+                let bests = day.input.bests(limit).map_err(named)?;
+                let oracle = day.oracle(limit).map_err(named)?;
                 let outcomes = RULES
                     .iter()
                     .map(|(_, rule)| {
-                        let exact = day.place(*rule, Solver::Exact, limit, &bests)?;
-                        let greedy = day.place(*rule, Solver::Greedy, limit, &bests)?;
+                        let exact = day.place(*rule, Solver::Exact, limit, &bests, oracle)?;
+                        let greedy = day.place(*rule, Solver::Greedy, limit, &bests, oracle)?;
                         Ok((exact, greedy))
                     })
                     .collect::<Result<DayOutcomes>>()
                     .map_err(named)?;
-                Ok((outcomes, bests.oracle))
+                Ok((outcomes, oracle))
             })
             .collect();
         let mut sums = [Totals::default(); 4];
@@ -230,7 +232,7 @@ pub(super) fn tables(
                 Some(per(s.greedy_gap)),
                 None,
             ));
-            if matches!(rule, PolicyRule::MinimaxRegret(_)) {
+            if matches!(rule, PlacementRule::MinimaxRegret(_)) {
                 rows.push(row(
                     format!("{name}: share of days not proven optimal"),
                     None,
@@ -279,9 +281,9 @@ pub(super) fn tables(
             .zip(chosen)
             .filter_map(|(day, placements)| {
                 Some(Placed {
-                    day: day.day,
-                    estimated: day.estimated.as_ref()?,
-                    observed: &day.observed,
+                    day: day.input.day,
+                    estimated: day.input.estimated.as_ref()?,
+                    observed: &day.input.observed,
                     placements,
                 })
             })

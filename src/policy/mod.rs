@@ -1,187 +1,39 @@
-//! Placement of one day's cohort into two units: the welfare-maximizing and
-//! minimax-regret rules of the placement paper under bed capacity and a
-//! reassignment limit, solved exactly, greedily (as the paper) or by brute
-//! force.
+//! Policies: rules that turn estimates, bounds and constraints into a
+//! decision. A policy never receives the truth; `crate::evaluate` judges its
+//! decision against the world afterwards (true welfare, the oracle's,
+//! regret).
 //!
-//! A day's problem is described by its objectives. Objective `o` values a
-//! placement `S` (the patients sent to internal medicine, `j = |S|`) as
-//! `base[o][j] + sum over i in S of gain[o][j][i]`: what every patient would
-//! get in the surgical unit, plus the gain of each patient sent to internal
-//! medicine, all at the busyness that `j` creates. Welfare maximization has
-//! one objective (estimated welfare); minimax regret has two (estimated
-//! welfare and welfare at the lower bounds).
-//!
-//! [`allocate`] distributes a budget of resource units across regions.
+//! - [`placement`] places each day's cohort of patients into two units
+//!   under bed capacity and a reassignment limit (the placement paper).
+//! - [`allocation`] distributes a budget of resource units across regions
+//!   under caps and a fairness floor (the regional allocation review).
 
-pub mod allocate;
-mod brute;
-mod exact;
-mod greedy;
+pub mod allocation;
+pub mod placement;
 
-pub use brute::{brute_force, BRUTE_FORCE_LIMIT};
-pub use exact::exact;
-pub use greedy::greedy;
+use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::Result;
 
-/// One objective: its value for every count `j` in internal medicine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Objective {
-    /// `base[j]`: the objective when nobody goes to internal medicine, at the
-    /// busyness of `j` patients there (length n + 1).
-    pub base: Vec<f64>,
-    /// `gain[j * n + i]`: patient i's gain from internal medicine when `j`
-    /// patients go there (length (n + 1) * n).
-    pub gain: Vec<f64>,
+/// A decision rule: from what it may know to what it decides.
+pub trait Policy {
+    /// What the rule sees: estimates, bounds and constraints, never the truth.
+    type Input<'a>;
+    /// What it decides.
+    type Decision;
+    /// Decides; an error says why no decision is possible (the beds do not
+    /// fit the cohort, an effect is not a number).
+    fn decide(&self, input: Self::Input<'_>) -> Result<Self::Decision>;
 }
 
-/// One day's placement problem.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    /// Patients in the cohort.
-    pub n: usize,
-    /// The objectives (one for welfare maximization, two for minimax regret).
-    pub objectives: Vec<Objective>,
-    /// The observed placement (true = internal medicine).
-    pub observed: Vec<bool>,
-    /// Free internal-medicine beds: at most this many go there.
-    pub max_internal: usize,
-    /// Free surgical beds: at most this many go there.
-    pub max_surgical: usize,
-    /// At most this many patients may be placed differently from `observed`.
-    pub max_moves: Option<usize>,
-}
-
-/// The decision rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Maximize the first objective.
-    WelfareMax,
-    /// Minimize the largest regret over the objectives: the objective's best
-    /// feasible value less its value at the placement.
-    MinimaxRegret,
-}
-
-/// A placement and what it scores.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Solution {
-    /// The placement (true = internal medicine).
-    pub placement: Vec<bool>,
-    /// Each objective's value at the placement.
-    pub values: Vec<f64>,
-    /// The rule's criterion: the welfare for `WelfareMax`, minus the largest
-    /// regret for `MinimaxRegret` (so larger is better for both).
-    pub criterion: f64,
-    /// Each objective's best feasible value the rule's criterion was judged
-    /// against (for `WelfareMax` only the first objective's); the greedy
-    /// rule's are its own greedy estimates of them.
-    pub best: Vec<f64>,
-    /// Whether the solver proved the placement optimal (false only when the
-    /// exact minimax-regret search ran out of its node budget).
-    pub proven: bool,
-}
-
-impl Problem {
-    /// Checks sizes and feasibility; the error says what to change.
-    pub fn validate(&self, rule: Rule) -> Result<()> {
-        let n = self.n;
-        let want = match rule {
-            Rule::WelfareMax => 1,
-            Rule::MinimaxRegret => 2,
-        };
-        if self.objectives.len() < want {
-            return Err(Error::Spec(format!(
-                "{rule:?} needs {want} objective(s), the problem has {}",
-                self.objectives.len()
-            )));
-        }
-        for o in &self.objectives {
-            if o.base.len() != n + 1 || o.gain.len() != (n + 1) * n {
-                return Err(Error::Data(format!(
-                    "an objective of a {n}-patient cohort needs {} base values and {} gains",
-                    n + 1,
-                    (n + 1) * n
-                )));
-            }
-            if o.base.iter().chain(&o.gain).any(|v| !v.is_finite()) {
-                return Err(Error::Data(
-                    "an objective has a value that is not finite".into(),
-                ));
-            }
-        }
-        if self.observed.len() != n {
-            return Err(Error::Data(format!(
-                "{} observed placements for {n} patients",
-                self.observed.len()
-            )));
-        }
-        if self.max_internal + self.max_surgical < n {
-            return Err(Error::Data(format!(
-                "{n} patients do not fit {} free internal-medicine and {} free surgical beds \
-                 (raise the units' `capacity` in the world, or lower their `mean` occupancy)",
-                self.max_internal, self.max_surgical
-            )));
-        }
-        Ok(())
-    }
-
-    /// The counts `j` in internal medicine that the capacities allow.
-    pub fn feasible_counts(&self) -> std::ops::RangeInclusive<usize> {
-        self.n.saturating_sub(self.max_surgical)..=self.max_internal.min(self.n)
-    }
-
-    /// Patients placed differently from the observed placement.
-    pub fn moves(&self, placement: &[bool]) -> usize {
-        placement
-            .iter()
-            .zip(&self.observed)
-            .filter(|(a, b)| a != b)
-            .count()
-    }
-
-    /// Whether `placement` satisfies the capacities and the reassignment limit.
-    pub fn feasible(&self, placement: &[bool]) -> bool {
-        let j = placement.iter().filter(|&&p| p).count();
-        self.feasible_counts().contains(&j)
-            && self.max_moves.is_none_or(|m| self.moves(placement) <= m)
-    }
-
-    /// Objective `o`'s value at `placement`.
-    pub fn value(&self, o: usize, placement: &[bool]) -> f64 {
-        let j = placement.iter().filter(|&&p| p).count();
-        let obj = &self.objectives[o];
-        let gains = &obj.gain[j * self.n..(j + 1) * self.n];
-        obj.base[j]
-            + placement
-                .iter()
-                .zip(gains)
-                .filter(|(p, _)| **p)
-                .map(|(_, g)| g)
-                .sum::<f64>()
-    }
-
-    /// The rule's criterion at `placement`, given each objective's best value.
-    pub fn criterion(&self, rule: Rule, best: &[f64], placement: &[bool]) -> f64 {
-        match rule {
-            Rule::WelfareMax => self.value(0, placement),
-            Rule::MinimaxRegret => (0..2)
-                .map(|o| self.value(o, placement) - best[o])
-                .fold(f64::INFINITY, f64::min),
-        }
-    }
-
-    /// A scored solution.
-    pub fn solution(&self, rule: Rule, best: &[f64], placement: Vec<bool>) -> Solution {
-        let values = (0..self.objectives.len())
-            .map(|o| self.value(o, &placement))
-            .collect();
-        let criterion = self.criterion(rule, best, &placement);
-        Solution {
-            placement,
-            values,
-            criterion,
-            best: best.to_vec(),
-            proven: true,
-        }
-    }
+/// Which algorithm solves a policy's optimization problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Solver {
+    /// An exact solver: proven optimal (placement's minimax regret up to its
+    /// node budget; allocation's dynamic program for any gains).
+    Exact,
+    /// A greedy rule: the placement paper's, to measure what it loses; for
+    /// allocation, greedy on marginal gains, optimal for concave gains.
+    Greedy,
 }

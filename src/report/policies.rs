@@ -11,8 +11,9 @@ use super::tables::{axis_keys, axis_values, mc_raw, mc_text, Csv, McText};
 use crate::bounds::BoundKind;
 use crate::core::stats::Z_95;
 use crate::evaluate::placement::PolicySummary;
+use crate::policy::placement::PlacementRule;
 use crate::record::Record;
-use crate::spec::{Experiment, PolicyRule};
+use crate::spec::Experiment;
 use crate::summary::{mean_mc, Mc};
 use crate::Result;
 
@@ -80,13 +81,13 @@ pub(super) struct PolicyView {
 
 /// Each measure (in `MEASURES` order, then a regret per bound) of one
 /// replication's summary; `None` where the rule has no such figure.
-fn measures(rule: PolicyRule, s: &PolicySummary) -> Vec<Option<f64>> {
+fn measures(rule: PlacementRule, s: &PolicySummary) -> Vec<Option<f64>> {
     // Per 1,000 patients; sums that cancel to rounding noise show as zero.
     let per = |v: f64| if v.abs() < 1e-12 { 0.0 } else { 1000.0 * v };
     // The oracle knows the truth, and the observed placement is the baseline.
     let estimated = match rule {
-        PolicyRule::Oracle => Some(s.true_gain),
-        PolicyRule::Observed => Some(0.0),
+        PlacementRule::Oracle => Some(s.true_gain),
+        PlacementRule::Observed => Some(0.0),
         _ => s.estimated_gain,
     };
     let mut out = vec![
@@ -107,7 +108,7 @@ fn measures(rule: PolicyRule, s: &PolicySummary) -> Vec<Option<f64>> {
 }
 
 /// Mean ± MCSE of each measure over the replications that have it.
-fn summarize(rule: PolicyRule, summaries: &[&PolicySummary]) -> Vec<Option<Mc>> {
+fn summarize(rule: PlacementRule, summaries: &[&PolicySummary]) -> Vec<Option<Mc>> {
     let each: Vec<Vec<Option<f64>>> = summaries.iter().map(|s| measures(rule, s)).collect();
     (0..MEASURES.len() + BoundKind::ALL.len())
         .map(|k| {

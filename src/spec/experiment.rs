@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
-use super::allocation::{AllocationEntry, AllocationSpec};
+use super::allocation::AllocationEntry;
 use super::policy::PolicyEntry;
-use super::{EstimatorSpec, NamedEstimator, PolicySpec, SimSpec, SourceFile};
+use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
 use crate::paper::PaperSpec;
+use crate::policy::allocation::AllocationSpec;
+use crate::policy::placement::PlacementSpec;
 use crate::{Error, Result};
 
 /// Title and description shown at the top of the report.
@@ -119,7 +121,7 @@ pub struct Experiment {
     pub paper: Option<PaperSpec>,
     /// The placement policies run on every sample of a hospital world.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policies: Vec<PolicySpec>,
+    pub policies: Vec<PlacementSpec>,
     /// The allocation policies (`kind = "allocate"`) run on every sample.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<AllocationSpec>,
@@ -442,8 +444,8 @@ fn parse_policies(
     entries: Vec<Spanned<toml::Table>>,
     estimators: &[NamedEstimator],
     cells: &[Cell],
-) -> Result<(Vec<PolicySpec>, Vec<AllocationSpec>)> {
-    let mut placements: Vec<PolicySpec> = Vec::new();
+) -> Result<(Vec<PlacementSpec>, Vec<AllocationSpec>)> {
+    let mut placements: Vec<PlacementSpec> = Vec::new();
     let mut allocations: Vec<AllocationSpec> = Vec::new();
     for entry in entries {
         let span = entry.span();

@@ -1,70 +1,15 @@
 //! The registry of placement policies: `[[policies]]` entries of an
-//! experiment on a hospital world, each a rule that places every day's
-//! cohort into the two units, from an estimator's effects (and bounds).
+//! experiment on a hospital world, parsed and checked against the
+//! experiment's estimators into a [`PlacementSpec`], a rule that places
+//! every day's cohort into the two units from an estimator's effects (and
+//! bounds).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{EstimatorSpec, NamedEstimator};
 use crate::bounds::BoundKind;
-
-/// How a policy places a day's cohort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "rule", content = "bound", rename_all = "snake_case")]
-pub enum PolicyRule {
-    /// The placement the data record: the baseline every gain is measured against.
-    Observed,
-    /// Maximize the estimated welfare (the estimator's effects).
-    WelfareMax,
-    /// Minimize the larger of the regrets of estimated welfare and of welfare
-    /// at the effects' lower bounds of this kind.
-    MinimaxRegret(BoundKind),
-    /// Maximize the true welfare the world knows: the ceiling, only in simulation.
-    Oracle,
-}
-
-impl PolicyRule {
-    /// The `kind` a user writes for this rule.
-    pub fn kind(self) -> &'static str {
-        match self {
-            PolicyRule::Observed => "observed",
-            PolicyRule::WelfareMax => "welfare_max",
-            PolicyRule::MinimaxRegret(_) => "minimax_regret",
-            PolicyRule::Oracle => "oracle",
-        }
-    }
-
-    /// Whether the rule reads an estimator's effects.
-    pub fn uses_estimates(self) -> bool {
-        matches!(self, PolicyRule::WelfareMax | PolicyRule::MinimaxRegret(_))
-    }
-}
-
-/// Which algorithm solves a day's placement problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Solver {
-    /// The exact solver: proven optimal (minimax regret up to its node budget).
-    #[default]
-    Exact,
-    /// The placement paper's greedy rule, to measure what it loses.
-    Greedy,
-}
-
-/// A `[[policies]]` entry, checked against the experiment's estimators.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicySpec {
-    /// Unique label within the experiment (defaults to kind, bound, limit and solver).
-    pub name: String,
-    /// The rule.
-    pub rule: PolicyRule,
-    /// The estimator whose effects the rule reads (only rules that use estimates).
-    pub estimator: Option<String>,
-    /// Largest share of a day's cohort that may be placed differently from
-    /// the observed placement; `None` for no limit.
-    pub reassignment_limit: Option<f64>,
-    /// The solver.
-    pub solver: Solver,
-}
+use crate::policy::placement::{PlacementRule, PlacementSpec};
+use crate::policy::Solver;
 
 /// A `[[policies]]` entry as written.
 #[derive(Debug, Deserialize)]
@@ -112,14 +57,14 @@ impl PolicyEntry {
     pub(crate) fn check(
         self,
         estimators: &[NamedEstimator],
-    ) -> std::result::Result<PolicySpec, String> {
+    ) -> std::result::Result<PlacementSpec, String> {
         let rule = match (self.kind.as_str(), self.bound) {
-            ("observed", None) => PolicyRule::Observed,
-            ("welfare_max", None) => PolicyRule::WelfareMax,
+            ("observed", None) => PlacementRule::Observed,
+            ("welfare_max", None) => PlacementRule::WelfareMax,
             ("minimax_regret", bound) => {
-                PolicyRule::MinimaxRegret(bound.unwrap_or(BoundKind::Frequentist))
+                PlacementRule::MinimaxRegret(bound.unwrap_or(BoundKind::Frequentist))
             }
-            ("oracle", None) => PolicyRule::Oracle,
+            ("oracle", None) => PlacementRule::Oracle,
             ("observed" | "welfare_max" | "oracle", Some(_)) => {
                 return Err(format!(
                     "`bound` belongs to kind = \"minimax_regret\"; kind = \"{}\" takes none",
@@ -136,7 +81,7 @@ impl PolicyEntry {
                 ));
             }
         }
-        if rule == PolicyRule::Observed
+        if rule == PlacementRule::Observed
             && (self.solver.is_some() || self.reassignment_limit.is_some())
         {
             return Err(
@@ -155,11 +100,11 @@ impl PolicyEntry {
         } else {
             None
         };
-        let solver = self.solver.unwrap_or_default();
+        let solver = self.solver.unwrap_or(Solver::Exact);
         let name = self
             .name
             .unwrap_or_else(|| default_name(rule, self.reassignment_limit, solver));
-        Ok(PolicySpec {
+        Ok(PlacementSpec {
             name,
             rule,
             estimator,
@@ -171,7 +116,7 @@ impl PolicyEntry {
 
 /// The estimator a rule reads: the one named, or the only forest there is.
 fn pick_estimator(
-    rule: PolicyRule,
+    rule: PlacementRule,
     named: Option<String>,
     estimators: &[NamedEstimator],
 ) -> std::result::Result<String, String> {
@@ -222,7 +167,7 @@ fn pick_estimator(
             chosen.spec.kind()
         )
     })?;
-    if let PolicyRule::MinimaxRegret(bound) = rule {
+    if let PlacementRule::MinimaxRegret(bound) = rule {
         if let Some((_, Some(why))) = bounds.iter().find(|(b, _)| *b == bound) {
             return Err(format!(
                 "bound = \"{}\" cannot come from estimator `{}` ({}): {why}",
@@ -236,9 +181,9 @@ fn pick_estimator(
 }
 
 /// "minimax_regret balke_pearl, limit 0.2, greedy": the label of an unnamed policy.
-fn default_name(rule: PolicyRule, limit: Option<f64>, solver: Solver) -> String {
+fn default_name(rule: PlacementRule, limit: Option<f64>, solver: Solver) -> String {
     let mut name = rule.kind().to_string();
-    if let PolicyRule::MinimaxRegret(bound) = rule {
+    if let PlacementRule::MinimaxRegret(bound) = rule {
         name = format!("{name} {}", bound.key());
     }
     if let Some(limit) = limit {

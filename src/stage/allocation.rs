@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::{encode, Stage, TaskState};
 use crate::core::seed;
 use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
+use crate::policy::allocation::AllocationSpec;
 use crate::record::Record;
-use crate::spec::{AllocationSpec, Experiment};
+use crate::spec::Experiment;
 use crate::Result;
 
 /// The key of this stage's outcome in records.

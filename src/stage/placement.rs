@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::{encode, Stage, TaskState};
 use crate::bounds::BoundKind;
 use crate::evaluate::placement::PolicySummary;
-use crate::evaluate::placement::{placement_days, summarize_policy, Model, PlacementDay, Training};
+use crate::evaluate::placement::{placement_days, summarize_policy, PlacementDay};
+use crate::policy::placement::{Model, PlacementSpec, Training};
 use crate::record::Record;
 use crate::sim::hospital::Unit;
 use crate::sim::Sample;
 use crate::spec::policy::available_bounds;
-use crate::spec::{Experiment, PolicySpec};
+use crate::spec::Experiment;
 use crate::{Error, Result};
 
 /// The key of this stage's outcome in records.
@@ -32,7 +33,7 @@ struct Source {
 
 /// Places every day's cohort by each placement policy of the experiment.
 pub struct PlacementStage {
-    policies: Vec<PolicySpec>,
+    policies: Vec<PlacementSpec>,
     sources: BTreeMap<String, Source>,
 }
 

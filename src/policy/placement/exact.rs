@@ -30,7 +30,7 @@
 //!   ([`NODE_BUDGET`]); a solution found when it runs out is flagged
 //!   `proven = false` rather than passed off as optimal.
 
-use super::{Problem, Rule, Solution};
+use super::{Criterion, Problem, Solution};
 use crate::Result;
 
 /// Slack below which a bound does not count as beating the incumbent.
@@ -298,9 +298,9 @@ impl TwoObjective<'_> {
     }
 }
 
-/// Solves a day's problem exactly under `rule` (see the module documentation for why).
-pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
-    problem.validate(rule)?;
+/// Solves a day's problem exactly under `criterion` (see the module documentation for why).
+pub fn exact(problem: &Problem, criterion: Criterion) -> Result<Solution> {
+    problem.validate(criterion)?;
     let n = problem.n;
     let pairs = pairs(problem);
     if pairs.is_empty() {
@@ -309,22 +309,22 @@ pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
         ));
     }
     let pools = pools(problem);
-    let objectives = match rule {
-        Rule::WelfareMax => 1,
-        Rule::MinimaxRegret => 2,
+    let objectives = match criterion {
+        Criterion::WelfareMax => 1,
+        Criterion::MinimaxRegret => 2,
     };
     let singles: Vec<(f64, Vec<bool>)> = (0..objectives)
         .map(|o| best_single(problem, o, &pairs, &pools))
         .collect();
     let best: Vec<f64> = singles.iter().map(|s| s.0).collect();
-    if rule == Rule::WelfareMax {
+    if criterion == Criterion::WelfareMax {
         let placement = singles.into_iter().next().map(|s| s.1).unwrap_or_default();
-        return Ok(problem.solution(rule, &best, placement));
+        return Ok(problem.solution(criterion, &best, placement));
     }
     // Incumbent: the better of the two single-objective optima.
     let mut incumbent = singles
         .iter()
-        .map(|(_, p)| (problem.criterion(rule, &best, p), p.clone()))
+        .map(|(_, p)| (problem.criterion(criterion, &best, p), p.clone()))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .expect("two objectives");
     let mut roots: Vec<(f64, usize, usize)> = Vec::with_capacity(pairs.len());
@@ -397,7 +397,7 @@ pub fn exact(problem: &Problem, rule: Rule) -> Result<Solution> {
             break;
         }
     }
-    let mut solution = problem.solution(rule, &best, incumbent.1);
+    let mut solution = problem.solution(criterion, &best, incumbent.1);
     solution.proven = proven;
     Ok(solution)
 }

@@ -2,7 +2,7 @@
 //! for each count the capacities allow, send the top-ranked patients to
 //! internal medicine; keep the best count.
 
-use super::{Problem, Rule, Solution};
+use super::{Criterion, Problem, Solution};
 use crate::{Error, Result};
 
 /// The placement sending the `j` patients with the largest `score` to internal medicine.
@@ -16,7 +16,7 @@ fn top(n: usize, j: usize, score: &[f64]) -> Vec<bool> {
     placement
 }
 
-/// The greedy placement under `rule`, as the paper describes it (section
+/// The greedy placement under `criterion`, as the paper describes it (section
 /// 2.4): the score is the estimated gain for welfare maximization and the
 /// mean of the estimated and the lower-bound gain for minimax regret, both at
 /// the busyness of each count `j`; counts whose top-`j` placement breaks the
@@ -24,12 +24,12 @@ fn top(n: usize, j: usize, score: &[f64]) -> Vec<bool> {
 /// Each objective's best value, which the regrets need, is also found
 /// greedily (the top-`j` patients by that objective's gain), so the returned
 /// criterion is what the greedy rule itself believes.
-pub fn greedy(problem: &Problem, rule: Rule) -> Result<Solution> {
-    problem.validate(rule)?;
+pub fn greedy(problem: &Problem, criterion: Criterion) -> Result<Solution> {
+    problem.validate(criterion)?;
     let n = problem.n;
-    let objectives = match rule {
-        Rule::WelfareMax => 1,
-        Rule::MinimaxRegret => 2,
+    let objectives = match criterion {
+        Criterion::WelfareMax => 1,
+        Criterion::MinimaxRegret => 2,
     };
     let candidates = |score: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<bool>> {
         let mut out: Vec<Vec<bool>> = problem
@@ -54,20 +54,20 @@ pub fn greedy(problem: &Problem, rule: Rule) -> Result<Solution> {
                 .fold(f64::NEG_INFINITY, f64::max)
         })
         .collect();
-    let score = |j: usize, i: usize| match rule {
-        Rule::WelfareMax => gain(0, j, i),
-        Rule::MinimaxRegret => (gain(0, j, i) + gain(1, j, i)) / 2.0,
+    let score = |j: usize, i: usize| match criterion {
+        Criterion::WelfareMax => gain(0, j, i),
+        Criterion::MinimaxRegret => (gain(0, j, i) + gain(1, j, i)) / 2.0,
     };
     let chosen = candidates(&score)
         .into_iter()
-        .map(|p| (problem.criterion(rule, &best, &p), p))
+        .map(|p| (problem.criterion(criterion, &best, &p), p))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .ok_or_else(|| {
             Error::Data(
-                "the greedy rule found no placement within the capacities and the reassignment \
+                "the greedy criterion found no placement within the capacities and the reassignment \
                  limit"
                     .into(),
             )
         })?;
-    Ok(problem.solution(rule, &best, chosen.1))
+    Ok(problem.solution(criterion, &best, chosen.1))
 }

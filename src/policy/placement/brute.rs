@@ -1,7 +1,7 @@
 //! Brute force: every one of the 2^n placements, for checking the exact
 //! solver on small cohorts.
 
-use super::{Problem, Rule, Solution};
+use super::{Criterion, Problem, Solution};
 use crate::{Error, Result};
 
 /// The largest cohort brute force accepts (2^20 placements).
@@ -11,10 +11,10 @@ fn placement(n: usize, mask: u32) -> Vec<bool> {
     (0..n).map(|i| mask >> i & 1 == 1).collect()
 }
 
-/// The optimal placement under `rule` by enumerating all 2^n placements
+/// The optimal placement under `criterion` by enumerating all 2^n placements
 /// (each objective's best value first, then the rule's criterion).
-pub fn brute_force(problem: &Problem, rule: Rule) -> Result<Solution> {
-    problem.validate(rule)?;
+pub fn brute_force(problem: &Problem, criterion: Criterion) -> Result<Solution> {
+    problem.validate(criterion)?;
     let n = problem.n;
     if n > BRUTE_FORCE_LIMIT {
         return Err(Error::Spec(format!(
@@ -31,9 +31,9 @@ pub fn brute_force(problem: &Problem, rule: Rule) -> Result<Solution> {
             "no placement satisfies the capacities and the reassignment limit".into(),
         ));
     }
-    let objectives = match rule {
-        Rule::WelfareMax => 1,
-        Rule::MinimaxRegret => 2,
+    let objectives = match criterion {
+        Criterion::WelfareMax => 1,
+        Criterion::MinimaxRegret => 2,
     };
     let best: Vec<f64> = (0..objectives)
         .map(|o| {
@@ -45,9 +45,9 @@ pub fn brute_force(problem: &Problem, rule: Rule) -> Result<Solution> {
         .collect();
     let chosen = feasible
         .into_iter()
-        .map(|p| (problem.criterion(rule, &best, &p), p))
+        .map(|p| (problem.criterion(criterion, &best, &p), p))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, p)| p)
         .unwrap_or_default();
-    Ok(problem.solution(rule, &best, chosen))
+    Ok(problem.solution(criterion, &best, chosen))
 }

@@ -21,9 +21,17 @@
 //!   for any gains: it checks the greedy in tests and for users.
 //!
 //! [`brute_force`] enumerates every allocation of a small problem.
+//! [`AllocationPolicy`] decides from estimates and [`Frame`]'s constraints;
+//! `crate::evaluate::allocation` judges against the truth.
+
+mod decide;
+mod spec;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+
+pub use decide::{Allocation, AllocationPolicy, Effects, Frame};
+pub use spec::{AllocationSpec, Eligible, Fairness, Robust};
 
 use crate::{Error, Result};
 
