@@ -494,3 +494,57 @@ fn policies_name_the_entry_and_what_to_change() {
         &["`[[policies]]` place each day's cohort", "of kind `iv`"],
     );
 }
+
+#[test]
+fn a_bad_forest_setting_fails_at_load_not_in_every_task() {
+    for (setting, says) in [
+        ("num_trees = 0", "num_trees must be at least 1"),
+        ("sample_fraction = 1.5", "sample_fraction is 1.5"),
+        (
+            "num_trees = 9\nci_group_size = 2",
+            "multiple of ci_group_size",
+        ),
+    ] {
+        for kind in ["instrumental_forest", "causal_forest", "regression_forest"] {
+            let msg = experiment_error(
+                "err_forest_setting",
+                "kind = \"iv\"",
+                &format!("sim = \"sim.toml\"\n\n[[estimators]]\nkind = \"{kind}\"\n{setting}\n"),
+            );
+            assert_has(&msg, &["experiment.toml:3:1", says]);
+        }
+    }
+    let msg = experiment_error(
+        "err_entropy_moments",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"entropy_balancing\"\nmoments = 3\n",
+    );
+    assert_has(&msg, &["experiment.toml:2:1", "moments is 3"]);
+}
+
+#[test]
+fn an_estimand_the_world_does_not_know_fails_at_load() {
+    let msg = experiment_error(
+        "err_estimand_iv",
+        "kind = \"iv\"",
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"scm\"\neffect = \"direct\"\n",
+    );
+    assert_has(
+        &msg,
+        &[
+            "experiment.toml:2:1",
+            "targets the direct effect",
+            "`iv` world does not know",
+            "ATE, ATT, ATC, LATE",
+        ],
+    );
+    let regions =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/regions.toml"))
+            .expect("the regions world");
+    let msg = experiment_error(
+        "err_estimand_regions",
+        &regions,
+        "sim = \"sim.toml\"\n[[estimators]]\nkind = \"two_stage_least_squares\"\n",
+    );
+    assert_has(&msg, &["targets the LATE", "`regions` world does not know"]);
+}

@@ -68,9 +68,12 @@ pub fn estimator_spec(kind: &str, params: &[String]) -> anyhow::Result<Estimator
         let (key, value) = parse_assignment(p)?;
         table.insert(key, value);
     }
-    Value::Table(table)
+    let spec: EstimatorSpec = Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("--estimator: {}", e.message().trim()))
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("--estimator: {}", e.message().trim()))?;
+    spec.check()
+        .map_err(|e| anyhow::anyhow!("--estimator {}: {e}", spec.kind()))?;
+    Ok(spec)
 }
 
 /// Reads the CSV into a dataset, checking the columns and that treatment and

@@ -204,6 +204,8 @@ fn validate_one(path: &Path) -> anyhow::Result<String> {
     let mut out = String::new();
     if is_experiment {
         let e = Experiment::load(path)?;
+        // The same build `run` does: whatever validates can run.
+        crate::stage::build(&e)?;
         writeln!(
             out,
             "{}: experiment `{}`, sim kind `{}`",

@@ -16,6 +16,9 @@ pub enum Estimand {
     /// Average treatment effect on the treated: the average effect among
     /// units that took the treatment (what matching on the treated targets).
     Att,
+    /// Average treatment effect on the controls: the average effect among
+    /// units that did not take the treatment.
+    Atc,
     /// Natural direct effect, E[Y(1, M(0)) - Y(0, M(0))]: the effect with the
     /// mediators held where the untreated world puts them.
     Direct,
@@ -31,6 +34,7 @@ impl Estimand {
             Estimand::Ate => "ate",
             Estimand::Late => "late",
             Estimand::Att => "att",
+            Estimand::Atc => "atc",
             Estimand::Direct => "direct",
             Estimand::Indirect => "indirect",
         }
@@ -42,6 +46,7 @@ impl Estimand {
             Estimand::Ate => "ATE",
             Estimand::Late => "LATE",
             Estimand::Att => "ATT",
+            Estimand::Atc => "ATC",
             Estimand::Direct => "direct effect",
             Estimand::Indirect => "indirect effect",
         }

@@ -64,6 +64,19 @@ pub struct EntropyBalancing {
     pub moments: u8,
 }
 
+impl EntropyBalancing {
+    /// Checks the settings before any data is seen.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=2).contains(&self.moments) {
+            return Err(Error::Estimate(format!(
+                "entropy_balancing: moments is {}; it must be 1 (means) or 2 (means and squares)",
+                self.moments
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for EntropyBalancing {
     fn default() -> Self {
         EntropyBalancing { moments: 1 }
@@ -87,12 +100,7 @@ impl Estimator for EntropyBalancing {
 
     fn fit(&self, data: &Dataset, _seed: u64) -> Result<Estimate> {
         const NAME: &str = "entropy_balancing";
-        if !(1..=2).contains(&self.moments) {
-            return Err(Error::Estimate(format!(
-                "{NAME}: moments is {}; it must be 1 (means) or 2 (means and squares)",
-                self.moments
-            )));
-        }
+        self.validate()?;
         let treated = binary_treatment(NAME, data)?;
         let n1 = treated.iter().filter(|&&t| t).count();
         let n0 = data.n() - n1;

@@ -85,7 +85,7 @@ pub fn run_task(
 ) -> Result<Record> {
     let seed = seed::task_seed(experiment_seed, task.replication);
     let sim = sims[task.cell].as_ref();
-    let sample = sim.generate(seed)?;
+    let sample = sim.sample(seed)?;
     let mut state = TaskState::new(sim, sample, seed);
     let mut outcomes = std::collections::BTreeMap::new();
     for stage in stages {

@@ -26,6 +26,15 @@ pub trait Sim: Send + Sync {
     /// out, which costs more than drawing the sample, so the runner asks only
     /// when an estimator has per-unit effects to compare.
     fn add_conditional_truth(&self, sample: &mut Sample) -> Result<()>;
+
+    /// Draws one sample like [`Sim::generate`] and completes its truth with
+    /// what every world that knows each unit's effect can say: the average
+    /// effect on the treated (ATT) and on the controls (ATC).
+    fn sample(&self, seed: u64) -> Result<Sample> {
+        let mut sample = self.generate(seed)?;
+        sample.truth.add_treated_effects(sample.data.w.as_slice());
+        Ok(sample)
+    }
 }
 
 /// One generated sample: the data estimators see and the truth they do not.
@@ -94,6 +103,29 @@ pub struct Truth {
 }
 
 impl Truth {
+    /// Adds the ATT and ATC, the mean of each unit's effect over the
+    /// treated and over the controls, where the world knows every unit's
+    /// effect and has not set them itself.
+    pub fn add_treated_effects(&mut self, w: Option<&[f64]>) {
+        let Some(w) = w.filter(|w| w.len() == self.tau.len() && !w.is_empty()) else {
+            return;
+        };
+        for (estimand, treated) in [(Estimand::Att, true), (Estimand::Atc, false)] {
+            let effects = self
+                .tau
+                .iter()
+                .zip(w)
+                .filter(|(_, &wi)| (wi > 0.5) == treated)
+                .map(|(t, _)| *t);
+            let value = crate::core::stats::mean(effects);
+            if value.is_finite() {
+                self.values
+                    .entry(estimand.key().to_string())
+                    .or_insert(value);
+            }
+        }
+    }
+
     /// The true value of `estimand` in this sample, if the world defines it.
     pub fn estimand(&self, estimand: Estimand) -> Option<f64> {
         self.values.get(estimand.key()).copied()
@@ -108,7 +140,7 @@ impl Truth {
         let units = match estimand {
             Estimand::Ate => Some(self.cate.as_slice()),
             Estimand::Late => self.clate.as_deref(),
-            Estimand::Att | Estimand::Direct | Estimand::Indirect => None,
+            Estimand::Att | Estimand::Atc | Estimand::Direct | Estimand::Indirect => None,
         };
         units.filter(|u| !u.is_empty())
     }

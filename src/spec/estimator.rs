@@ -82,12 +82,19 @@ impl EstimatorSpec {
 
     /// Checks the settings an estimator can judge before seeing data, so
     /// that a bad experiment fails at load rather than in every task.
+    /// Every variant is listed, so a new estimator states what it checks.
     pub fn check(&self) -> Result<()> {
         match self {
+            EstimatorSpec::DifferenceInMeans(_)
+            | EstimatorSpec::Ols(_)
+            | EstimatorSpec::TwoStageLeastSquares(_) => Ok(()),
+            EstimatorSpec::RegressionForest(RegressionForest(params))
+            | EstimatorSpec::CausalForest(CausalForest(params))
+            | EstimatorSpec::InstrumentalForest(InstrumentalForest(params)) => params.validate(),
             EstimatorSpec::Scm(e) => e.check(),
             EstimatorSpec::Dml(e) => e.validate(),
             EstimatorSpec::Psm(e) => e.validate(),
-            _ => Ok(()),
+            EstimatorSpec::EntropyBalancing(e) => e.validate(),
         }
     }
 

@@ -241,7 +241,7 @@ impl Experiment {
                 ),
             ));
         }
-        let estimators = parse_estimators(&file, raw.estimators)?;
+        let estimators = parse_estimators(&file, raw.estimators, &cells)?;
         let (policies, allocations) =
             parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
         Ok(Experiment {
@@ -394,6 +394,7 @@ fn check_paper(
 fn parse_estimators(
     file: &SourceFile,
     entries: Vec<Spanned<toml::Table>>,
+    cells: &[Cell],
 ) -> Result<Vec<NamedEstimator>> {
     let mut out: Vec<NamedEstimator> = Vec::new();
     for entry in entries {
@@ -423,6 +424,24 @@ fn parse_estimators(
                 })?;
         spec.check()
             .map_err(|e| file.error_at(Some(span.clone()), &format!("estimator: {e}")))?;
+        let estimand = spec.estimator().estimand();
+        if let Some(cell) = cells
+            .iter()
+            .find(|c| !c.sim.estimands().contains(&estimand))
+        {
+            let known: Vec<&str> = cell.sim.estimands().iter().map(|e| e.label()).collect();
+            return Err(file.error_at(
+                Some(span.clone()),
+                &format!(
+                    "estimator: {} targets the {}, which the `{}` world does not know, so \
+                     nothing could judge it; this world knows the {}",
+                    spec.kind(),
+                    estimand.label(),
+                    cell.sim.kind(),
+                    known.join(", ")
+                ),
+            ));
+        }
         let name = name.unwrap_or_else(|| spec.kind().to_string());
         if out.iter().any(|e| e.name == name) {
             return Err(file.error_at(

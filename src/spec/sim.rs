@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use super::SourceFile;
+use crate::core::Estimand;
 use crate::sim::{hospital::HospitalWorld, iv::IvWorld, regions::RegionsWorld, Sim};
 use crate::{Error, Result};
 
@@ -30,6 +31,24 @@ impl SimSpec {
             SimSpec::Hospital(world) => Box::new(world.build()?),
             SimSpec::Regions(world) => Box::new(world.build()?),
         })
+    }
+
+    /// The estimands this world's truth provides for every sample: what an
+    /// estimator may target on it. Every world knows each unit's effect, so
+    /// every world provides the ATE, ATT and ATC.
+    pub fn estimands(&self) -> &'static [Estimand] {
+        match self {
+            SimSpec::Iv(_) | SimSpec::Hospital(_) => {
+                &[Estimand::Ate, Estimand::Att, Estimand::Atc, Estimand::Late]
+            }
+            SimSpec::Regions(_) => &[
+                Estimand::Ate,
+                Estimand::Att,
+                Estimand::Atc,
+                Estimand::Direct,
+                Estimand::Indirect,
+            ],
+        }
     }
 
     /// The `kind` string of this world.
