@@ -203,7 +203,6 @@ fn a_world_without_compliers_has_no_conditional_late() {
 /// average to the ATE with the treated share as weight.
 #[test]
 fn the_iv_world_provides_att_and_atc() {
-    use causim::sim::Sim;
     let (_, spec) = causim::spec::load_sim(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/sims/iv.toml"
