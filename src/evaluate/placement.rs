@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounds::{local_bounds, BoundKind};
 use crate::core::stats::Z_95;
-use crate::estimate::forest::path::Path;
-use crate::estimate::forest::FittedForest;
+use crate::estimate::forest::{FittedForest, Path};
 use crate::policy::{exact, greedy, Objective, Problem, Rule, Solution};
 use crate::sim::hospital::{Cohorts, Unit};
 use crate::spec::{PolicyRule, Solver};
