@@ -116,3 +116,45 @@ pub fn bag_variance(var_between: f64, var_total: f64, group: usize, groups: f64)
     let group_noise = (var_total - var_between) / (group as f64 - 1.0);
     debias(var_between, group_noise, groups)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn average_skips_trees_without_a_leaf() {
+        let (a, b) = ([1.0, 10.0], [3.0, 20.0]);
+        let values: Vec<Option<&[f64]>> = vec![Some(&a), None, Some(&b)];
+        let (mean, count) = average(&values, 2).expect("two trees");
+        assert_eq!((mean, count), (vec![2.0, 15.0], 2));
+        assert!(average(&[None, None], 2).is_none());
+    }
+
+    #[test]
+    fn little_bags_compare_bag_means_with_trees() {
+        // Bags {1, 3} and {5, 7}: mean square of trees 21, of bag means 20.
+        let v: Vec<[f64; 1]> = [1.0, 3.0, 5.0, 7.0].iter().map(|&x| [x]).collect();
+        let values: Vec<Option<&[f64]>> = v.iter().map(|x| Some(&x[..])).collect();
+        let variance = |values: &[Option<&[f64]>]| {
+            little_bags(values, 2, |x| [x[0]], |m| m[0][0]).expect("usable bags")
+        };
+        let got = variance(&values);
+        assert_eq!(got, bag_variance(20.0, 21.0, 2, 2.0));
+        assert_eq!(got, debias(20.0, 1.0, 2.0));
+        // A bag with an empty tree is skipped.
+        let mut holed = values.clone();
+        holed.extend([Some(&v[0][..]), None]);
+        assert_eq!(variance(&holed), got);
+        assert!(little_bags(&values, 1, |x| [x[0]], |m| m[0][0]).is_none());
+    }
+
+    #[test]
+    fn debias_keeps_the_variance_positive_and_large_ones_unchanged() {
+        assert!((debias(100.0, 1.0, 1e8) - 99.0).abs() < 1e-6);
+        let small = debias(1.0, 5.0, 10.0);
+        assert!(small > 0.0 && small < 1.0, "{small}");
+        assert!((erfc(0.0) - 1.0).abs() < 1e-7);
+        assert!((erfc(1.0) - 0.157_299_207).abs() < 1e-7);
+        assert!((erfc(-1.0) - 1.842_700_793).abs() < 1e-7);
+    }
+}

@@ -356,3 +356,103 @@ impl Forest {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::forest::rules::Regression;
+
+    /// `n` rows of three 16-bin features and an outcome that steps on the first.
+    fn data(n: usize) -> (Binned, Vec<f64>) {
+        let codes = (0..n)
+            .flat_map(|i| {
+                [
+                    (i % 16) as u8,
+                    ((i * 5 + 3) % 16) as u8,
+                    ((i / 16) % 16) as u8,
+                ]
+            })
+            .collect();
+        let x = Binned::from_codes(n, codes, vec![16; 3]).expect("codes");
+        let y = (0..n)
+            .map(|i| f64::from(u8::from(i % 16 > 7)) + ((i * 7919) % 100) as f64 / 200.0)
+            .collect();
+        (x, y)
+    }
+
+    fn params(num_trees: usize, ci_group_size: usize, sample_fraction: f64) -> ForestParams {
+        ForestParams {
+            num_trees,
+            ci_group_size,
+            sample_fraction,
+            ..ForestParams::default()
+        }
+    }
+
+    fn predictions(forest: &Forest, x: &Binned, oob: bool) -> Vec<u64> {
+        forest.map_points(x, oob, |v| {
+            let used: Vec<&[f64]> = v.iter().flatten().copied().collect();
+            (used.iter().map(|l| l[0]).sum::<f64>() / used.len() as f64).to_bits()
+        })
+    }
+
+    #[test]
+    fn a_seed_fixes_the_forest_whatever_the_threads() {
+        let (x, y) = data(500);
+        let p = params(20, 2, 0.5);
+        let train = |seed| Forest::train(&x, Regression { y: &y }, &p, seed).expect("forest");
+        let a = predictions(&train(7), &x, false);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool")
+            .install(|| predictions(&train(7), &x, false));
+        assert_eq!(a, one);
+        assert_ne!(a, predictions(&train(8), &x, false));
+    }
+
+    #[test]
+    fn out_of_bag_predictions_skip_the_trees_that_drew_a_unit() {
+        let (x, y) = data(400);
+        let forest =
+            Forest::train(&x, Regression { y: &y }, &params(10, 1, 0.5), 3).expect("forest");
+        let skipped: Vec<Vec<bool>> =
+            forest.map_points(&x, true, |v| v.iter().map(Option::is_none).collect());
+        let mut drawn = 0;
+        for (i, skips) in skipped.iter().enumerate() {
+            for (t, &skip) in skips.iter().enumerate() {
+                let in_bag = forest.in_bag[t].contains(i);
+                drawn += usize::from(in_bag);
+                // Pruned trees have no empty leaves: a tree is skipped exactly where it drew the unit.
+                assert_eq!(skip, in_bag, "unit {i} tree {t}");
+            }
+        }
+        // Each tree draws half the units.
+        assert_eq!(drawn, 10 * 200);
+        let all = forest.map_points(&x, false, |v| v.iter().all(Option::is_some));
+        assert!(all.iter().all(|&a| a));
+    }
+
+    #[test]
+    fn little_bags_draw_their_trees_from_one_half_sample() {
+        let n = 400;
+        let (x, y) = data(n);
+        let forest =
+            Forest::train(&x, Regression { y: &y }, &params(12, 3, 0.3), 5).expect("forest");
+        assert_eq!((forest.trees(), forest.group_size()), (12, 3));
+        let members =
+            |t: usize| -> Vec<usize> { (0..n).filter(|&i| forest.in_bag[t].contains(i)).collect() };
+        for g in 0..4 {
+            let mut union: Vec<usize> = (0..3).flat_map(|k| members(g * 3 + k)).collect();
+            union.sort_unstable();
+            union.dedup();
+            // Each tree draws 0.3 * 2 of the bag's n / 2 units; the bag's trees stay within it.
+            assert!((0..3).all(|k| members(g * 3 + k).len() == 120));
+            assert!(union.len() <= n / 2, "bag {g}: {} units", union.len());
+            assert!(union.len() > 120, "bag {g}: its trees draw different units");
+        }
+        let (a, b) = (members(0), members(3));
+        let shared = a.iter().filter(|i| b.binary_search(i).is_ok()).count();
+        assert!(shared < a.len(), "bags draw their own halves");
+    }
+}

@@ -255,3 +255,63 @@ impl IvSolution {
         (m[0][0] - 2.0 * m[0][1] * z + m[1][1] * z * z) / (first_stage * first_stage)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Means of y, w, z, yz, wz over (y, w, z) rows.
+    fn moments(rows: &[(f64, f64, f64)]) -> [f64; 5] {
+        let n = rows.len() as f64;
+        let mut m = [0.0; 5];
+        for &(y, w, z) in rows {
+            for (a, v) in m.iter_mut().zip([y, w, z, y * z, w * z]) {
+                *a += v / n;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn the_iv_moment_solves_for_a_known_effect() {
+        // Y = 2 + 3 W exactly, W moved by Z: tau = 3, intercept 2.
+        let rows: Vec<(f64, f64, f64)> = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (1.0, 1.0)]
+            .iter()
+            .map(|&(w, z)| (2.0 + 3.0 * w, w, z))
+            .collect();
+        let iv = IvSolution::new(&moments(&rows));
+        assert!((iv.tau - 3.0).abs() < 1e-12, "{}", iv.tau);
+        assert!((iv.main - 2.0).abs() < 1e-12, "{}", iv.main);
+        assert!((iv.first_stage - 0.125).abs() < 1e-12);
+        // (m00 - 2 m01 z + m11 z²) / first_stage²
+        let form = iv.variance_form(&[[1.0, 0.5], [0.5, 4.0]]);
+        assert!((form - (1.0 - 0.5 + 1.0) / 0.015625).abs() < 1e-9, "{form}");
+    }
+
+    #[test]
+    fn forest_averages_of_leaf_values_give_the_moment_and_bag_variance() {
+        let a = moments(&[(2.0, 0.0, 0.0), (5.0, 1.0, 1.0), (2.0, 0.0, 1.0)]);
+        let b = moments(&[(1.0, 0.0, 0.0), (7.0, 1.0, 1.0), (4.0, 1.0, 0.0)]);
+        let values: Vec<Option<&[f64]>> = vec![Some(&a), Some(&b), Some(&a), Some(&b)];
+        let mut avg = [0.0; 5];
+        for (m, (x, y)) in avg.iter_mut().zip(a.iter().zip(&b)) {
+            *m = (x + y) / 2.0;
+        }
+        let p = iv_moment(&values, 2);
+        assert!((p.tau - IvSolution::new(&avg).tau).abs() < 1e-12);
+        // Bags {a, b} have equal means (no spread between bags, a small
+        // variance); bags {a, a} and {b, b} differ (a larger one).
+        let spread: Vec<Option<&[f64]>> = vec![Some(&a), Some(&a), Some(&b), Some(&b)];
+        let q = iv_moment(&spread, 2);
+        assert!((q.tau - p.tau).abs() < 1e-12);
+        assert!(
+            p.variance > 0.0 && q.variance > 2.0 * p.variance,
+            "{} vs {}",
+            q.variance,
+            p.variance
+        );
+        assert!(iv_moment(&values, 1).variance.is_nan());
+        let none: Vec<Option<&[f64]>> = vec![None, None];
+        assert!(iv_moment(&none, 2).tau.is_nan());
+    }
+}

@@ -95,32 +95,37 @@ pub fn iv_scores(
             "the compliance forest has no out-of-bag estimate for {missing} units; use more trees"
         )));
     }
+    let scores = compliance_weighted((y, w, z), n, tau, &compliance);
+    Ok(Scores { scores, compliance })
+}
+
+/// The doubly robust IV scores `tau(x) + (Z - z_hat) / (z_hat (1 - z_hat)) /
+/// delta(x) (Y - y_hat - tau(x) (W - w_hat))`, given each unit's compliance
+/// `delta(x)` (floored in magnitude at [`MIN_COMPLIANCE`]).
+fn compliance_weighted(
+    (y, w, z): (&[f64], &[f64], &[f64]),
+    n: &Nuisances,
+    tau: &[Prediction],
+    compliance: &[f64],
+) -> Vec<f64> {
     // grf divides by the compliance score as it comes; near zero (a weak
     // instrument, or noise crossing zero) one unit's weight would dominate
     // the average, so its magnitude is floored at MIN_COMPLIANCE.
-    let raw = compliance;
-    let compliance: Vec<f64> = raw
-        .iter()
-        .map(|&c| {
-            if c.abs() < MIN_COMPLIANCE {
-                MIN_COMPLIANCE.copysign(c)
-            } else {
-                c
-            }
-        })
-        .collect();
-    let scores = (0..y.len())
+    let floored = |c: f64| {
+        if c.abs() < MIN_COMPLIANCE {
+            MIN_COMPLIANCE.copysign(c)
+        } else {
+            c
+        }
+    };
+    (0..y.len())
         .map(|i| {
             let e = n.z_hat[i].clamp(OVERLAP, 1.0 - OVERLAP);
-            let weight = (z[i] - n.z_hat[i]) / (e * (1.0 - e)) / compliance[i];
+            let weight = (z[i] - n.z_hat[i]) / (e * (1.0 - e)) / floored(compliance[i]);
             let residual = y[i] - (n.y_hat[i] + tau[i].tau * (w[i] - n.w_hat[i]));
             tau[i].tau + weight * residual
         })
-        .collect();
-    Ok(Scores {
-        scores,
-        compliance: raw,
-    })
+        .collect()
 }
 
 /// Out-of-bag effect of Z on W: a causal forest of W on Z centered by the
@@ -145,4 +150,74 @@ fn compliance_scores(
     let forest = Forest::train(binned, Instrumental::causal(&wc, &zc), &aux, mix(seed ^ 5))?;
     let group = forest.group_size();
     Ok(forest.map_points(binned, true, |v| iv_moment(v, group).tau))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn predictions(tau: f64, n: usize) -> Vec<Prediction> {
+        vec![
+            Prediction {
+                tau,
+                variance: f64::NAN,
+            };
+            n
+        ]
+    }
+
+    #[test]
+    fn average_effect_is_the_mean_with_its_standard_error() {
+        let (mean, se) = average_effect(&[1.0, 2.0, 3.0, 6.0]).expect("enough units");
+        assert_eq!(mean, 3.0);
+        // Sample variance 14 / 3 over 4 units.
+        assert!((se - (14.0_f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12, "{se}");
+        assert!(average_effect(&[1.0]).is_none());
+    }
+
+    #[test]
+    fn aipw_scores_recover_the_effect_with_a_wrong_effect_model() {
+        // Y = m(x) + 1.5 W, a fair coin for W, E[Y|X] known: the scores are
+        // 1.5 at every unit although the forest's effect is taken to be 0.
+        let m = [0.3, -1.0, 2.0, 0.5];
+        let w = [1.0, 0.0, 0.0, 1.0];
+        let y: Vec<f64> = m.iter().zip(&w).map(|(a, b)| a + 1.5 * b).collect();
+        let nuisances = Nuisances {
+            y_hat: m.iter().map(|a| a + 0.75).collect(),
+            w_hat: vec![0.5; 4],
+            z_hat: vec![0.5; 4],
+        };
+        let scores = aipw_scores(&y, &w, &nuisances, &predictions(0.0, 4)).expect("scores");
+        for s in &scores.scores {
+            assert!((s - 1.5).abs() < 1e-12, "{s}");
+        }
+        assert!(aipw_scores(&y, &[0.5; 4], &nuisances, &predictions(0.0, 4)).is_err());
+    }
+
+    #[test]
+    fn iv_scores_average_to_the_effect_among_compliers() {
+        // Half the units comply (W = Z) and half never take: the effect of Z
+        // on W is 0.5 and the Wald ratio of (ITT 0.5 tau) / 0.5 is tau = 2.
+        let (tau, m) = (2.0, 1.0);
+        let z = [1.0, 1.0, 0.0, 0.0];
+        let w = [1.0, 0.0, 0.0, 0.0];
+        let y: Vec<f64> = w.iter().map(|b| m + tau * b).collect();
+        let nuisances = Nuisances {
+            y_hat: vec![m + tau * 0.25; 4],
+            w_hat: vec![0.25; 4],
+            z_hat: vec![0.5; 4],
+        };
+        let scores = compliance_weighted((&y, &w, &z), &nuisances, &predictions(0.0, 4), &[0.5; 4]);
+        let (mean, _) = average_effect(&scores).expect("enough units");
+        assert!((mean - tau).abs() < 1e-12, "{mean}");
+        // A compliance near zero is floored, not divided by.
+        let tiny = compliance_weighted((&y, &w, &z), &nuisances, &predictions(0.0, 4), &[1e-9; 4]);
+        let floored = compliance_weighted(
+            (&y, &w, &z),
+            &nuisances,
+            &predictions(0.0, 4),
+            &[MIN_COMPLIANCE; 4],
+        );
+        assert_eq!(tiny, floored);
+    }
 }

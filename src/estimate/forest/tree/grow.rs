@@ -348,3 +348,135 @@ fn prune(nodes: &mut [Node], id: usize, counts: &[u32]) -> bool {
         (false, false) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::forest::rules::Regression;
+    use rand::SeedableRng;
+
+    fn settings(min_node_size: usize, honesty: bool) -> TreeSettings {
+        TreeSettings {
+            mtry: 10,
+            min_node_size,
+            alpha: 0.05,
+            imbalance_penalty: 0.0,
+            honesty,
+            honesty_fraction: 0.5,
+            prune_empty_leaves: true,
+        }
+    }
+
+    /// `n` rows of two features with 10 bins each: feature 0 is `i % 10`,
+    /// feature 1 a scrambled code unrelated to it.
+    fn codes(n: usize) -> Binned {
+        let codes = (0..n)
+            .flat_map(|i| [(i % 10) as u8, ((i * 7 + i / 10) % 10) as u8])
+            .collect();
+        Binned::from_codes(n, codes, vec![10, 10]).expect("codes")
+    }
+
+    /// Deterministic noise in [-0.5, 0.5).
+    fn noise(i: usize) -> f64 {
+        ((i * 7919) % 1000) as f64 / 1000.0 - 0.5
+    }
+
+    fn grown(x: &Binned, y: &[f64], s: &TreeSettings, seed: u64) -> (Tree, Vec<u32>) {
+        let mut sample: Vec<u32> = (0..x.rows() as u32).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut scratch = Scratch::new(x.features());
+        let tree = grow(x, &Regression { y }, s, &mut sample, &mut rng, &mut scratch);
+        (tree, sample)
+    }
+
+    /// Samples under each node, by walking its subtree's leaves.
+    fn subtree_samples(tree: &Tree, id: usize) -> usize {
+        let node = tree.nodes[id];
+        if node.is_leaf() {
+            tree.samples(node.child as usize).len()
+        } else {
+            let child = node.child as usize;
+            subtree_samples(tree, child) + subtree_samples(tree, child + 1)
+        }
+    }
+
+    #[test]
+    fn the_root_splits_a_step_function_at_its_step() {
+        let n = 1000;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(i % 10 >= 6)) + 0.1 * noise(i))
+            .collect();
+        let (tree, _) = grown(&x, &y, &settings(5, false), 1);
+        let root = tree.nodes[0];
+        assert!(!root.is_leaf());
+        assert_eq!((root.feature(), root.bin()), (0, 5));
+        let value = |code: u8| {
+            let leaf = tree.leaf(|j| if j == 0 { code } else { 3 });
+            tree.values(leaf, 1).expect("filled")[0]
+        };
+        assert!(value(2).abs() < 0.1, "{}", value(2));
+        assert!((value(8) - 1.0).abs() < 0.1, "{}", value(8));
+    }
+
+    #[test]
+    fn honest_leaves_hold_only_the_estimation_half() {
+        let n = 400;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n).map(|i| (i % 10) as f64 + noise(i)).collect();
+        let (tree, sample) = grown(&x, &y, &settings(5, true), 2);
+        let (grow_part, est_part) = sample.split_at(n / 2);
+        let mut held: Vec<u32> = (0..tree.leaves())
+            .flat_map(|l| tree.samples(l).to_vec())
+            .collect();
+        held.sort_unstable();
+        let mut est = est_part.to_vec();
+        est.sort_unstable();
+        assert_eq!(held, est);
+        assert!(grow_part.iter().all(|i| est.binary_search(i).is_err()));
+        // Leaf values are means over the leaf's estimation samples.
+        for l in 0..tree.leaves() {
+            let members = tree.samples(l);
+            assert!(!members.is_empty(), "pruned trees have no empty leaves");
+            let mean = members.iter().map(|&i| y[i as usize]).sum::<f64>() / members.len() as f64;
+            assert!((tree.values(l, 1).expect("filled")[0] - mean).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn nodes_at_or_below_min_node_size_are_not_split() {
+        let n = 600;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n).map(noise).collect();
+        for min_node_size in [1, 12] {
+            let (tree, _) = grown(&x, &y, &settings(min_node_size, false), 3);
+            let internal: Vec<usize> = (0..tree.nodes.len())
+                .filter(|&id| !tree.nodes[id].is_leaf() && reachable(&tree, id))
+                .collect();
+            assert!(internal.len() > 10, "{} splits", internal.len());
+            let smallest = internal.iter().map(|&id| subtree_samples(&tree, id)).min();
+            let smallest = smallest.expect("splits");
+            if min_node_size == 1 {
+                // Pure noise splits down to tiny nodes when allowed to.
+                assert!(smallest <= 12, "smallest split node {smallest}");
+            } else {
+                assert!(smallest > min_node_size, "smallest split node {smallest}");
+            }
+        }
+    }
+
+    /// Whether node `id` is reached from the root (pruning copies nodes up).
+    fn reachable(tree: &Tree, id: usize) -> bool {
+        let mut stack = vec![0usize];
+        while let Some(at) = stack.pop() {
+            if at == id {
+                return true;
+            }
+            let node = tree.nodes[at];
+            if !node.is_leaf() {
+                stack.extend([node.child as usize, node.child as usize + 1]);
+            }
+        }
+        false
+    }
+}
