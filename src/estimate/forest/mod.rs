@@ -2,7 +2,7 @@
 //! Tibshirani and Wager 2019), on quantile-binned features with histogram
 //! split search, grown in parallel with one seed per tree group.
 //!
-//! Each forest type is one split rule ([`rules`]); the tree grower, the
+//! Each forest type is one split rule (the private `rules`); the tree grower, the
 //! forest and its predictions are generic over it. Other modules use the
 //! estimators and the small API re-exported here: binning, regression fits
 //! for nuisances, fitted causal and instrumental forests with their path

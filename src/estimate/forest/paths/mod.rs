@@ -17,6 +17,7 @@
 //! [`FittedForest::predict`] is evaluated on them: the results agree with
 //! it up to rounding.
 //!
+//! [`Tree::segments`]: super::tree::Tree::segments
 
 mod stats;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! the tree's [`SplitRule`](super::rules::SplitRule), a Poisson(mtry)
 //! number of features is drawn, and the split maximizing
 //! `S_L²/n_L + S_R²/n_R` (minus the rule's penalty) is taken, subject to
-//! the rule's child-size checks ([`grow`]). The split half of the tree's
+//! the rule's child-size checks ([`grow()`]). The split half of the tree's
 //! sample grows it; the other half populates the leaves (honesty), and
 //! leaves left empty by that half are pruned away. Points walk down one at
 //! a time ([`Tree::leaf`]) or as batches of monotone paths ([`walk`]).
