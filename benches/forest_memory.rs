@@ -8,8 +8,7 @@
 
 use std::time::Instant;
 
-use causim::estimate::forest::binning::{Binned, Bins};
-use causim::estimate::forest::{FittedForest, ForestParams};
+use causim::estimate::forest::{Binned, Bins, FittedForest, ForestParams};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -16,7 +16,7 @@ mod hospital;
 
 use std::time::Instant;
 
-use causim::estimate::forest::path::Path;
+use causim::estimate::forest::Path;
 use ndarray::Array2;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -5,9 +5,10 @@
 
 use causim::core::Estimand;
 use causim::data::Dataset;
-use causim::estimate::forest::binning::Bins;
-use causim::estimate::forest::grf::{regression_oob, FittedForest};
-use causim::estimate::forest::{CausalForest, ForestParams, InstrumentalForest, RegressionForest};
+use causim::estimate::forest::{
+    regression_oob, Bins, CausalForest, FittedForest, ForestParams, InstrumentalForest,
+    RegressionForest,
+};
 use causim::estimate::Estimator;
 use causim::sim::iv::IvWorld;
 use causim::sim::{Sample, Sim};

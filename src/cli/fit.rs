@@ -9,7 +9,7 @@ use toml::Value;
 use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
-use crate::estimate::forest::grf::average_effect;
+use crate::estimate::forest::average_effect;
 use crate::estimate::Estimate;
 use crate::spec::EstimatorSpec;
 

@@ -12,9 +12,9 @@ use super::{PaperFigure, PaperPanel, PaperResult, PaperRow, PaperSpec, PaperTabl
 use crate::bounds::{frequentist, local_bounds, Interval};
 use crate::core::stats::{mean, median};
 use crate::data::Dataset;
-use crate::estimate::forest::binning::Bins;
-use crate::estimate::forest::grf::{average_effect, iv_scores, regression_oob, Nuisances};
-use crate::estimate::forest::FittedForest;
+use crate::estimate::forest::{
+    average_effect, iv_scores, regression_oob, Bins, FittedForest, Nuisances,
+};
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::Estimator;
 use crate::policy::placement::Training;

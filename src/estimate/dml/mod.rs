@@ -31,10 +31,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::forest::binning::{Binned, Bins, MAX_BINS};
-use super::forest::ensemble::{average, Forest};
-use super::forest::tree::{Rule, Targets};
-use super::forest::ForestParams;
+use super::forest::{fit_regression, Binned, Bins, ForestParams, MAX_BINS};
 use super::linalg::{sandwich, LeastSquares};
 use super::linear::SeKind;
 use super::{Estimate, Estimator, UnitEffects};
@@ -200,21 +197,8 @@ impl Nuisance<'_> {
         }
         match self {
             Nuisance::Forest { binned, params } => {
-                let targets = Targets {
-                    y: &values,
-                    w: &[],
-                    z: &[],
-                };
-                let forest = Forest::train(
-                    &select(binned, train)?,
-                    targets,
-                    Rule::Regression,
-                    params,
-                    seed,
-                )?;
-                Ok(forest.map_points(&select(binned, test)?, false, |v| {
-                    average(v, 1).map_or(mean, |(a, _)| a[0])
-                }))
+                let forest = fit_regression(&select(binned, train)?, &values, params, seed)?;
+                forest.predict(&select(binned, test)?, mean)
             }
             Nuisance::Lasso { x } => {
                 let family = if binary {

@@ -1,6 +1,8 @@
 //! A forest of honest trees: subsampling in little bags (grf's
 //! `ci_group_size`), parallel growth with one seed per tree group,
-//! out-of-bag and new-point prediction, and forest weights.
+//! out-of-bag and new-point prediction, and forest weights. Growth is
+//! generic over the split rule; a grown forest is not (its leaves hold the
+//! rule's numbers, `width` per leaf).
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -9,7 +11,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::binning::Binned;
-use super::tree::{grow, Rule, Scratch, Targets, Tree, TreeSettings, MAX_FEATURES};
+use super::rules::SplitRule;
+use super::tree::{grow, Scratch, Tree, TreeSettings, MAX_FEATURES};
 use crate::core::seed::mix;
 use crate::{Error, Result};
 
@@ -157,14 +160,35 @@ impl InBag {
     }
 }
 
+/// How many of `n` units a little bag holds and how many of those each of
+/// its trees draws (grf's half-sampling; without little bags, each tree
+/// draws `sample_fraction` of all units).
+fn sample_sizes(n: usize, params: &ForestParams) -> Result<(usize, usize)> {
+    let bag = if params.ci_group_size > 1 { n / 2 } else { n };
+    let per_tree = if params.ci_group_size > 1 {
+        ((bag as f64 * params.sample_fraction * 2.0) as usize).min(bag)
+    } else {
+        (n as f64 * params.sample_fraction) as usize
+    };
+    if per_tree < 2 {
+        return Err(Error::Estimate(format!(
+            "{n} units are too few to grow trees on a sample fraction of {}",
+            params.sample_fraction
+        )));
+    }
+    Ok((bag, per_tree))
+}
+
 /// A trained forest.
 #[derive(Debug, Clone)]
 pub struct Forest {
     trees: Vec<Tree>,
     in_bag: Vec<InBag>,
-    rule: Rule,
+    /// Numbers per leaf (the split rule's `WIDTH`).
+    width: usize,
     group: usize,
     n_train: usize,
+    features: usize,
 }
 
 /// One point's view of the forest: each tree's leaf values (or `None` where
@@ -172,12 +196,12 @@ pub struct Forest {
 pub type LeafValues<'a> = [Option<&'a [f64]>];
 
 impl Forest {
-    /// Grows the forest on binned features and targets; results depend only
-    /// on the data, the settings and `seed` (not on the thread count).
-    pub fn train(
+    /// Grows the forest on binned features under `rule` (which holds the
+    /// targets); results depend only on the data, the settings and `seed`
+    /// (not on the thread count).
+    pub fn train<R: SplitRule>(
         x: &Binned,
-        targets: Targets<'_>,
-        rule: Rule,
+        rule: R,
         params: &ForestParams,
         seed: u64,
     ) -> Result<Forest> {
@@ -192,22 +216,14 @@ impl Forest {
         let settings = params.tree_settings(x.features());
         let group = params.ci_group_size;
         let groups = params.num_trees / group;
-        let bag = if group > 1 { n / 2 } else { n };
-        let per_tree = if group > 1 {
-            ((bag as f64 * params.sample_fraction * 2.0) as usize).min(bag)
-        } else {
-            (n as f64 * params.sample_fraction) as usize
-        };
-        if per_tree < 2 {
-            return Err(Error::Estimate(format!(
-                "{n} units are too few to grow trees on a sample fraction of {}",
-                params.sample_fraction
-            )));
-        }
+        let (bag, per_tree) = sample_sizes(n, params)?;
         let grown: Vec<Vec<(Tree, InBag)>> = (0..groups)
             .into_par_iter()
             .map_init(
-                || (Scratch::new(x.features()), Vec::new(), Vec::new()),
+                || {
+                    let scratch: Scratch<R::Sample, R::Extra> = Scratch::new(x.features());
+                    (scratch, Vec::new(), Vec::new())
+                },
                 |(scratch, all, drawn), g| {
                     let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(g as u64)));
                     all.clear();
@@ -222,15 +238,8 @@ impl Forest {
                             let in_bag = InBag::new(n, tree_sample);
                             let tree_seed: u64 = rng.random();
                             let mut tree_rng = ChaCha8Rng::seed_from_u64(tree_seed);
-                            let tree = grow(
-                                x,
-                                targets,
-                                rule,
-                                &settings,
-                                tree_sample,
-                                &mut tree_rng,
-                                scratch,
-                            );
+                            let tree =
+                                grow(x, &rule, &settings, tree_sample, &mut tree_rng, scratch);
                             (tree, in_bag)
                         })
                         .collect()
@@ -241,10 +250,21 @@ impl Forest {
         Ok(Forest {
             trees,
             in_bag,
-            rule,
+            width: R::WIDTH,
             group,
             n_train: n,
+            features: x.features(),
         })
+    }
+
+    /// Number of features the forest was grown on.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Number of training rows.
+    pub fn rows(&self) -> usize {
+        self.n_train
     }
 
     /// Number of trees.
@@ -271,7 +291,7 @@ impl Forest {
         F: Fn(&LeafValues<'_>) -> R + Sync,
     {
         const CHUNK: usize = 128;
-        let width = self.rule.width();
+        let width = self.width;
         let n = points.rows();
         let b = self.trees.len();
         let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
@@ -337,115 +357,102 @@ impl Forest {
     }
 }
 
-/// grf's objective-Bayes correction of a little-bags variance: the
-/// method-of-moments estimate `var_between - group_noise` kept from going
-/// negative by a uniform prior on [0, inf) for the true variance.
-pub fn debias(var_between: f64, group_noise: f64, groups: f64) -> f64 {
-    let initial = var_between - group_noise;
-    let se = var_between.max(group_noise) * (2.0 / groups).sqrt();
-    if se <= 0.0 || !se.is_finite() {
-        return initial.max(0.0);
-    }
-    let ratio = initial / se;
-    let numerator = (-ratio * ratio / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-    let denominator = 0.5 * erfc(-ratio / std::f64::consts::SQRT_2);
-    initial + se * numerator / denominator
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::forest::rules::Regression;
 
-/// Complementary error function (W. J. Cody's rational approximations via
-/// the Numerical Recipes Chebyshev fit; relative error below 1.2e-7).
-pub fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
+    /// `n` rows of three 16-bin features and an outcome that steps on the first.
+    fn data(n: usize) -> (Binned, Vec<f64>) {
+        let codes = (0..n)
+            .flat_map(|i| {
+                [
+                    (i % 16) as u8,
+                    ((i * 5 + 3) % 16) as u8,
+                    ((i / 16) % 16) as u8,
+                ]
+            })
+            .collect();
+        let x = Binned::from_codes(n, codes, vec![16; 3]).expect("codes");
+        let y = (0..n)
+            .map(|i| f64::from(u8::from(i % 16 > 7)) + ((i * 7919) % 100) as f64 / 200.0)
+            .collect();
+        (x, y)
     }
-}
 
-/// Mean of each tree's leaf values over the trees that have one; `None` if none do.
-pub fn average(values: &LeafValues<'_>, width: usize) -> Option<(Vec<f64>, usize)> {
-    let mut sum = vec![0.0; width];
-    let mut count = 0;
-    for v in values.iter().flatten() {
-        for (s, x) in sum.iter_mut().zip(v.iter()) {
-            *s += x;
+    fn params(num_trees: usize, ci_group_size: usize, sample_fraction: f64) -> ForestParams {
+        ForestParams {
+            num_trees,
+            ci_group_size,
+            sample_fraction,
+            ..ForestParams::default()
         }
-        count += 1;
     }
-    (count > 0).then(|| {
-        let inv = 1.0 / count as f64;
-        (sum.into_iter().map(|s| s * inv).collect(), count)
-    })
-}
 
-/// Little-bags variance of a scalar prediction built from per-tree scores
-/// `psi(values) -> [psi_1, psi_2]` and a quadratic form `q`: grf's
-/// between-group and within-group second moments, corrected by [`debias`].
-/// Groups with any empty tree are skipped; `None` without usable groups.
-pub fn little_bags<const K: usize>(
-    values: &LeafValues<'_>,
-    group: usize,
-    psi: impl Fn(&[f64]) -> [f64; K],
-    q: impl Fn(&[[f64; K]; K]) -> f64,
-) -> Option<f64> {
-    if group < 2 {
-        return None;
+    fn predictions(forest: &Forest, x: &Binned, oob: bool) -> Vec<u64> {
+        forest.map_points(x, oob, |v| {
+            let used: Vec<&[f64]> = v.iter().flatten().copied().collect();
+            (used.iter().map(|l| l[0]).sum::<f64>() / used.len() as f64).to_bits()
+        })
     }
-    let mut total = [[0.0; K]; K];
-    let mut between = [[0.0; K]; K];
-    let mut good = 0usize;
-    for chunk in values.chunks_exact(group) {
-        if chunk.iter().any(Option::is_none) {
-            continue;
-        }
-        good += 1;
-        let mut mean = [0.0; K];
-        for v in chunk.iter().flatten() {
-            let s = psi(v);
-            for a in 0..K {
-                mean[a] += s[a] / group as f64;
-                for c in 0..K {
-                    total[a][c] += s[a] * s[c];
-                }
+
+    #[test]
+    fn a_seed_fixes_the_forest_whatever_the_threads() {
+        let (x, y) = data(500);
+        let p = params(20, 2, 0.5);
+        let train = |seed| Forest::train(&x, Regression { y: &y }, &p, seed).expect("forest");
+        let a = predictions(&train(7), &x, false);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("pool")
+            .install(|| predictions(&train(7), &x, false));
+        assert_eq!(a, one);
+        assert_ne!(a, predictions(&train(8), &x, false));
+    }
+
+    #[test]
+    fn out_of_bag_predictions_skip_the_trees_that_drew_a_unit() {
+        let (x, y) = data(400);
+        let forest =
+            Forest::train(&x, Regression { y: &y }, &params(10, 1, 0.5), 3).expect("forest");
+        let skipped: Vec<Vec<bool>> =
+            forest.map_points(&x, true, |v| v.iter().map(Option::is_none).collect());
+        let mut drawn = 0;
+        for (i, skips) in skipped.iter().enumerate() {
+            for (t, &skip) in skips.iter().enumerate() {
+                let in_bag = forest.in_bag[t].contains(i);
+                drawn += usize::from(in_bag);
+                // Pruned trees have no empty leaves: a tree is skipped exactly where it drew the unit.
+                assert_eq!(skip, in_bag, "unit {i} tree {t}");
             }
         }
-        for a in 0..K {
-            for c in 0..K {
-                between[a][c] += mean[a] * mean[c];
-            }
-        }
+        // Each tree draws half the units.
+        assert_eq!(drawn, 10 * 200);
+        let all = forest.map_points(&x, false, |v| v.iter().all(Option::is_some));
+        assert!(all.iter().all(|&a| a));
     }
-    if good == 0 {
-        return None;
-    }
-    let g = good as f64;
-    for a in 0..K {
-        for c in 0..K {
-            total[a][c] /= g * group as f64;
-            between[a][c] /= g;
-        }
-    }
-    Some(bag_variance(q(&between), q(&total), group, g))
-}
 
-/// The little-bags variance from the between-group and total second
-/// moments of a prediction (`var_between`, `var_total`) over `groups` usable
-/// groups of `group` trees: the within-group noise is removed and the
-/// difference corrected by [`debias`].
-pub fn bag_variance(var_between: f64, var_total: f64, group: usize, groups: f64) -> f64 {
-    let group_noise = (var_total - var_between) / (group as f64 - 1.0);
-    debias(var_between, group_noise, groups)
+    #[test]
+    fn little_bags_draw_their_trees_from_one_half_sample() {
+        let n = 400;
+        let (x, y) = data(n);
+        let forest =
+            Forest::train(&x, Regression { y: &y }, &params(12, 3, 0.3), 5).expect("forest");
+        assert_eq!((forest.trees(), forest.group_size()), (12, 3));
+        let members =
+            |t: usize| -> Vec<usize> { (0..n).filter(|&i| forest.in_bag[t].contains(i)).collect() };
+        for g in 0..4 {
+            let mut union: Vec<usize> = (0..3).flat_map(|k| members(g * 3 + k)).collect();
+            union.sort_unstable();
+            union.dedup();
+            // Each tree draws 0.3 * 2 of the bag's n / 2 units; the bag's trees stay within it.
+            assert!((0..3).all(|k| members(g * 3 + k).len() == 120));
+            assert!(union.len() <= n / 2, "bag {g}: {} units", union.len());
+            assert!(union.len() > 120, "bag {g}: its trees draw different units");
+        }
+        let (a, b) = (members(0), members(3));
+        let shared = a.iter().filter(|i| b.binary_search(i).is_ok()).count();
+        assert!(shared < a.len(), "bags draw their own halves");
+    }
 }

@@ -6,9 +6,11 @@
 
 use ndarray::ArrayView2;
 
+use super::bags::{average, little_bags};
 use super::binning::{Binned, Bins, MAX_BINS};
-use super::ensemble::{average, little_bags, Forest, ForestParams, LeafValues};
-use super::tree::{Rule, Targets};
+use super::ensemble::{Forest, ForestParams, LeafValues};
+use super::nuisance::regression_oob;
+use super::rules::Instrumental;
 use crate::core::seed::mix;
 use crate::{Error, Result};
 
@@ -43,26 +45,46 @@ pub struct FittedForest {
     pub nuisances: Nuisances,
 }
 
-/// Out-of-bag predictions of a regression forest of `target` on `x`.
-pub fn regression_oob(
-    x: &Binned,
-    target: &[f64],
-    params: &ForestParams,
-    seed: u64,
-) -> Result<Vec<f64>> {
-    let targets = Targets {
-        y: target,
-        w: &[],
-        z: &[],
-    };
-    let forest = Forest::train(x, targets, Rule::Regression, params, seed)?;
-    let mean = target.iter().sum::<f64>() / target.len() as f64;
-    // A unit drawn by every tree has no out-of-bag prediction; fall back to the mean.
-    Ok(forest.map_points(x, true, |v| average(v, 1).map_or(mean, |(a, _)| a[0])))
-}
-
 fn constant(v: &[f64]) -> bool {
     v.iter().all(|a| *a == v[0])
+}
+
+/// Fails unless the data can fit a forest: matching lengths, enough units,
+/// a varying treatment and instrument, and valid settings.
+fn check_inputs(
+    binned: &Binned,
+    y: &[f64],
+    w: &[f64],
+    z: &[f64],
+    params: &ForestParams,
+) -> Result<()> {
+    if binned.rows() != y.len() || w.len() != y.len() || z.len() != y.len() {
+        return Err(Error::Data(format!(
+            "{} covariate rows for {} outcomes, {} treatments and {} instruments",
+            binned.rows(),
+            y.len(),
+            w.len(),
+            z.len()
+        )));
+    }
+    params.validate()?;
+    let n = y.len();
+    if n < 2 * params.min_node_size.max(4) {
+        return Err(Error::Estimate(format!(
+            "{n} units are too few for a forest"
+        )));
+    }
+    if constant(w) {
+        return Err(Error::Estimate(
+            "the treatment does not vary; no effect can be estimated".into(),
+        ));
+    }
+    if constant(z) {
+        return Err(Error::Estimate(
+            "the instrument is constant; an instrumental forest needs it to vary".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl FittedForest {
@@ -99,32 +121,7 @@ impl FittedForest {
         params: &ForestParams,
         seed: u64,
     ) -> Result<Self> {
-        if binned.rows() != y.len() || w.len() != y.len() || z.len() != y.len() {
-            return Err(Error::Data(format!(
-                "{} covariate rows for {} outcomes, {} treatments and {} instruments",
-                binned.rows(),
-                y.len(),
-                w.len(),
-                z.len()
-            )));
-        }
-        params.validate()?;
-        let n = y.len();
-        if n < 2 * params.min_node_size.max(4) {
-            return Err(Error::Estimate(format!(
-                "{n} units are too few for a forest"
-            )));
-        }
-        if constant(w) {
-            return Err(Error::Estimate(
-                "the treatment does not vary; no effect can be estimated".into(),
-            ));
-        }
-        if constant(z) {
-            return Err(Error::Estimate(
-                "the instrument is constant; an instrumental forest needs it to vary".into(),
-            ));
-        }
+        check_inputs(&binned, y, w, z, params)?;
         let nuisance = params.nuisance();
         let same = std::ptr::eq(w, z);
         let (y_hat, wz_hat) = rayon::join(
@@ -153,12 +150,12 @@ impl FittedForest {
             center(w, &nuisances.w_hat),
             center(z, &nuisances.z_hat),
         );
-        let targets = Targets {
+        let rule = Instrumental {
             y: &yc,
             w: &wc,
             z: &zc,
         };
-        let forest = Forest::train(&binned, targets, Rule::Instrumental, params, mix(seed ^ 4))?;
+        let forest = Forest::train(&binned, rule, params, mix(seed ^ 4))?;
         Ok(FittedForest {
             bins,
             binned,
@@ -202,7 +199,7 @@ impl FittedForest {
 /// Solves the forest-weighted IV moment at one point, and its little-bags
 /// variance (grf's `InstrumentalPredictionStrategy`). Leaf values are the
 /// means of y, w, z, yz, wz.
-fn iv_moment(values: &LeafValues<'_>, group: usize) -> Prediction {
+pub(super) fn iv_moment(values: &LeafValues<'_>, group: usize) -> Prediction {
     let Some((avg, _)) = average(values, 5) else {
         return Prediction {
             tau: f64::NAN,
@@ -259,145 +256,62 @@ impl IvSolution {
     }
 }
 
-/// Doubly robust scores for the average effect, with their mean and SE.
-#[derive(Debug, Clone)]
-pub struct Scores {
-    /// One score per training unit; their mean estimates the average effect.
-    pub scores: Vec<f64>,
-    /// Each training unit's out-of-bag estimated effect of Z on W (before
-    /// flooring), for instrumental forests; empty for causal forests.
-    pub compliance: Vec<f64>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Scores {
-    /// The average effect over all units: the scores' mean and its standard error.
-    pub fn average(&self) -> Option<(f64, f64)> {
-        average_effect(&self.scores)
-    }
-}
-
-/// The average effect over a set of units (all of them, or a group such as
-/// a diagnosis): the mean of their doubly robust scores and its standard
-/// error; `None` for fewer than two units.
-pub fn average_effect<'a>(scores: impl IntoIterator<Item = &'a f64>) -> Option<(f64, f64)> {
-    let chosen: Vec<f64> = scores.into_iter().copied().collect();
-    let n = chosen.len();
-    if n < 2 {
-        return None;
-    }
-    let mean = chosen.iter().sum::<f64>() / n as f64;
-    let var = chosen.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    Some((mean, (var / n as f64).sqrt()))
-}
-
-fn binary(v: &[f64], what: &str) -> Result<()> {
-    match v.iter().position(|a| *a != 0.0 && *a != 1.0) {
-        Some(i) => Err(Error::Estimate(format!(
-            "the average effect needs a binary 0/1 {what}; found {} at row {}",
-            v[i],
-            i + 1
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Propensities this close to 0 or 1 are clipped in the score weights.
-const OVERLAP: f64 = 1e-3;
-
-/// AIPW scores of a causal forest: `tau(x) + (W - e)/(e(1 - e)) (Y - m - (W - e) tau(x))`.
-pub fn aipw_scores(y: &[f64], w: &[f64], n: &Nuisances, tau: &[Prediction]) -> Result<Scores> {
-    binary(w, "treatment")?;
-    let scores = (0..y.len())
-        .map(|i| {
-            let e = n.w_hat[i].clamp(OVERLAP, 1.0 - OVERLAP);
-            let residual = y[i] - (n.y_hat[i] + tau[i].tau * (w[i] - n.w_hat[i]));
-            tau[i].tau + (w[i] - n.w_hat[i]) / (e * (1.0 - e)) * residual
-        })
-        .collect();
-    Ok(Scores {
-        scores,
-        compliance: Vec::new(),
-    })
-}
-
-/// Smallest magnitude of a unit's estimated effect of Z on W in the doubly
-/// robust IV scores (a departure from grf, which does not floor it).
-pub const MIN_COMPLIANCE: f64 = 0.01;
-
-/// Doubly robust scores of an instrumental forest (grf's compliance-score
-/// construction, after Aronow and Carnegie): the debiasing weight is
-/// `(Z - z_hat) / (z_hat (1 - z_hat)) / delta(x)`, with `delta(x)` the effect
-/// of Z on W from an auxiliary causal forest.
-pub fn iv_scores(
-    fitted: &FittedForest,
-    data: (&[f64], &[f64], &[f64]),
-    tau: &[Prediction],
-    params: &ForestParams,
-    seed: u64,
-) -> Result<Scores> {
-    let (y, w, z) = data;
-    let n = &fitted.nuisances;
-    binary(z, "instrument")?;
-    let compliance = compliance_scores(&fitted.binned, w, z, n, params, seed)?;
-    let missing = compliance.iter().filter(|c| !c.is_finite()).count();
-    if missing > 0 {
-        return Err(Error::Estimate(format!(
-            "the compliance forest has no out-of-bag estimate for {missing} units; use more trees"
-        )));
-    }
-    // grf divides by the compliance score as it comes; near zero (a weak
-    // instrument, or noise crossing zero) one unit's weight would dominate
-    // the average, so its magnitude is floored at MIN_COMPLIANCE.
-    let raw = compliance;
-    let compliance: Vec<f64> = raw
-        .iter()
-        .map(|&c| {
-            if c.abs() < MIN_COMPLIANCE {
-                MIN_COMPLIANCE.copysign(c)
-            } else {
-                c
+    /// Means of y, w, z, yz, wz over (y, w, z) rows.
+    fn moments(rows: &[(f64, f64, f64)]) -> [f64; 5] {
+        let n = rows.len() as f64;
+        let mut m = [0.0; 5];
+        for &(y, w, z) in rows {
+            for (a, v) in m.iter_mut().zip([y, w, z, y * z, w * z]) {
+                *a += v / n;
             }
-        })
-        .collect();
-    let scores = (0..y.len())
-        .map(|i| {
-            let e = n.z_hat[i].clamp(OVERLAP, 1.0 - OVERLAP);
-            let weight = (z[i] - n.z_hat[i]) / (e * (1.0 - e)) / compliance[i];
-            let residual = y[i] - (n.y_hat[i] + tau[i].tau * (w[i] - n.w_hat[i]));
-            tau[i].tau + weight * residual
-        })
-        .collect();
-    Ok(Scores {
-        scores,
-        compliance: raw,
-    })
-}
+        }
+        m
+    }
 
-/// Out-of-bag effect of Z on W: a causal forest of W on Z centered by the
-/// nuisances already fitted.
-fn compliance_scores(
-    binned: &Binned,
-    w: &[f64],
-    z: &[f64],
-    n: &Nuisances,
-    params: &ForestParams,
-    seed: u64,
-) -> Result<Vec<f64>> {
-    // grf trains it with 500 trees next to a 2,000-tree forest: a quarter,
-    // as for the nuisances, rounded to whole little bags.
-    let trees = params.nuisance().num_trees;
-    let aux = ForestParams {
-        num_trees: (trees - trees % params.ci_group_size).max(params.ci_group_size),
-        ..params.clone()
-    };
-    let wc: Vec<f64> = w.iter().zip(&n.w_hat).map(|(a, b)| a - b).collect();
-    let zc: Vec<f64> = z.iter().zip(&n.z_hat).map(|(a, b)| a - b).collect();
-    let targets = Targets {
-        y: &wc,
-        w: &zc,
-        z: &zc,
-    };
-    let forest = Forest::train(binned, targets, Rule::Instrumental, &aux, mix(seed ^ 5))?;
-    let group = forest.group_size();
-    Ok(forest.map_points(binned, true, |v| iv_moment(v, group).tau))
+    #[test]
+    fn the_iv_moment_solves_for_a_known_effect() {
+        // Y = 2 + 3 W exactly, W moved by Z: tau = 3, intercept 2.
+        let rows: Vec<(f64, f64, f64)> = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (1.0, 1.0)]
+            .iter()
+            .map(|&(w, z)| (2.0 + 3.0 * w, w, z))
+            .collect();
+        let iv = IvSolution::new(&moments(&rows));
+        assert!((iv.tau - 3.0).abs() < 1e-12, "{}", iv.tau);
+        assert!((iv.main - 2.0).abs() < 1e-12, "{}", iv.main);
+        assert!((iv.first_stage - 0.125).abs() < 1e-12);
+        // (m00 - 2 m01 z + m11 z²) / first_stage²
+        let form = iv.variance_form(&[[1.0, 0.5], [0.5, 4.0]]);
+        assert!((form - (1.0 - 0.5 + 1.0) / 0.015625).abs() < 1e-9, "{form}");
+    }
+
+    #[test]
+    fn forest_averages_of_leaf_values_give_the_moment_and_bag_variance() {
+        let a = moments(&[(2.0, 0.0, 0.0), (5.0, 1.0, 1.0), (2.0, 0.0, 1.0)]);
+        let b = moments(&[(1.0, 0.0, 0.0), (7.0, 1.0, 1.0), (4.0, 1.0, 0.0)]);
+        let values: Vec<Option<&[f64]>> = vec![Some(&a), Some(&b), Some(&a), Some(&b)];
+        let mut avg = [0.0; 5];
+        for (m, (x, y)) in avg.iter_mut().zip(a.iter().zip(&b)) {
+            *m = (x + y) / 2.0;
+        }
+        let p = iv_moment(&values, 2);
+        assert!((p.tau - IvSolution::new(&avg).tau).abs() < 1e-12);
+        // Bags {a, b} have equal means (no spread between bags, a small
+        // variance); bags {a, a} and {b, b} differ (a larger one).
+        let spread: Vec<Option<&[f64]>> = vec![Some(&a), Some(&a), Some(&b), Some(&b)];
+        let q = iv_moment(&spread, 2);
+        assert!((q.tau - p.tau).abs() < 1e-12);
+        assert!(
+            p.variance > 0.0 && q.variance > 2.0 * p.variance,
+            "{} vs {}",
+            q.variance,
+            p.variance
+        );
+        assert!(iv_moment(&values, 1).variance.is_nan());
+        let none: Vec<Option<&[f64]>> = vec![None, None];
+        assert!(iv_moment(&none, 2).tau.is_nan());
+    }
 }

@@ -1,20 +1,34 @@
 //! Forests: regression, causal and instrumental forests after grf (Athey,
 //! Tibshirani and Wager 2019), on quantile-binned features with histogram
 //! split search, grown in parallel with one seed per tree group.
+//!
+//! Each forest type is one split rule (the private `rules`); the tree grower, the
+//! forest and its predictions are generic over it. Other modules use the
+//! estimators and the small API re-exported here: binning, regression fits
+//! for nuisances, fitted causal and instrumental forests with their path
+//! predictions, and doubly robust scores.
 
-pub mod binning;
-pub mod ensemble;
-pub mod grf;
-pub mod path;
+mod bags;
+mod binning;
+mod ensemble;
+mod grf;
+mod nuisance;
+mod paths;
 mod regression;
-pub mod tree;
+mod rules;
+mod scores;
+mod tree;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
+pub use binning::{Binned, Bins, MAX_BINS};
 pub use ensemble::ForestParams;
-pub use grf::{FittedForest, Prediction};
+pub use grf::{FittedForest, Nuisances, Prediction};
+pub use nuisance::{fit_regression, regression_oob, RegressionFit};
+pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
+pub use scores::{aipw_scores, average_effect, iv_scores, Scores, MIN_COMPLIANCE};
 
 use super::{Estimate, Estimator, UnitEffects};
 use crate::core::Estimand;
@@ -76,8 +90,8 @@ fn fit_grf(
     // Check before scoring, so a degenerate first stage is named as such.
     unit_effects(name, &oob, Vec::new())?;
     let scores = match &z {
-        Some(z) => grf::iv_scores(&fitted, (&y, &w, z), &oob, params, seed)?,
-        None => grf::aipw_scores(&y, &w, &fitted.nuisances, &oob)?,
+        Some(z) => iv_scores(&fitted, (&y, &w, z), &oob, params, seed)?,
+        None => aipw_scores(&y, &w, &fitted.nuisances, &oob)?,
     };
     let (mean, se) = scores
         .average()

@@ -5,10 +5,13 @@
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::bags::{average, little_bags};
 use super::binning::{Binned, Bins, MAX_BINS};
-use super::ensemble::{average, little_bags, Forest, ForestParams};
-use super::grf::{aipw_scores, regression_oob, Nuisances, Prediction};
-use super::tree::{Rule, Targets};
+use super::ensemble::{Forest, ForestParams, LeafValues};
+use super::grf::{Nuisances, Prediction};
+use super::nuisance::regression_oob;
+use super::rules::Regression;
+use super::scores::aipw_scores;
 use super::unit_effects;
 use crate::core::seed::mix;
 use crate::core::Estimand;
@@ -23,7 +26,7 @@ use crate::{Error, Result};
 pub struct RegressionForest(pub ForestParams);
 
 /// Mean and little-bags variance of a regression forest's leaf means.
-fn regression_prediction(values: &super::ensemble::LeafValues<'_>, group: usize) -> Prediction {
+fn regression_prediction(values: &LeafValues<'_>, group: usize) -> Prediction {
     match average(values, 1) {
         Some((avg, _)) => Prediction {
             tau: avg[0],
@@ -55,12 +58,7 @@ impl Arm {
     ) -> Result<Arm> {
         let binned = bins.transform(x.select(Axis(0), &rows).view())?;
         let y_arm: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
-        let targets = Targets {
-            y: &y_arm,
-            w: &[],
-            z: &[],
-        };
-        let forest = Forest::train(&binned, targets, Rule::Regression, params, seed)?;
+        let forest = Forest::train(&binned, Regression { y: &y_arm }, params, seed)?;
         Ok(Arm {
             forest,
             binned,

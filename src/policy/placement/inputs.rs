@@ -9,8 +9,7 @@ use ndarray::Array2;
 use super::{Day, Objective};
 use crate::bounds::{local_bounds, BoundKind};
 use crate::core::stats::Z_95;
-use crate::estimate::forest::path::Path;
-use crate::estimate::forest::FittedForest;
+use crate::estimate::forest::{FittedForest, Path};
 use crate::sim::hospital::Cohorts;
 use crate::{Error, Result};
 

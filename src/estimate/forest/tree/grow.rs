@@ -1,0 +1,482 @@
+//! Growing one tree: the histogram split search at each node, generic over
+//! the split rule, then honest leaves and pruning.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Poisson};
+
+use super::{descend, Node, Tree, TreeSettings, EMPTY_LEAF, FILLED_LEAF};
+use crate::estimate::forest::binning::{Binned, MAX_BINS};
+use crate::estimate::forest::rules::{Candidate, Label, SplitRule, Sums};
+
+/// Buffers reused across the trees a worker grows, so the hot loops
+/// allocate nothing: `S` and `E` are the split rule's per-sample values and
+/// per-bin statistics.
+#[derive(Debug)]
+pub struct Scratch<S, E> {
+    /// The node's relabeled samples, in the node's order.
+    labels: Vec<Label<S>>,
+    /// One feature's histogram, all bins (reset after each feature).
+    hist: Vec<Sums<E>>,
+    /// The occupied bins of the histogram, in increasing order.
+    touched: Vec<u8>,
+    /// The features, the node's draw first.
+    features: Vec<usize>,
+    /// The node's codes of the drawn features, feature-major.
+    codes: Vec<u8>,
+    /// Nodes to split: (node, first sample, one past the last).
+    stack: Vec<(u32, usize, usize)>,
+    /// `inv[k] = 1 / k`: the split scan multiplies instead of dividing.
+    inv: Vec<f64>,
+}
+
+impl<S: Copy + Default, E: Copy + Default> Scratch<S, E> {
+    /// Buffers for data with `p` features.
+    pub fn new(p: usize) -> Self {
+        Scratch {
+            labels: Vec::new(),
+            hist: vec![Sums::default(); MAX_BINS],
+            touched: Vec::with_capacity(MAX_BINS),
+            features: (0..p).collect(),
+            codes: Vec::new(),
+            stack: Vec::new(),
+            inv: Vec::new(),
+        }
+    }
+}
+
+/// The best split found so far at a node.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    feature: usize,
+    bin: u8,
+    decrease: f64,
+}
+
+/// Grows one tree on `sample` (the tree's draw, already shuffled) under `rule`.
+pub fn grow<R: SplitRule>(
+    x: &Binned,
+    rule: &R,
+    s: &TreeSettings,
+    sample: &mut [u32],
+    rng: &mut ChaCha8Rng,
+    scratch: &mut Scratch<R::Sample, R::Extra>,
+) -> Tree {
+    let n_split = if s.honesty {
+        ((sample.len() as f64 * s.honesty_fraction) as usize).clamp(1, sample.len())
+    } else {
+        sample.len()
+    };
+    let (grow_part, est_part) = sample.split_at_mut(n_split);
+    // Feature draws permute this list in place; start every tree from the
+    // same order so a tree does not depend on which trees its thread grew before.
+    for (k, f) in scratch.features.iter_mut().enumerate() {
+        *f = k;
+    }
+    let mut nodes = vec![Node::GROWING];
+    scratch.stack.clear();
+    scratch.stack.push((0, 0, grow_part.len()));
+    while let Some((id, start, end)) = scratch.stack.pop() {
+        let idx = &mut grow_part[start..end];
+        let Some(split) = best_split(x, rule, s, idx, rng, scratch) else {
+            continue;
+        };
+        let mid = partition(idx, |i| x.code(i as usize, split.feature) <= split.bin);
+        let left = nodes.len() as u32;
+        nodes.extend([Node::GROWING; 2]);
+        nodes[id as usize] = Node::internal(split.feature, split.bin, left);
+        scratch.stack.push((left + 1, start + mid, end));
+        scratch.stack.push((left, start, start + mid));
+    }
+    let est: &[u32] = if s.honesty { est_part } else { grow_part };
+    finish(x, rule, s, nodes, est)
+}
+
+/// Moves the samples satisfying `goes_left` to the front; returns how many.
+fn partition(idx: &mut [u32], goes_left: impl Fn(u32) -> bool) -> usize {
+    let (mut i, mut j) = (0, idx.len());
+    while i < j {
+        if goes_left(idx[i]) {
+            i += 1;
+        } else {
+            j -= 1;
+            idx.swap(i, j);
+        }
+    }
+    i
+}
+
+/// Relabels the node and searches the drawn features; `None` makes it a leaf.
+fn best_split<R: SplitRule>(
+    x: &Binned,
+    rule: &R,
+    s: &TreeSettings,
+    idx: &[u32],
+    rng: &mut ChaCha8Rng,
+    scratch: &mut Scratch<R::Sample, R::Extra>,
+) -> Option<Split> {
+    let m = idx.len();
+    if m <= s.min_node_size {
+        return None;
+    }
+    scratch.labels.clear();
+    let node = rule.relabel(idx, s.min_node_size, &mut scratch.labels)?;
+    if scratch.inv.len() <= m {
+        scratch.inv = (0..=m.next_power_of_two())
+            .map(|k| 1.0 / k as f64)
+            .collect();
+    }
+    let k = draw_features(x.features(), s.mtry, rng, &mut scratch.features);
+    gather(x, idx, &scratch.features[..k], &mut scratch.codes);
+    let limits = R::limits(s, &node);
+    let mut best: Option<Split> = None;
+    for f in 0..k {
+        let feature = scratch.features[f];
+        if x.bins(feature) < 2 {
+            continue;
+        }
+        if let Some(found) = search_feature::<R>(x, &limits, f, feature, &node, scratch) {
+            if best.is_none_or(|b| found.decrease > b.decrease) {
+                best = Some(found);
+            }
+        }
+    }
+    best.filter(|b| b.decrease > 0.0)
+}
+
+/// Draws a Poisson(mtry) number of the `p` features (at least one) into
+/// the front of `features`, sorted; returns how many.
+fn draw_features(p: usize, mtry: usize, rng: &mut ChaCha8Rng, features: &mut [usize]) -> usize {
+    let draws = Poisson::new(mtry as f64)
+        .map(|d| d.sample(rng) as usize)
+        .unwrap_or(mtry);
+    let k = draws.clamp(1, p);
+    for i in 0..k {
+        let j = rng.random_range(i..p);
+        features.swap(i, j);
+    }
+    features[..k].sort_unstable();
+    k
+}
+
+/// Gathers the node's codes of the drawn features, one feature after
+/// another: each unit's row is read once, in increasing feature order (wide
+/// rows span many cache lines), and the histogram passes read contiguous memory.
+fn gather(x: &Binned, idx: &[u32], drawn: &[usize], codes: &mut Vec<u8>) {
+    let m = idx.len();
+    codes.clear();
+    codes.resize(drawn.len() * m, 0);
+    for (pos, &i) in idx.iter().enumerate() {
+        let row = x.row(i as usize);
+        for (f, &feature) in drawn.iter().enumerate() {
+            codes[f * m + pos] = row[feature];
+        }
+    }
+}
+
+/// The best split of one feature (the `slot`-th drawn), accumulating its
+/// histogram and scanning it left to right.
+fn search_feature<R: SplitRule>(
+    x: &Binned,
+    limits: &R::Limits,
+    slot: usize,
+    feature: usize,
+    node: &Sums<R::Extra>,
+    scratch: &mut Scratch<R::Sample, R::Extra>,
+) -> Option<Split> {
+    let Scratch {
+        labels,
+        hist,
+        touched,
+        inv,
+        codes,
+        ..
+    } = scratch;
+    let m = node.n as usize;
+    let column = &codes[slot * m..(slot + 1) * m];
+    // Small nodes record the bins they touch as they go; large ones (most of
+    // the work) skip that branch and walk all bins afterwards.
+    let bins = x.bins(feature);
+    let track = m * 4 < bins;
+    touched.clear();
+    for (&c, label) in column.iter().zip(labels.iter()) {
+        let b = &mut hist[usize::from(c)];
+        if track && b.n == 0 {
+            touched.push(c);
+        }
+        b.n += 1;
+        b.sum += label.rho;
+        R::accumulate(&mut b.extra, &label.own);
+    }
+    if track {
+        touched.sort_unstable();
+    } else {
+        touched.extend(
+            (0..bins as u16)
+                .filter(|&c| hist[usize::from(c)].n > 0)
+                .map(|c| c as u8),
+        );
+    }
+    let found = scan::<R>(limits, node, hist, touched, inv, feature);
+    for &c in touched.iter() {
+        hist[usize::from(c)] = Sums::default();
+    }
+    found
+}
+
+/// Evaluates every boundary between occupied bins under the rule's checks.
+fn scan<R: SplitRule>(
+    limits: &R::Limits,
+    node: &Sums<R::Extra>,
+    hist: &[Sums<R::Extra>],
+    touched: &[u8],
+    inv: &[f64],
+    feature: usize,
+) -> Option<Split> {
+    let mut left = Sums::<R::Extra>::default();
+    let mut best: Option<Split> = None;
+    for &c in &touched[..touched.len().saturating_sub(1)] {
+        let b = &hist[usize::from(c)];
+        left.n += b.n;
+        left.sum += b.sum;
+        R::combine(&mut left.extra, &b.extra);
+        let sum_right = node.sum - left.sum;
+        let (inv_l, inv_r) = (inv[left.n as usize], inv[(node.n - left.n) as usize]);
+        let penalty = match R::admit(limits, node, &left, inv_l, inv_r) {
+            Candidate::Skip => continue,
+            Candidate::Stop => break,
+            Candidate::Penalty(p) => p,
+        };
+        let decrease = left.sum * left.sum * inv_l + sum_right * sum_right * inv_r - penalty;
+        if best.is_none_or(|b| decrease > b.decrease) {
+            best = Some(Split {
+                feature,
+                bin: c,
+                decrease,
+            });
+        }
+    }
+    best
+}
+
+/// Populates the leaves with the estimation samples, prunes leaves they
+/// leave empty, and computes each leaf's values.
+fn finish<R: SplitRule>(
+    x: &Binned,
+    rule: &R,
+    s: &TreeSettings,
+    mut nodes: Vec<Node>,
+    est: &[u32],
+) -> Tree {
+    let mut leaves = 0usize;
+    for node in nodes.iter_mut().filter(|n| n.is_leaf()) {
+        node.child = leaves as u32;
+        leaves += 1;
+    }
+    let leaf_of: Vec<u32> = est
+        .iter()
+        .map(|&i| descend(&nodes, |j| x.code(i as usize, j)) as u32)
+        .collect();
+    let mut offsets = vec![0u32; leaves + 1];
+    for &l in &leaf_of {
+        offsets[l as usize + 1] += 1;
+    }
+    if s.prune_empty_leaves {
+        prune(&mut nodes, 0, &offsets);
+    }
+    for node in nodes.iter_mut().filter(|n| n.is_leaf()) {
+        node.split = if offsets[node.child as usize + 1] > 0 {
+            FILLED_LEAF
+        } else {
+            EMPTY_LEAF
+        };
+    }
+    for l in 0..leaves {
+        offsets[l + 1] += offsets[l];
+    }
+    let mut fill = offsets.clone();
+    let mut samples = vec![0u32; est.len()];
+    for (&i, &l) in est.iter().zip(&leaf_of) {
+        samples[fill[l as usize] as usize] = i;
+        fill[l as usize] += 1;
+    }
+    let values = leaf_values(rule, &samples, &offsets);
+    Tree {
+        nodes,
+        leaf_offsets: offsets,
+        leaf_samples: samples,
+        values,
+    }
+}
+
+/// Each leaf's values (NaN for an empty leaf): leaf `l` holds
+/// `samples[offsets[l]..offsets[l + 1]]`.
+fn leaf_values<R: SplitRule>(rule: &R, samples: &[u32], offsets: &[u32]) -> Vec<f64> {
+    let width = R::WIDTH;
+    let leaves = offsets.len() - 1;
+    let mut values = vec![f64::NAN; leaves * width];
+    for l in 0..leaves {
+        let members = &samples[offsets[l] as usize..offsets[l + 1] as usize];
+        if !members.is_empty() {
+            rule.leaf_values(members, &mut values[l * width..(l + 1) * width]);
+        }
+    }
+    values
+}
+
+/// Replaces every internal node one of whose subtrees holds no estimation
+/// sample by its other subtree; returns whether `id`'s subtree is empty.
+/// `counts[l + 1]` is leaf `l`'s sample count.
+fn prune(nodes: &mut [Node], id: usize, counts: &[u32]) -> bool {
+    let node = nodes[id];
+    if node.is_leaf() {
+        return counts[node.child as usize + 1] == 0;
+    }
+    let (left, right) = (node.child as usize, node.child as usize + 1);
+    let left_empty = prune(nodes, left, counts);
+    let right_empty = prune(nodes, right, counts);
+    match (left_empty, right_empty) {
+        (true, true) => true,
+        (true, false) => {
+            nodes[id] = nodes[right];
+            false
+        }
+        (false, true) => {
+            nodes[id] = nodes[left];
+            false
+        }
+        (false, false) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::forest::rules::Regression;
+    use rand::SeedableRng;
+
+    fn settings(min_node_size: usize, honesty: bool) -> TreeSettings {
+        TreeSettings {
+            mtry: 10,
+            min_node_size,
+            alpha: 0.05,
+            imbalance_penalty: 0.0,
+            honesty,
+            honesty_fraction: 0.5,
+            prune_empty_leaves: true,
+        }
+    }
+
+    /// `n` rows of two features with 10 bins each: feature 0 is `i % 10`,
+    /// feature 1 a scrambled code unrelated to it.
+    fn codes(n: usize) -> Binned {
+        let codes = (0..n)
+            .flat_map(|i| [(i % 10) as u8, ((i * 7 + i / 10) % 10) as u8])
+            .collect();
+        Binned::from_codes(n, codes, vec![10, 10]).expect("codes")
+    }
+
+    /// Deterministic noise in [-0.5, 0.5).
+    fn noise(i: usize) -> f64 {
+        ((i * 7919) % 1000) as f64 / 1000.0 - 0.5
+    }
+
+    fn grown(x: &Binned, y: &[f64], s: &TreeSettings, seed: u64) -> (Tree, Vec<u32>) {
+        let mut sample: Vec<u32> = (0..x.rows() as u32).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut scratch = Scratch::new(x.features());
+        let tree = grow(x, &Regression { y }, s, &mut sample, &mut rng, &mut scratch);
+        (tree, sample)
+    }
+
+    /// Samples under each node, by walking its subtree's leaves.
+    fn subtree_samples(tree: &Tree, id: usize) -> usize {
+        let node = tree.nodes[id];
+        if node.is_leaf() {
+            tree.samples(node.child as usize).len()
+        } else {
+            let child = node.child as usize;
+            subtree_samples(tree, child) + subtree_samples(tree, child + 1)
+        }
+    }
+
+    #[test]
+    fn the_root_splits_a_step_function_at_its_step() {
+        let n = 1000;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(i % 10 >= 6)) + 0.1 * noise(i))
+            .collect();
+        let (tree, _) = grown(&x, &y, &settings(5, false), 1);
+        let root = tree.nodes[0];
+        assert!(!root.is_leaf());
+        assert_eq!((root.feature(), root.bin()), (0, 5));
+        let value = |code: u8| {
+            let leaf = tree.leaf(|j| if j == 0 { code } else { 3 });
+            tree.values(leaf, 1).expect("filled")[0]
+        };
+        assert!(value(2).abs() < 0.1, "{}", value(2));
+        assert!((value(8) - 1.0).abs() < 0.1, "{}", value(8));
+    }
+
+    #[test]
+    fn honest_leaves_hold_only_the_estimation_half() {
+        let n = 400;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n).map(|i| (i % 10) as f64 + noise(i)).collect();
+        let (tree, sample) = grown(&x, &y, &settings(5, true), 2);
+        let (grow_part, est_part) = sample.split_at(n / 2);
+        let mut held: Vec<u32> = (0..tree.leaves())
+            .flat_map(|l| tree.samples(l).to_vec())
+            .collect();
+        held.sort_unstable();
+        let mut est = est_part.to_vec();
+        est.sort_unstable();
+        assert_eq!(held, est);
+        assert!(grow_part.iter().all(|i| est.binary_search(i).is_err()));
+        // Leaf values are means over the leaf's estimation samples.
+        for l in 0..tree.leaves() {
+            let members = tree.samples(l);
+            assert!(!members.is_empty(), "pruned trees have no empty leaves");
+            let mean = members.iter().map(|&i| y[i as usize]).sum::<f64>() / members.len() as f64;
+            assert!((tree.values(l, 1).expect("filled")[0] - mean).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn nodes_at_or_below_min_node_size_are_not_split() {
+        let n = 600;
+        let x = codes(n);
+        let y: Vec<f64> = (0..n).map(noise).collect();
+        for min_node_size in [1, 12] {
+            let (tree, _) = grown(&x, &y, &settings(min_node_size, false), 3);
+            let internal: Vec<usize> = (0..tree.nodes.len())
+                .filter(|&id| !tree.nodes[id].is_leaf() && reachable(&tree, id))
+                .collect();
+            assert!(internal.len() > 10, "{} splits", internal.len());
+            let smallest = internal.iter().map(|&id| subtree_samples(&tree, id)).min();
+            let smallest = smallest.expect("splits");
+            if min_node_size == 1 {
+                // Pure noise splits down to tiny nodes when allowed to.
+                assert!(smallest <= 12, "smallest split node {smallest}");
+            } else {
+                assert!(smallest > min_node_size, "smallest split node {smallest}");
+            }
+        }
+    }
+
+    /// Whether node `id` is reached from the root (pruning copies nodes up).
+    fn reachable(tree: &Tree, id: usize) -> bool {
+        let mut stack = vec![0usize];
+        while let Some(at) = stack.pop() {
+            if at == id {
+                return true;
+            }
+            let node = tree.nodes[at];
+            if !node.is_leaf() {
+                stack.extend([node.child as usize, node.child as usize + 1]);
+            }
+        }
+        false
+    }
+}
