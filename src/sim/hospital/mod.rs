@@ -7,6 +7,7 @@
 //! the placement paper (seed document `004_130554c110108b29.txt`; the
 //! targets are its Table 1 and the occupancy of its Tables 7-8).
 
+mod admission;
 mod calendar;
 mod cohorts;
 mod generate;
