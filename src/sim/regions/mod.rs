@@ -217,10 +217,75 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A node's noise standard deviation: 1 by default for a continuous node,
+/// none for a binary one (its randomness is the 0/1 draw).
+fn node_noise(v: &NodeSpec) -> Result<f64> {
+    let name = &v.name;
+    Ok(match (v.kind, v.noise) {
+        (NodeType::Continuous, None) => 1.0,
+        (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
+        (NodeType::Continuous, Some(sd)) => {
+            return spec(format!(
+                "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
+                 be finite and non-negative"
+            ))
+        }
+        (NodeType::Binary, None) => 0.0,
+        (NodeType::Binary, Some(_)) => {
+            return spec(format!(
+                "node `{name}` is binary: its randomness is the 0/1 draw from its \
+                 log-odds; drop its `noise`"
+            ))
+        }
+    })
+}
+
 impl RegionsWorld {
     /// Checks the world and parses its equations into a runnable sim; an
     /// error names the node or key and what to change.
     pub fn build(&self) -> Result<RegionsSim> {
+        self.check_sizes()?;
+        let cov = &self.covariates;
+        let nodes = &self.nodes;
+        let covariate_names: Vec<String> = (1..=cov.count).map(|j| format!("x{j}")).collect();
+        let variables = self.variables(&covariate_names)?;
+        let (treatment, outcome) = (self.role(Role::Treatment)?, self.role(Role::Outcome)?);
+        let (formulas, noise) = self.parse_nodes(&variables)?;
+        self.check_roles(treatment, outcome)?;
+        let graph = self.graph(&formulas, &variables, treatment, outcome)?;
+        let params: Vec<f64> = self.parameters.values().copied().collect();
+        let descendant = graph.descendants(&[treatment]);
+        let is_descendant = (0..nodes.len()).map(|i| descendant.contains(&i)).collect();
+        let observed_pre: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].observed && !descendant.contains(&i) && i != outcome)
+            .collect();
+        let mediators: Vec<usize> = graph
+            .mediators()
+            .into_iter()
+            .filter(|&i| nodes[i].observed)
+            .collect();
+        let mut x_names: Vec<String> = observed_pre
+            .iter()
+            .map(|&i| nodes[i].name.clone())
+            .collect();
+        x_names.extend(covariate_names);
+        Ok(RegionsSim {
+            world: self.clone(),
+            formulas,
+            noise,
+            params,
+            treatment,
+            outcome,
+            is_descendant,
+            observed_pre,
+            mediators,
+            x_names,
+            graph,
+        })
+    }
+
+    /// Checks the number of regions and the covariates' counts and strength.
+    fn check_sizes(&self) -> Result<()> {
         if self.n < 10 {
             return spec(format!(
                 "`n` is {}; a sample needs at least 10 regions",
@@ -241,8 +306,13 @@ impl RegionsWorld {
                 cov.strength
             ));
         }
-        let nodes = &self.nodes;
-        let covariate_names: Vec<String> = (1..=cov.count).map(|j| format!("x{j}")).collect();
+        Ok(())
+    }
+
+    /// The names a formula may use, in order: the nodes, the covariates
+    /// x1..xp and the parameters; fails on a bad or repeated name.
+    fn variables<'a>(&'a self, covariate_names: &'a [String]) -> Result<Vec<&'a str>> {
+        let (cov, nodes) = (&self.covariates, &self.nodes);
         let mut variables: Vec<&str> = nodes.iter().map(|v| v.name.as_str()).collect();
         variables.extend(covariate_names.iter().map(String::as_str));
         for (name, value) in &self.parameters {
@@ -265,27 +335,36 @@ impl RegionsWorld {
                 ));
             }
         }
-        let role = |want: Role| -> Result<usize> {
-            let with: Vec<usize> = (0..nodes.len())
-                .filter(|&i| nodes[i].role == Some(want))
-                .collect();
-            let word = if want == Role::Treatment {
-                "treatment"
-            } else {
-                "outcome"
-            };
-            match with.as_slice() {
-                [i] => Ok(*i),
-                [] => spec(format!(
-                    "no node has role = \"{word}\"; mark exactly one node as the {word}"
-                )),
-                [a, b, ..] => spec(format!(
-                    "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
-                    nodes[*a].name, nodes[*b].name
-                )),
-            }
+        Ok(variables)
+    }
+
+    /// The one node with role `want`; fails when none or several have it.
+    fn role(&self, want: Role) -> Result<usize> {
+        let nodes = &self.nodes;
+        let with: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].role == Some(want))
+            .collect();
+        let word = if want == Role::Treatment {
+            "treatment"
+        } else {
+            "outcome"
         };
-        let (treatment, outcome) = (role(Role::Treatment)?, role(Role::Outcome)?);
+        match with.as_slice() {
+            [i] => Ok(*i),
+            [] => spec(format!(
+                "no node has role = \"{word}\"; mark exactly one node as the {word}"
+            )),
+            [a, b, ..] => spec(format!(
+                "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
+                nodes[*a].name, nodes[*b].name
+            )),
+        }
+    }
+
+    /// Parses each node's formula against `variables` and reads its noise;
+    /// a formula may use only nodes declared before it.
+    fn parse_nodes(&self, variables: &[&str]) -> Result<(Vec<Formula>, Vec<f64>)> {
+        let nodes = &self.nodes;
         let mut formulas = Vec::with_capacity(nodes.len());
         let mut noise = Vec::with_capacity(nodes.len());
         for (i, v) in nodes.iter().enumerate() {
@@ -318,24 +397,15 @@ impl RegionsWorld {
                 )));
             }
             formulas.push(f);
-            noise.push(match (v.kind, v.noise) {
-                (NodeType::Continuous, None) => 1.0,
-                (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
-                (NodeType::Continuous, Some(sd)) => {
-                    return spec(format!(
-                        "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
-                         be finite and non-negative"
-                    ))
-                }
-                (NodeType::Binary, None) => 0.0,
-                (NodeType::Binary, Some(_)) => {
-                    return spec(format!(
-                        "node `{name}` is binary: its randomness is the 0/1 draw from its \
-                         log-odds; drop its `noise`"
-                    ))
-                }
-            });
+            noise.push(node_noise(v)?);
         }
+        Ok((formulas, noise))
+    }
+
+    /// Checks that the treatment is binary, the outcome comes after it and
+    /// both are observed.
+    fn check_roles(&self, treatment: usize, outcome: usize) -> Result<()> {
+        let nodes = &self.nodes;
         if nodes[treatment].kind != NodeType::Binary {
             return spec(format!(
                 "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
@@ -363,36 +433,7 @@ impl RegionsWorld {
                 ));
             }
         }
-        let graph = self.graph(&formulas, &variables, treatment, outcome)?;
-        let params: Vec<f64> = self.parameters.values().copied().collect();
-        let descendant = graph.descendants(&[treatment]);
-        let is_descendant = (0..nodes.len()).map(|i| descendant.contains(&i)).collect();
-        let observed_pre: Vec<usize> = (0..nodes.len())
-            .filter(|&i| nodes[i].observed && !descendant.contains(&i) && i != outcome)
-            .collect();
-        let mediators: Vec<usize> = graph
-            .mediators()
-            .into_iter()
-            .filter(|&i| nodes[i].observed)
-            .collect();
-        let mut x_names: Vec<String> = observed_pre
-            .iter()
-            .map(|&i| nodes[i].name.clone())
-            .collect();
-        x_names.extend(covariate_names);
-        Ok(RegionsSim {
-            world: self.clone(),
-            formulas,
-            noise,
-            params,
-            treatment,
-            outcome,
-            is_descendant,
-            observed_pre,
-            mediators,
-            x_names,
-            graph,
-        })
+        Ok(())
     }
 
     /// The causal graph of the equations: each node's parents are the nodes
