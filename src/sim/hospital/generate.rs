@@ -1,8 +1,6 @@
 //! Drawing a sample of the hospital world: cohort days, patients, placement,
 //! busyness, the instrument, survival and the truth.
 
-use std::collections::BTreeMap;
-
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,6 +9,7 @@ use rand_distr::Gamma;
 use super::admission::{draw_patient, draw_size, Patient, AGE_CENTRE, EMERGENCY};
 use super::calendar::{draw_series, Calendar, Date, HospitalSeries};
 use super::cohorts::{CohortDay, Cohorts, REFERENCE_LOAD};
+use super::truth::group_means;
 use super::{DiagnosisParams, HospitalParams, HospitalWorld};
 use crate::core::stats::{logistic, logit};
 use crate::data::Dataset;
@@ -25,14 +24,14 @@ const QUADRATURE_NODES: usize = 24;
 /// The hospital world ready to generate samples.
 #[derive(Debug, Clone)]
 pub struct HospitalSim {
-    world: HospitalWorld,
+    pub(super) world: HospitalWorld,
     names: Vec<String>,
     /// Gauss-Hermite nodes and weights for severity ~ N(0, 1).
-    quadrature: (Vec<f64>, Vec<f64>),
+    pub(super) quadrature: (Vec<f64>, Vec<f64>),
 }
 
 /// Column layout of the covariate matrix.
-struct Columns {
+pub(super) struct Columns {
     hospitals: usize,
     diagnoses: usize,
     comorbidities: usize,
@@ -55,7 +54,7 @@ impl Columns {
     fn weekday(&self) -> usize {
         self.comorbidity() + self.comorbidities
     }
-    fn busyness(&self) -> usize {
+    pub(super) fn busyness(&self) -> usize {
         self.weekday() + 3
     }
     fn code(&self) -> usize {
@@ -84,7 +83,8 @@ impl HospitalSim {
         }
     }
 
-    fn columns(&self) -> Columns {
+    /// The column layout of the covariate matrix.
+    pub(super) fn columns(&self) -> Columns {
         Columns {
             hospitals: self.world.hospitals.len(),
             diagnoses: self.world.diagnoses.len(),
@@ -167,12 +167,14 @@ struct Drawn {
     occupancy: Vec<[Vec<f64>; 2]>,
 }
 
-/// One hospital's fixed quantities while its days are drawn.
+/// One hospital while its days are drawn: its fixed quantities, and the
+/// study patients present on each day, by unit, from earlier cohorts.
 struct Ward {
     h: usize,
     capacity: [f64; 2],
     mean_load: [f64; 2],
     series: HospitalSeries,
+    study: [Vec<f64>; 2],
 }
 
 /// One placed cohort day: where and when, and the units' busyness once the
@@ -206,54 +208,7 @@ impl Sim for HospitalSim {
     }
 
     fn add_conditional_truth(&self, sample: &mut Sample) -> Result<()> {
-        let cohorts = sample.cohorts.as_ref().ok_or_else(|| {
-            Error::Data(
-                "a hospital sample without its cohorts cannot give conditional truth".into(),
-            )
-        })?;
-        let world = &self.world;
-        let (nodes, weights) = &self.quadrature;
-        let severity_effect = world.survival.severity;
-        let x = &sample.data.x;
-        let bcol = self.columns().busyness();
-        let mut cate = Vec::with_capacity(sample.data.n());
-        for i in 0..sample.data.n() {
-            // Severity is independent of everything observed, so E[tau | x]
-            // integrates it over N(0, 1) around the patient's risk without it.
-            let cohort = &cohorts.days[cohorts.day_of[i]];
-            let loads = [
-                x[[i, bcol]] / cohort.capacity[0],
-                x[[i, bcol + 1]] / cohort.capacity[1],
-            ];
-            let rest = cohorts.risk[i] + severity_effect * cohorts.severity[i];
-            let gain = cohorts.specialization[i];
-            let spill = world.spillover;
-            let effect: f64 = nodes
-                .iter()
-                .zip(weights)
-                .map(|(&s, &wt)| {
-                    let r = rest - severity_effect * s;
-                    let p1 = logistic(r + gain - spill * (loads[1] - REFERENCE_LOAD));
-                    let p0 = logistic(r - spill * (loads[0] - REFERENCE_LOAD));
-                    wt * (p1 - p0)
-                })
-                .sum();
-            cate.push(effect);
-        }
-        let codes = cohorts.diagnoses.clone();
-        let diagnosis = cohorts.diagnosis.clone();
-        group_means(
-            &mut sample.truth.values,
-            "conditional_cate",
-            &codes,
-            &diagnosis,
-            &cate,
-        );
-        // Compliance does not depend on severity, so compliers' conditional
-        // effect equals everyone's.
-        sample.truth.clate = Some(cate.clone());
-        sample.truth.cate = cate;
-        Ok(())
+        self.conditional_truth(sample)
     }
 }
 
@@ -293,16 +248,18 @@ impl HospitalSim {
         ];
         let capacity = [f64::from(units[0].capacity), f64::from(units[1].capacity)];
         let series = draw_series(rng, world, hospital, background_mean, calendar)?;
-        let ward = Ward {
+        let mut ward = Ward {
             h,
             capacity,
             mean_load,
             series,
+            // Study patients present on each day, by unit, from earlier cohorts.
+            study: [vec![0.0; calendar.days], vec![0.0; calendar.days]],
         };
         let mut chosen: Vec<usize> =
             rand::seq::index::sample(rng, calendar.days, cohort_days).into_vec();
         chosen.sort_unstable();
-        let total = self.draw_days(rng, setup, &ward, &chosen, drawn)?;
+        let total = self.draw_days(rng, setup, &mut ward, &chosen, drawn)?;
         drawn.occupancy.push(total);
         Ok(())
     }
@@ -313,14 +270,12 @@ impl HospitalSim {
         &self,
         rng: &mut ChaCha8Rng,
         setup: &Setup,
-        ward: &Ward,
+        ward: &mut Ward,
         chosen: &[usize],
         drawn: &mut Drawn,
     ) -> Result<[Vec<f64>; 2]> {
         let world = &self.world;
-        let (calendar, capacity, series) = (&setup.calendar, ward.capacity, &ward.series);
-        // Study patients present on each day, by unit, from earlier cohorts.
-        let mut study = [vec![0.0; calendar.days], vec![0.0; calendar.days]];
+        let (calendar, capacity) = (&setup.calendar, ward.capacity);
         let mut total = [
             Vec::with_capacity(calendar.days),
             Vec::with_capacity(calendar.days),
@@ -337,6 +292,7 @@ impl HospitalSim {
             };
             // Background occupancy leaves room for the study patients present
             // and for the whole cohort in either unit.
+            let (study, series) = (&ward.study, &ward.series);
             let base: [f64; 2] = std::array::from_fn(|k| {
                 let room = (capacity[k] - study[k][d] - size as f64).max(0.0);
                 series.background[k][d].round().min(room) + study[k][d]
@@ -347,55 +303,73 @@ impl HospitalSim {
                 continue;
             }
             let start = drawn.y.len();
-            let patients: Vec<Patient> = (0..size)
-                .map(|_| {
-                    draw_patient(
-                        rng,
-                        world,
-                        &setup.d_cumulative,
-                        setup.stay_p,
-                        series.shock[d],
-                    )
-                })
-                .collect();
-            let high = series.emergencies[d];
-            let median = series.yearly_median[(date.year - world.first_year) as usize];
-            let pre_load = [base[0] / capacity[0], base[1] / capacity[1]];
-            let busy_shift = (pre_load[1] - ward.mean_load[1]) - (pre_load[0] - ward.mean_load[0]);
-            let placed: Vec<Placement> = patients
-                .iter()
-                .map(|p| self.place(setup, p, high, median, busy_shift))
-                .collect();
-            let j = placed.iter().filter(|p| p.treated).count();
-            let day_index = drawn.days.len();
-            drawn.days.push(CohortDay {
+            let day = CohortDay {
                 hospital: ward.h,
                 date,
                 start,
                 end: start + size,
                 base,
                 capacity,
-            });
-            let busyness = drawn.days[day_index].busyness(j);
-            let cohort = Cohort {
-                h: ward.h,
-                capacity,
-                date,
-                day_index,
-                busyness,
             };
-            for (p, placement) in patients.iter().zip(placed) {
-                self.record(setup, &cohort, p, &placement, drawn);
-                // The patient occupies its unit from the day after admission on.
-                let unit = usize::from(placement.treated);
-                for later in study[unit].iter_mut().skip(d + 1).take(p.stay - 1) {
-                    *later += 1.0;
-                }
-            }
+            let busyness = self.draw_cohort(rng, setup, ward, d, day, drawn)?;
             total[0].push(busyness[0]);
             total[1].push(busyness[1]);
         }
         Ok(total)
+    }
+
+    /// Draws the cohort of calendar day `d`, places its patients and records
+    /// them; returns both units' busyness once the cohort is placed.
+    fn draw_cohort(
+        &self,
+        rng: &mut ChaCha8Rng,
+        setup: &Setup,
+        ward: &mut Ward,
+        d: usize,
+        day: CohortDay,
+        drawn: &mut Drawn,
+    ) -> Result<[f64; 2]> {
+        let world = &self.world;
+        let (series, capacity, date, base) = (&ward.series, day.capacity, day.date, day.base);
+        let patients: Vec<Patient> = (0..day.size())
+            .map(|_| {
+                draw_patient(
+                    rng,
+                    world,
+                    &setup.d_cumulative,
+                    setup.stay_p,
+                    series.shock[d],
+                )
+            })
+            .collect();
+        let high = series.emergencies[d];
+        let median = series.yearly_median[(date.year - world.first_year) as usize];
+        let pre_load = [base[0] / capacity[0], base[1] / capacity[1]];
+        let busy_shift = (pre_load[1] - ward.mean_load[1]) - (pre_load[0] - ward.mean_load[0]);
+        let placed: Vec<Placement> = patients
+            .iter()
+            .map(|p| self.place(setup, p, high, median, busy_shift))
+            .collect();
+        let j = placed.iter().filter(|p| p.treated).count();
+        let day_index = drawn.days.len();
+        drawn.days.push(day);
+        let busyness = drawn.days[day_index].busyness(j);
+        let cohort = Cohort {
+            h: ward.h,
+            capacity,
+            date,
+            day_index,
+            busyness,
+        };
+        for (p, placement) in patients.iter().zip(placed) {
+            self.record(setup, &cohort, p, &placement, drawn);
+            // The patient occupies its unit from the day after admission on.
+            let unit = usize::from(placement.treated);
+            for later in ward.study[unit].iter_mut().skip(d + 1).take(p.stay - 1) {
+                *later += 1.0;
+            }
+        }
+        Ok(busyness)
     }
 
     /// Places a patient: the instrument is on when the day's emergency
@@ -573,25 +547,5 @@ impl HospitalSim {
             truth,
             cohorts: Some(cohorts),
         })
-    }
-}
-
-/// Inserts `<prefix>_<code>`, the mean of `values` over the units of each group.
-fn group_means(
-    out: &mut BTreeMap<String, f64>,
-    prefix: &str,
-    codes: &[String],
-    group: &[usize],
-    values: &[f64],
-) {
-    let mut sums = vec![(0.0, 0usize); codes.len()];
-    for (&g, &v) in group.iter().zip(values) {
-        sums[g].0 += v;
-        sums[g].1 += 1;
-    }
-    for (code, (sum, count)) in codes.iter().zip(sums) {
-        if count > 0 {
-            out.insert(format!("{prefix}_{code}"), sum / count as f64);
-        }
     }
 }
