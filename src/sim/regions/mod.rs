@@ -375,7 +375,7 @@ impl RegionsWorld {
                      digits and `_`"
                 ));
             }
-            let f = Formula::parse(v.formula.as_str(), &variables).map_err(|e| {
+            let f = Formula::parse(v.formula.as_str(), variables).map_err(|e| {
                 Error::Formula(format!("node `{name}`: formula \"{}\": {e}", v.formula))
             })?;
             if let Some(&later) = f
