@@ -1,6 +1,6 @@
 //! `causim fit`: the experiment's estimators on a user's own CSV.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use ndarray::{Array1, Array2};
@@ -10,7 +10,7 @@ use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::forest::average_effect;
-use crate::estimate::Estimate;
+use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
 
 /// Arguments of `causim fit`.
@@ -191,30 +191,36 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         }
     }
     if let (Some(units), Some(out)) = (predictions, &args.out) {
-        let lower: Vec<f64> = units
-            .tau
-            .iter()
-            .zip(&units.se)
-            .map(|(t, s)| t - Z_95 * s)
-            .collect();
-        let upper: Vec<f64> = units
-            .tau
-            .iter()
-            .zip(&units.se)
-            .map(|(t, s)| t + Z_95 * s)
-            .collect();
-        write_csv(
-            out,
-            &[
-                ("tau_hat", Column::Numbers(&units.tau)),
-                ("tau_se", Column::Numbers(&units.se)),
-                ("ci_lower", Column::Numbers(&lower)),
-                ("ci_upper", Column::Numbers(&upper)),
-            ],
-        )?;
-        if !args.json {
-            eprintln!("wrote {} predictions to {}", units.tau.len(), out.display());
-        }
+        write_predictions(&units, out, args.json)?;
+    }
+    Ok(())
+}
+
+/// Writes per-unit effects with their 95% intervals to `out`.
+fn write_predictions(units: &UnitEffects, out: &Path, json: bool) -> anyhow::Result<()> {
+    let lower: Vec<f64> = units
+        .tau
+        .iter()
+        .zip(&units.se)
+        .map(|(t, s)| t - Z_95 * s)
+        .collect();
+    let upper: Vec<f64> = units
+        .tau
+        .iter()
+        .zip(&units.se)
+        .map(|(t, s)| t + Z_95 * s)
+        .collect();
+    write_csv(
+        out,
+        &[
+            ("tau_hat", Column::Numbers(&units.tau)),
+            ("tau_se", Column::Numbers(&units.se)),
+            ("ci_lower", Column::Numbers(&lower)),
+            ("ci_upper", Column::Numbers(&upper)),
+        ],
+    )?;
+    if !json {
+        eprintln!("wrote {} predictions to {}", units.tau.len(), out.display());
     }
     Ok(())
 }

@@ -12,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::linalg::SeKind;
 use super::linalg::{sandwich, LeastSquares};
-use super::linear::SeKind;
 use super::{Estimate, Estimator, UnitEffects};
 use crate::core::Estimand;
 use crate::data::graph::{CausalGraph, FrontDoor, GraphSpec};

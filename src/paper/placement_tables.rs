@@ -85,11 +85,10 @@ fn occupancy(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
     tables
 }
 
-/// Tables 9 and 10: share in internal medicine, gain and reassignment by diagnosis group.
-fn by_group(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
+/// Per diagnosis group: patients, observed / welfare max / minimax in
+/// internal medicine, moved under welfare max, estimated and true gain.
+fn group_sums(cohorts: &Cohorts, placed: &[Placed]) -> Vec<[f64; 7]> {
     let groups = cohorts.diagnoses.len();
-    // Per group: patients, observed / welfare max / minimax in internal
-    // medicine, moved under welfare max, estimated and true gain.
     let mut sums = vec![[0.0f64; 7]; groups];
     for p in placed {
         let day = &cohorts.days[p.day];
@@ -116,6 +115,12 @@ fn by_group(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
             s[6] += cohorts.survival(i, unit(new), j_new) - cohorts.survival(i, unit(obs), j_obs);
         }
     }
+    sums
+}
+
+/// Tables 9 and 10: share in internal medicine, gain and reassignment by diagnosis group.
+fn by_group(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
+    let sums = group_sums(cohorts, placed);
     let mut shares = Vec::new();
     let mut gains = Vec::new();
     for (g, code) in cohorts.diagnoses.iter().enumerate() {

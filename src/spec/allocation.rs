@@ -55,91 +55,9 @@ impl AllocationEntry {
             ));
         }
         let oracle = self.oracle.unwrap_or(false);
-        let estimator = match (oracle, estimator) {
-            (true, Some(e)) => {
-                return Err(format!(
-                    "`oracle = true` allocates by the world's true effects; remove \
-                     `estimator = \"{e}\"`"
-                ))
-            }
-            (true, None) => None,
-            (false, Some(e)) => {
-                if !estimators.iter().any(|n| n.name == e) {
-                    let known: Vec<&str> = estimators.iter().map(|n| n.name.as_str()).collect();
-                    return Err(format!(
-                        "`estimator = \"{e}\"` names no estimator of this experiment; it has: {}",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ));
-                }
-                Some(e)
-            }
-            (false, None) => match estimators {
-                [only] => Some(only.name.clone()),
-                _ => {
-                    return Err(
-                        "say which estimator's effects feed the allocation with \
-                         `estimator = \"...\"`, or set `oracle = true` for the world's true effects"
-                            .into(),
-                    )
-                }
-            },
-        };
-        let fairness = match (self.level, self.step, self.min_level) {
-            (Some(level), step, min_level) => {
-                let step = step.unwrap_or(1.0);
-                if !(step.is_finite() && step > 0.0) {
-                    return Err(format!(
-                        "`step` is {step}; it is how much one unit raises a region's `{level}`, \
-                         a positive number"
-                    ));
-                }
-                if min_level.is_some_and(|m| !m.is_finite()) {
-                    return Err("`min_level` must be a finite number".into());
-                }
-                Some(Fairness {
-                    level,
-                    step,
-                    min_level,
-                })
-            }
-            (None, Some(_), _) | (None, _, Some(_)) => {
-                return Err(
-                    "`step` and `min_level` need `level`: the column with each region's \
-                     resource level per head (e.g. level = \"beds\")"
-                        .into(),
-                )
-            }
-            (None, None, None) => None,
-        };
-        let robust = match (self.robust.unwrap_or(false), self.draws, self.quantile) {
-            (true, draws, quantile) => {
-                if oracle {
-                    return Err("the oracle knows the true effects; it takes no `robust`".into());
-                }
-                let draws = draws.unwrap_or(200);
-                let quantile = quantile.unwrap_or(0.1);
-                if draws < 10 {
-                    return Err(format!(
-                        "`draws` is {draws}; a quantile needs at least 10 Monte Carlo draws"
-                    ));
-                }
-                if !(quantile > 0.0 && quantile < 1.0) {
-                    return Err(format!(
-                        "`quantile` is {quantile}; it is the share of draws below the gain \
-                         maximized, in (0, 1), e.g. 0.1"
-                    ));
-                }
-                Some(Robust { draws, quantile })
-            }
-            (false, None, None) => None,
-            (false, _, _) => {
-                return Err("`draws` and `quantile` belong to `robust = true`".into());
-            }
-        };
+        let estimator = source(oracle, estimator, estimators)?;
+        let fairness = fairness(self.level, self.step, self.min_level)?;
+        let robust = robust(self.robust, self.draws, self.quantile, oracle)?;
         // Greedy is optimal for the concave gains every allocation has.
         let solver = solver.unwrap_or(Solver::Greedy);
         let name = name.unwrap_or_else(|| {
@@ -166,4 +84,114 @@ impl AllocationEntry {
             solver,
         })
     }
+}
+
+/// Whose effects feed the allocation: none for the oracle (the world's true
+/// effects), else the named estimator, or the experiment's only one.
+fn source(
+    oracle: bool,
+    estimator: Option<String>,
+    estimators: &[NamedEstimator],
+) -> Result<Option<String>, String> {
+    Ok(match (oracle, estimator) {
+        (true, Some(e)) => {
+            return Err(format!(
+                "`oracle = true` allocates by the world's true effects; remove \
+                 `estimator = \"{e}\"`"
+            ))
+        }
+        (true, None) => None,
+        (false, Some(e)) => {
+            if !estimators.iter().any(|n| n.name == e) {
+                let known: Vec<&str> = estimators.iter().map(|n| n.name.as_str()).collect();
+                return Err(format!(
+                    "`estimator = \"{e}\"` names no estimator of this experiment; it has: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+            Some(e)
+        }
+        (false, None) => match estimators {
+            [only] => Some(only.name.clone()),
+            _ => {
+                return Err("say which estimator's effects feed the allocation with \
+                     `estimator = \"...\"`, or set `oracle = true` for the world's true effects"
+                    .into())
+            }
+        },
+    })
+}
+
+/// The fairness floor from `level`, `step` and `min_level`, when `level` is given.
+fn fairness(
+    level: Option<String>,
+    step: Option<f64>,
+    min_level: Option<f64>,
+) -> Result<Option<Fairness>, String> {
+    Ok(match (level, step, min_level) {
+        (Some(level), step, min_level) => {
+            let step = step.unwrap_or(1.0);
+            if !(step.is_finite() && step > 0.0) {
+                return Err(format!(
+                    "`step` is {step}; it is how much one unit raises a region's `{level}`, \
+                     a positive number"
+                ));
+            }
+            if min_level.is_some_and(|m| !m.is_finite()) {
+                return Err("`min_level` must be a finite number".into());
+            }
+            Some(Fairness {
+                level,
+                step,
+                min_level,
+            })
+        }
+        (None, Some(_), _) | (None, _, Some(_)) => {
+            return Err(
+                "`step` and `min_level` need `level`: the column with each region's \
+                 resource level per head (e.g. level = \"beds\")"
+                    .into(),
+            )
+        }
+        (None, None, None) => None,
+    })
+}
+
+/// Monte Carlo robustness from `robust`, `draws` and `quantile`, when asked
+/// (the oracle takes none).
+fn robust(
+    robust: Option<bool>,
+    draws: Option<usize>,
+    quantile: Option<f64>,
+    oracle: bool,
+) -> Result<Option<Robust>, String> {
+    Ok(match (robust.unwrap_or(false), draws, quantile) {
+        (true, draws, quantile) => {
+            if oracle {
+                return Err("the oracle knows the true effects; it takes no `robust`".into());
+            }
+            let draws = draws.unwrap_or(200);
+            let quantile = quantile.unwrap_or(0.1);
+            if draws < 10 {
+                return Err(format!(
+                    "`draws` is {draws}; a quantile needs at least 10 Monte Carlo draws"
+                ));
+            }
+            if !(quantile > 0.0 && quantile < 1.0) {
+                return Err(format!(
+                    "`quantile` is {quantile}; it is the share of draws below the gain \
+                     maximized, in (0, 1), e.g. 0.1"
+                ));
+            }
+            Some(Robust { draws, quantile })
+        }
+        (false, None, None) => None,
+        (false, _, _) => {
+            return Err("`draws` and `quantile` belong to `robust = true`".into());
+        }
+    })
 }

@@ -40,6 +40,69 @@ pub enum EstimatorSpec {
     Dml(Dml),
 }
 
+/// Parameters of the linear estimators (OLS, 2SLS), for `causim list`.
+const LINEAR: &[(&str, &str)] = &[
+    ("se", "standard errors: classical, hc0, hc1, hc2 or hc3"),
+    (
+        "covariates",
+        "adjust for the covariates (false: Y on W only; Wald for 2SLS)",
+    ),
+];
+/// Parameters of the forest estimators, for `causim list`.
+const FOREST: &[(&str, &str)] = &[
+    ("num_trees", "trees in the main forest"),
+    (
+        "sample_fraction",
+        "share of units each tree is grown on (<= 0.5 with little bags)",
+    ),
+    (
+        "mtry",
+        "mean features tried per split (Poisson); default min(ceil(sqrt(p) + 20), p)",
+    ),
+    (
+        "min_node_size",
+        "nodes with at most this many samples are not split",
+    ),
+    (
+        "honesty",
+        "split on one half of a tree's sample, estimate leaves on the other",
+    ),
+    (
+        "honesty_fraction",
+        "share of a tree's sample that places splits",
+    ),
+    (
+        "honesty_prune_leaves",
+        "prune leaves the estimation half leaves empty",
+    ),
+    ("alpha", "smallest share of the parent a child may hold"),
+    ("imbalance_penalty", "penalty on imbalanced splits"),
+    (
+        "ci_group_size",
+        "trees per little bag for variance estimates",
+    ),
+    (
+        "nuisance_trees",
+        "trees per nuisance forest; default max(50, num_trees / 4)",
+    ),
+];
+/// Parameters of DML, for `causim list`.
+const DML: &[(&str, &str)] = &[
+    (
+        "model",
+        "plr (partially linear; a variance-weighted average effect under heterogeneity), irm (AIPW) or iv (LATE, 0/1 instrument)",
+    ),
+    ("estimand", "att with model = irm for the effect on the treated"),
+    ("folds", "cross-fitting folds (stratified by W, or by Z for iv)"),
+    ("repetitions", "fold splits; median estimate, SE with the spread between splits"),
+    ("learner", "forest or lasso (plug-in penalty; post-lasso means, logistic lasso probabilities)"),
+    ("trees", "trees per nuisance forest"),
+    ("min_node_size", "forest nodes with at most this many units are not split"),
+    ("mtry", "mean features tried per forest split; default min(ceil(sqrt(p) + 20), p)"),
+    ("trim", "propensities (of W; of Z for iv) clipped to [trim, 1 - trim]"),
+    ("cate", "none, or linear: per-unit effects by the DR-learner (post-lasso fit of the irm's AIPW scores on X)"),
+];
+
 impl EstimatorSpec {
     /// The estimator as a trait object the runner can call.
     pub fn estimator(&self) -> &dyn Estimator {
@@ -116,65 +179,6 @@ impl EstimatorSpec {
 
     /// A one-line description and a description of each parameter, for `causim list`.
     pub fn docs(&self) -> (&'static str, &'static [(&'static str, &'static str)]) {
-        const LINEAR: &[(&str, &str)] = &[
-            ("se", "standard errors: classical, hc0, hc1, hc2 or hc3"),
-            (
-                "covariates",
-                "adjust for the covariates (false: Y on W only; Wald for 2SLS)",
-            ),
-        ];
-        const FOREST: &[(&str, &str)] = &[
-            ("num_trees", "trees in the main forest"),
-            (
-                "sample_fraction",
-                "share of units each tree is grown on (<= 0.5 with little bags)",
-            ),
-            (
-                "mtry",
-                "mean features tried per split (Poisson); default min(ceil(sqrt(p) + 20), p)",
-            ),
-            (
-                "min_node_size",
-                "nodes with at most this many samples are not split",
-            ),
-            (
-                "honesty",
-                "split on one half of a tree's sample, estimate leaves on the other",
-            ),
-            (
-                "honesty_fraction",
-                "share of a tree's sample that places splits",
-            ),
-            (
-                "honesty_prune_leaves",
-                "prune leaves the estimation half leaves empty",
-            ),
-            ("alpha", "smallest share of the parent a child may hold"),
-            ("imbalance_penalty", "penalty on imbalanced splits"),
-            (
-                "ci_group_size",
-                "trees per little bag for variance estimates",
-            ),
-            (
-                "nuisance_trees",
-                "trees per nuisance forest; default max(50, num_trees / 4)",
-            ),
-        ];
-        const DML: &[(&str, &str)] = &[
-            (
-                "model",
-                "plr (partially linear; a variance-weighted average effect under heterogeneity), irm (AIPW) or iv (LATE, 0/1 instrument)",
-            ),
-            ("estimand", "att with model = irm for the effect on the treated"),
-            ("folds", "cross-fitting folds (stratified by W, or by Z for iv)"),
-            ("repetitions", "fold splits; median estimate, SE with the spread between splits"),
-            ("learner", "forest or lasso (plug-in penalty; post-lasso means, logistic lasso probabilities)"),
-            ("trees", "trees per nuisance forest"),
-            ("min_node_size", "forest nodes with at most this many units are not split"),
-            ("mtry", "mean features tried per forest split; default min(ceil(sqrt(p) + 20), p)"),
-            ("trim", "propensities (of W; of Z for iv) clipped to [trim, 1 - trim]"),
-            ("cate", "none, or linear: per-unit effects by the DR-learner (post-lasso fit of the irm's AIPW scores on X)"),
-        ];
         match self {
             EstimatorSpec::DifferenceInMeans(_) => (
                 "mean outcome of the treated minus the untreated; Neyman SE (the naive comparison)",

@@ -139,13 +139,44 @@ impl Psm {
     }
 }
 
+/// The estimator's name in errors.
+const NAME: &str = "psm";
+
+/// What matching works on: each unit's arm and logit propensity score, and
+/// both arms sorted by the score for nearest-neighbour search.
+struct Scores<'a> {
+    treated: &'a [bool],
+    eta: &'a [f64],
+    treated_arm: SortedArm,
+    control_arm: SortedArm,
+}
+
+impl Scores<'_> {
+    /// The sorted arm opposite unit `i`'s, where its matches come from.
+    fn other_arm(&self, i: usize) -> &SortedArm {
+        if self.treated[i] {
+            &self.control_arm
+        } else {
+            &self.treated_arm
+        }
+    }
+
+    /// The sorted arm of unit `i` itself.
+    fn own_arm(&self, i: usize) -> &SortedArm {
+        if self.treated[i] {
+            &self.treated_arm
+        } else {
+            &self.control_arm
+        }
+    }
+}
+
 impl Estimator for Psm {
     fn estimand(&self) -> Estimand {
         self.estimand.estimand()
     }
 
     fn fit(&self, data: &Dataset, _seed: u64) -> Result<Estimate> {
-        const NAME: &str = "psm";
         self.validate()?;
         let treated = binary_treatment(NAME, data)?;
         let n1 = treated.iter().filter(|&&t| t).count();
@@ -166,38 +197,13 @@ impl Estimator for Psm {
         };
         let flags = &treated;
         let rows = |arm: bool| (0..data.n()).filter(move |&i| flags[i] == arm);
-        let treated_arm = SortedArm::new(rows(true), eta);
-        let control_arm = SortedArm::new(rows(false), eta);
-
-        let (targets, matches) = if self.replacement {
-            let targets: Vec<usize> = match self.estimand {
-                MatchTarget::Att => rows(true).collect(),
-                MatchTarget::Ate => (0..data.n()).collect(),
-            };
-            let mut found = Vec::with_capacity(self.neighbors);
-            let matches = targets
-                .iter()
-                .map(|&i| {
-                    let other = if treated[i] {
-                        &control_arm
-                    } else {
-                        &treated_arm
-                    };
-                    other.nearest(eta[i], self.neighbors, None, &mut found);
-                    found
-                        .iter()
-                        .filter(|&&(_, d)| d <= width)
-                        .map(|&(j, _)| j)
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            (targets, matches)
-        } else {
-            let mut targets: Vec<usize> = rows(true).collect();
-            targets.sort_by(|&a, &b| eta[b].total_cmp(&eta[a]).then(a.cmp(&b)));
-            let matches = control_arm.greedy(&targets, eta, self.neighbors, width);
-            (targets, matches)
+        let scores = Scores {
+            treated: &treated,
+            eta,
+            treated_arm: SortedArm::new(rows(true), eta),
+            control_arm: SortedArm::new(rows(false), eta),
         };
+        let (targets, matches) = self.match_units(&scores, width);
 
         let y = data.y.view();
         let usage = Usage::new(data.n(), &targets, &matches, y, &treated);
@@ -211,35 +217,7 @@ impl Estimator for Psm {
         }
         let tau = usage.effects.iter().sum::<f64>() / kept as f64;
         let spread: f64 = usage.effects.iter().map(|e| (e - tau) * (e - tau)).sum();
-        let variance = if self.replacement {
-            let mut neighbours = Vec::with_capacity(VARIANCE_NEIGHBORS);
-            let mut sum = spread;
-            for i in 0..data.n() {
-                let (a, b) = (usage.own[i], usage.used[i]);
-                if a + b == 0.0 {
-                    continue;
-                }
-                let arm = if treated[i] {
-                    &treated_arm
-                } else {
-                    &control_arm
-                };
-                arm.nearest(eta[i], VARIANCE_NEIGHBORS, Some(i), &mut neighbours);
-                let j = neighbours.len() as f64;
-                let mean = neighbours.iter().map(|&(r, _)| y[r]).sum::<f64>() / j;
-                let sigma2 = j / (j + 1.0) * (y[i] - mean) * (y[i] - mean);
-                sum += ((a + b) * (a + b) - a - usage.used_sq[i]) * sigma2;
-            }
-            sum / (kept * kept) as f64
-        } else {
-            if kept < 2 {
-                return Err(Error::Estimate(format!(
-                    "{NAME}: only 1 treated unit has a match, so the paired variance is \
-                     undefined; widen `caliper` or set it to 0 for none"
-                )));
-            }
-            spread / (kept * (kept - 1)) as f64
-        };
+        let variance = self.variance(&scores, &usage, y, spread)?;
 
         let count = |arm: bool| {
             (0..data.n())
@@ -264,6 +242,83 @@ impl Estimator for Psm {
             estimate = estimate.with("treated_used", count(true));
         }
         Ok(with_balance(estimate, data.x.view(), &treated, &weight))
+    }
+}
+
+impl Psm {
+    /// The target units (the treated for the ATT, everyone for the ATE;
+    /// without replacement the treated by falling score) and each one's
+    /// matches within `width`.
+    fn match_units(&self, scores: &Scores<'_>, width: f64) -> (Vec<usize>, Vec<Vec<usize>>) {
+        let (treated, eta) = (scores.treated, scores.eta);
+        let n = treated.len();
+        if self.replacement {
+            let targets: Vec<usize> = match self.estimand {
+                MatchTarget::Att => (0..n).filter(|&i| treated[i]).collect(),
+                MatchTarget::Ate => (0..n).collect(),
+            };
+            let mut found = Vec::with_capacity(self.neighbors);
+            let matches = targets
+                .iter()
+                .map(|&i| {
+                    let other = scores.other_arm(i);
+                    other.nearest(eta[i], self.neighbors, None, &mut found);
+                    found
+                        .iter()
+                        .filter(|&&(_, d)| d <= width)
+                        .map(|&(j, _)| j)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            (targets, matches)
+        } else {
+            let mut targets: Vec<usize> = (0..n).filter(|&i| treated[i]).collect();
+            targets.sort_by(|&a, &b| eta[b].total_cmp(&eta[a]).then(a.cmp(&b)));
+            let matches = scores
+                .control_arm
+                .greedy(&targets, eta, self.neighbors, width);
+            (targets, matches)
+        }
+    }
+
+    /// The estimate's variance from the `spread` of the matched effects:
+    /// Abadie and Imbens's with replacement (each used unit's conditional
+    /// variance from its own arm's nearest neighbours), the paired variance
+    /// without.
+    fn variance(
+        &self,
+        scores: &Scores<'_>,
+        usage: &Usage,
+        y: ArrayView1<f64>,
+        spread: f64,
+    ) -> Result<f64> {
+        let kept = usage.effects.len();
+        let eta = scores.eta;
+        Ok(if self.replacement {
+            let mut neighbours = Vec::with_capacity(VARIANCE_NEIGHBORS);
+            let mut sum = spread;
+            for i in 0..scores.treated.len() {
+                let (a, b) = (usage.own[i], usage.used[i]);
+                if a + b == 0.0 {
+                    continue;
+                }
+                let arm = scores.own_arm(i);
+                arm.nearest(eta[i], VARIANCE_NEIGHBORS, Some(i), &mut neighbours);
+                let j = neighbours.len() as f64;
+                let mean = neighbours.iter().map(|&(r, _)| y[r]).sum::<f64>() / j;
+                let sigma2 = j / (j + 1.0) * (y[i] - mean) * (y[i] - mean);
+                sum += ((a + b) * (a + b) - a - usage.used_sq[i]) * sigma2;
+            }
+            sum / (kept * kept) as f64
+        } else {
+            if kept < 2 {
+                return Err(Error::Estimate(format!(
+                    "{NAME}: only 1 treated unit has a match, so the paired variance is \
+                     undefined; widen `caliper` or set it to 0 for none"
+                )));
+            }
+            spread / (kept * (kept - 1)) as f64
+        })
     }
 }
 

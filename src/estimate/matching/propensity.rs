@@ -79,13 +79,7 @@ pub(crate) fn fit(
     let n = x.nrows();
     let columns = varying_columns(x);
     let k = columns.len() + 1;
-    let mut z = Array2::<f64>::ones((n, k));
-    let mut names = vec!["intercept".to_string()];
-    for (c, &(j, mean, sd)) in columns.iter().enumerate() {
-        z.column_mut(c + 1)
-            .assign(&x.column(j).mapv(|v| (v - mean) / sd));
-        names.push(format!("covariate {}", j + 1));
-    }
+    let (z, names) = standardized_design(x, &columns);
     let share = w.sum() / n as f64;
     let mut beta = Array1::<f64>::zeros(k);
     beta[0] = (share / (1.0 - share)).ln();
@@ -101,24 +95,9 @@ pub(crate) fn fit(
     let mut eta = z.dot(&beta);
     let mut value = objective(&beta, &eta);
     for iteration in 1..=MAX_ITERATIONS {
-        let p = eta.mapv(logistic);
-        let mut gradient = z.t().dot(&(&p - &w));
-        let mut weighted = z.clone();
-        for (mut row, &pi) in weighted.rows_mut().into_iter().zip(p.iter()) {
-            row *= (pi * (1.0 - pi)).sqrt();
-        }
-        let mut hessian = weighted.t().dot(&weighted);
-        for c in 1..k {
-            gradient[c] += penalty * beta[c];
-            hessian[(c, c)] += penalty;
-        }
-        // With a positive penalty the Hessian is positive definite; without
-        // one it degenerates only as the fit runs off to infinity.
-        let Ok(chol) = Cholesky::factor(hessian.view(), &names) else {
+        let Some((step, decrement)) = newton_step(&z, w, &eta, &beta, penalty, &names) else {
             break;
         };
-        let step = chol.solve(gradient.view());
-        let decrement = gradient.dot(&step);
         if !decrement.is_finite() {
             break;
         }
@@ -159,6 +138,54 @@ pub(crate) fn fit(
         }
     }
     Err(not_converged(estimator))
+}
+
+/// The design for the propensity model: an intercept, then each varying
+/// column `(j, mean, sd)` of `x` standardized; with the columns' names.
+fn standardized_design(
+    x: ArrayView2<f64>,
+    columns: &[(usize, f64, f64)],
+) -> (Array2<f64>, Vec<String>) {
+    let k = columns.len() + 1;
+    let mut z = Array2::<f64>::ones((x.nrows(), k));
+    let mut names = vec!["intercept".to_string()];
+    for (c, &(j, mean, sd)) in columns.iter().enumerate() {
+        z.column_mut(c + 1)
+            .assign(&x.column(j).mapv(|v| (v - mean) / sd));
+        names.push(format!("covariate {}", j + 1));
+    }
+    (z, names)
+}
+
+/// The Newton step of the penalized negative log-likelihood at `beta`
+/// (linear predictor `eta`) and its Newton decrement; `None` when the
+/// Hessian cannot be factored.
+fn newton_step(
+    z: &Array2<f64>,
+    w: ArrayView1<f64>,
+    eta: &Array1<f64>,
+    beta: &Array1<f64>,
+    penalty: f64,
+    names: &[String],
+) -> Option<(Array1<f64>, f64)> {
+    let k = z.ncols();
+    let p = eta.mapv(logistic);
+    let mut gradient = z.t().dot(&(&p - &w));
+    let mut weighted = z.clone();
+    for (mut row, &pi) in weighted.rows_mut().into_iter().zip(p.iter()) {
+        row *= (pi * (1.0 - pi)).sqrt();
+    }
+    let mut hessian = weighted.t().dot(&weighted);
+    for c in 1..k {
+        gradient[c] += penalty * beta[c];
+        hessian[(c, c)] += penalty;
+    }
+    // With a positive penalty the Hessian is positive definite; without
+    // one it degenerates only as the fit runs off to infinity.
+    let chol = Cholesky::factor(hessian.view(), names).ok()?;
+    let step = chol.solve(gradient.view());
+    let decrement = gradient.dot(&step);
+    Some((step, decrement))
 }
 
 /// The error for a propensity fit whose maximum does not exist or was not

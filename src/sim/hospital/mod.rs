@@ -7,9 +7,12 @@
 //! the placement paper (seed document `004_130554c110108b29.txt`; the
 //! targets are its Table 1 and the occupancy of its Tables 7-8).
 
+mod admission;
 mod calendar;
 mod cohorts;
 mod generate;
+mod truth;
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -18,8 +21,6 @@ use serde::{Deserialize, Serialize};
 pub use calendar::Date;
 pub use cohorts::{CohortDay, Cohorts, Unit, REFERENCE_LOAD};
 pub use generate::HospitalSim;
-
-use crate::{Error, Result};
 
 /// One line on what the world is, for `causim list`.
 pub const SUMMARY: &str = "hospitals with internal-medicine and surgical NCUs, daily cohorts, \
@@ -298,101 +299,8 @@ pub struct HospitalWorld {
 
 impl Default for HospitalWorld {
     fn default() -> Self {
-        let unit = |mean: f64, capacity: u32| UnitParams {
-            mean,
-            capacity,
-            volatility: default_volatility(),
-        };
-        // Tables 7-8 (observed mean and maximum); a hospital's share of cohort
-        // days is taken proportional to its combined mean occupancy, since the
-        // paper gives no per-hospital case counts.
-        let hospitals = [
-            ("A", (183.43, 238), (203.38, 247)),
-            ("B", (176.32, 231), (174.14, 218)),
-            ("C", (243.08, 417), (232.69, 302)),
-            ("D", (215.64, 265), (234.93, 274)),
-            ("E", (193.06, 253), (209.86, 262)),
-        ];
-        let total: f64 = hospitals.iter().map(|(_, i, s)| i.0 + s.0).sum();
-        let hospitals = hospitals
-            .into_iter()
-            .map(|(name, im, surgical)| {
-                let mut internal_medicine = unit(im.0, im.1);
-                if name == "C" {
-                    // C's internal-medicine maximum (417) lies far above its mean.
-                    internal_medicine.volatility = 0.16;
-                }
-                let params = HospitalParams {
-                    share: ((im.0 + surgical.0) / total * 1000.0).round() / 1000.0,
-                    internal_medicine,
-                    surgical: unit(surgical.0, surgical.1),
-                };
-                (name.to_string(), params)
-            })
-            .collect();
-        // (code, label, Table 10's test-set count, Table 9's observed share,
-        // specialization). The shares are raised by PLACEMENT_SHIFT; the
-        // specialization effects keep Table 4's signs at a plausible size
-        // for 3% mortality (see the README).
-        let diagnoses = [
-            (
-                "C1",
-                "lip, oral cavity and pharynx neoplasms",
-                725.0,
-                0.406,
-                0.0,
-            ),
-            ("C2", "digestive organ neoplasms", 1053.0, 0.371, 0.25),
-            (
-                "C3",
-                "respiratory and intrathoracic neoplasms",
-                1162.0,
-                0.647,
-                -0.3,
-            ),
-            (
-                "C4",
-                "bone, skin and soft tissue neoplasms",
-                615.0,
-                0.39,
-                -0.1,
-            ),
-            (
-                "C7",
-                "neoplasms of other and unspecified sites",
-                1799.0,
-                0.338,
-                0.25,
-            ),
-            ("I2", "ischemic heart disease", 4405.0, 0.815, -0.35),
-            ("I3", "other forms of heart disease", 1673.0, 0.527, 0.25),
-            ("I6", "cerebrovascular disease", 1531.0, 0.637, -0.5),
-            (
-                "I7",
-                "diseases of arteries and other circulatory diseases",
-                2118.0,
-                0.454,
-                -0.3,
-            ),
-        ];
-        let total: f64 = diagnoses.iter().map(|d| d.2).sum();
-        let raise = |p: f64| -> f64 {
-            let shifted = 1.0 / (1.0 + (-((p / (1.0 - p)).ln() + PLACEMENT_SHIFT)).exp());
-            (shifted * 1000.0).round() / 1000.0
-        };
-        let diagnoses = diagnoses
-            .into_iter()
-            .map(|(code, label, n, im, specialization)| {
-                let params = DiagnosisParams {
-                    label: label.to_string(),
-                    share: (n / total * 1000.0).round() / 1000.0,
-                    internal_medicine: raise(im),
-                    survival: 0.993,
-                    specialization,
-                };
-                (code.to_string(), params)
-            })
-            .collect();
+        let hospitals = default_hospitals();
+        let diagnoses = default_diagnoses();
         HospitalWorld {
             scale: 1.0,
             cohort_days: 4260,
@@ -416,162 +324,111 @@ impl Default for HospitalWorld {
     }
 }
 
+/// The default hospitals, calibrated to the paper's Tables 7-8.
+fn default_hospitals() -> BTreeMap<String, HospitalParams> {
+    let unit = |mean: f64, capacity: u32| UnitParams {
+        mean,
+        capacity,
+        volatility: default_volatility(),
+    };
+    // Tables 7-8 (observed mean and maximum); a hospital's share of cohort
+    // days is taken proportional to its combined mean occupancy, since the
+    // paper gives no per-hospital case counts.
+    let hospitals = [
+        ("A", (183.43, 238), (203.38, 247)),
+        ("B", (176.32, 231), (174.14, 218)),
+        ("C", (243.08, 417), (232.69, 302)),
+        ("D", (215.64, 265), (234.93, 274)),
+        ("E", (193.06, 253), (209.86, 262)),
+    ];
+    let total: f64 = hospitals.iter().map(|(_, i, s)| i.0 + s.0).sum();
+    hospitals
+        .into_iter()
+        .map(|(name, im, surgical)| {
+            let mut internal_medicine = unit(im.0, im.1);
+            if name == "C" {
+                // C's internal-medicine maximum (417) lies far above its mean.
+                internal_medicine.volatility = 0.16;
+            }
+            let params = HospitalParams {
+                share: ((im.0 + surgical.0) / total * 1000.0).round() / 1000.0,
+                internal_medicine,
+                surgical: unit(surgical.0, surgical.1),
+            };
+            (name.to_string(), params)
+        })
+        .collect()
+}
+
+/// The default diagnosis groups, calibrated to the paper's Tables 9-10.
+fn default_diagnoses() -> BTreeMap<String, DiagnosisParams> {
+    // (code, label, Table 10's test-set count, Table 9's observed share,
+    // specialization). The shares are raised by PLACEMENT_SHIFT; the
+    // specialization effects keep Table 4's signs at a plausible size
+    // for 3% mortality (see the README).
+    let diagnoses = [
+        (
+            "C1",
+            "lip, oral cavity and pharynx neoplasms",
+            725.0,
+            0.406,
+            0.0,
+        ),
+        ("C2", "digestive organ neoplasms", 1053.0, 0.371, 0.25),
+        (
+            "C3",
+            "respiratory and intrathoracic neoplasms",
+            1162.0,
+            0.647,
+            -0.3,
+        ),
+        (
+            "C4",
+            "bone, skin and soft tissue neoplasms",
+            615.0,
+            0.39,
+            -0.1,
+        ),
+        (
+            "C7",
+            "neoplasms of other and unspecified sites",
+            1799.0,
+            0.338,
+            0.25,
+        ),
+        ("I2", "ischemic heart disease", 4405.0, 0.815, -0.35),
+        ("I3", "other forms of heart disease", 1673.0, 0.527, 0.25),
+        ("I6", "cerebrovascular disease", 1531.0, 0.637, -0.5),
+        (
+            "I7",
+            "diseases of arteries and other circulatory diseases",
+            2118.0,
+            0.454,
+            -0.3,
+        ),
+    ];
+    let total: f64 = diagnoses.iter().map(|d| d.2).sum();
+    let raise = |p: f64| -> f64 {
+        let shifted = 1.0 / (1.0 + (-((p / (1.0 - p)).ln() + PLACEMENT_SHIFT)).exp());
+        (shifted * 1000.0).round() / 1000.0
+    };
+    diagnoses
+        .into_iter()
+        .map(|(code, label, n, im, specialization)| {
+            let params = DiagnosisParams {
+                label: label.to_string(),
+                share: (n / total * 1000.0).round() / 1000.0,
+                internal_medicine: raise(im),
+                survival: 0.993,
+                specialization,
+            };
+            (code.to_string(), params)
+        })
+        .collect()
+}
+
 /// Log-odds added to Table 9's observed placement shares: they are test-set
 /// shares weighting to 0.576, and the world's other placement drivers
 /// (severity, codes, busyness) pull the average down further, while Table 1
 /// reports 0.60 overall.
 const PLACEMENT_SHIFT: f64 = 0.42;
-
-/// A spec error naming the parameter.
-fn invalid(key: &str, message: impl std::fmt::Display) -> Error {
-    Error::Spec(format!("`{key}` {message}"))
-}
-
-/// Fails unless `value` lies in [lo, hi].
-fn within(key: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
-    if value.is_finite() && (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(invalid(
-            key,
-            format!("is {value}; it must lie in [{lo}, {hi}]"),
-        ))
-    }
-}
-
-impl HospitalWorld {
-    /// Checks every parameter and builds the runnable world.
-    pub fn build(&self) -> Result<HospitalSim> {
-        within("scale", self.scale, 1e-4, 100.0)?;
-        if self.cohort_days == 0 {
-            return Err(invalid(
-                "cohort_days",
-                "is 0; at least one cohort day is needed",
-            ));
-        }
-        if !(1900..=2200).contains(&self.first_year) || self.last_year < self.first_year {
-            return Err(invalid(
-                "first_year",
-                format!(
-                    "{} and `last_year` {} must be a range of years with first <= last",
-                    self.first_year, self.last_year
-                ),
-            ));
-        }
-        within("cohort.mean_size", self.cohort.mean_size, 0.1, 10_000.0)?;
-        within("cohort.dispersion", self.cohort.dispersion, 0.0, 10.0)?;
-        within("length_of_stay", self.length_of_stay, 1.0, 365.0)?;
-        if self.informative_codes > self.codes {
-            return Err(invalid(
-                "informative_codes",
-                format!(
-                    "is {} but there are only {} codes; raise `codes` or lower it",
-                    self.informative_codes, self.codes
-                ),
-            ));
-        }
-        within("code_prevalence", self.code_prevalence, 0.0, 1.0)?;
-        within(
-            "occupancy.persistence",
-            self.occupancy.persistence,
-            0.0,
-            0.999,
-        )?;
-        within("occupancy.weekend", self.occupancy.weekend, -0.9, 0.9)?;
-        within("occupancy.seasonal", self.occupancy.seasonal, 0.0, 0.9)?;
-        within("instrument.strength", self.instrument.strength, 0.0, 1.0)?;
-        within(
-            "instrument.emergencies",
-            self.instrument.emergencies,
-            0.1,
-            1e6,
-        )?;
-        within(
-            "instrument.volatility",
-            self.instrument.volatility,
-            0.0,
-            3.0,
-        )?;
-        within("instrument.occupancy", self.instrument.occupancy, -0.9, 0.9)?;
-        within(
-            "instrument.emergency_mix",
-            self.instrument.emergency_mix,
-            -20.0,
-            20.0,
-        )?;
-        within("compliance.defiers", self.compliance.defiers, 0.0, 1.0)?;
-        let coefficients = [
-            ("spillover", self.spillover),
-            ("placement.severity", self.placement.severity),
-            ("placement.busyness", self.placement.busyness),
-            ("placement.age", self.placement.age),
-            ("placement.emergency", self.placement.emergency),
-            ("placement.codes", self.placement.codes),
-            ("survival.severity", self.survival.severity),
-            ("survival.age", self.survival.age),
-            ("survival.emergency", self.survival.emergency),
-            ("survival.comorbidity", self.survival.comorbidity),
-            ("survival.codes", self.survival.codes),
-        ];
-        for (key, value) in coefficients {
-            within(key, value, -50.0, 50.0)?;
-        }
-        if self.hospitals.is_empty() || self.hospitals.len() > 255 {
-            return Err(invalid(
-                "hospitals",
-                "must name between 1 and 255 hospitals",
-            ));
-        }
-        for (name, h) in &self.hospitals {
-            within(&format!("hospitals.{name}.share"), h.share, 0.0, 1e6)?;
-            for (unit, u) in [
-                ("internal_medicine", &h.internal_medicine),
-                ("surgical", &h.surgical),
-            ] {
-                let key = format!("hospitals.{name}.{unit}");
-                within(&format!("{key}.volatility"), u.volatility, 0.0, 2.0)?;
-                if u.capacity == 0 || !(u.mean > 0.0 && u.mean < f64::from(u.capacity)) {
-                    return Err(invalid(
-                        &key,
-                        format!(
-                            "has mean occupancy {} and capacity {}; the mean must be positive \
-                             and below the capacity",
-                            u.mean, u.capacity
-                        ),
-                    ));
-                }
-            }
-        }
-        if self.hospitals.values().map(|h| h.share).sum::<f64>() <= 0.0 {
-            return Err(invalid(
-                "hospitals",
-                "shares sum to 0; give some hospital a positive share",
-            ));
-        }
-        if self.diagnoses.is_empty() || self.diagnoses.len() > 255 {
-            return Err(invalid(
-                "diagnoses",
-                "must name between 1 and 255 diagnosis groups",
-            ));
-        }
-        for (code, d) in &self.diagnoses {
-            let key = |field: &str| format!("diagnoses.{code}.{field}");
-            within(&key("share"), d.share, 0.0, 1e6)?;
-            within(
-                &key("internal_medicine"),
-                d.internal_medicine,
-                1e-6,
-                1.0 - 1e-6,
-            )?;
-            within(&key("survival"), d.survival, 1e-6, 1.0 - 1e-6)?;
-            within(&key("specialization"), d.specialization, -20.0, 20.0)?;
-        }
-        if self.diagnoses.values().map(|d| d.share).sum::<f64>() <= 0.0 {
-            return Err(invalid(
-                "diagnoses",
-                "shares sum to 0; give some group a positive share",
-            ));
-        }
-        Ok(HospitalSim::new(self.clone()))
-    }
-}

@@ -92,11 +92,109 @@ impl RegionsSim {
     }
 }
 
+/// A unit's potential outcomes: untreated, treated with the mediators held
+/// at their untreated values, and treated; and its conditional effect.
+struct Potential {
+    y0: f64,
+    y1_m0: f64,
+    y1: f64,
+    cate: f64,
+}
+
+/// Running sums over the units for the sample estimands.
+#[derive(Default)]
+struct Totals {
+    att: f64,
+    treated: usize,
+    direct: f64,
+    indirect: f64,
+}
+
+impl Totals {
+    /// The sample estimands: ATE, direct and indirect effects, the share
+    /// treated and, when some unit is treated, the ATT.
+    fn values(&self, tau: &[f64]) -> BTreeMap<String, f64> {
+        let nf = tau.len() as f64;
+        let mut values = BTreeMap::new();
+        values.insert("ate".to_string(), tau.iter().sum::<f64>() / nf);
+        values.insert("direct".to_string(), self.direct / nf);
+        values.insert("indirect".to_string(), self.indirect / nf);
+        values.insert("share_treated".to_string(), self.treated as f64 / nf);
+        if self.treated > 0 {
+            values.insert("att".to_string(), self.att / self.treated as f64);
+        }
+        values
+    }
+}
+
+impl RegionsSim {
+    /// Draws a unit's node noise and covariates (into `vars`) and returns
+    /// the confounding shift of its treatment and outcome.
+    fn draw_unit(
+        &self,
+        node_rng: &mut ChaCha8Rng,
+        cov_rng: &mut ChaCha8Rng,
+        vars: &mut [f64],
+        noise: &mut [f64],
+    ) -> f64 {
+        let w_ = &self.world;
+        let (m, k) = (w_.nodes.len(), w_.covariates.count);
+        let kc = w_.covariates.confounders;
+        for (j, v) in noise.iter_mut().enumerate() {
+            *v = match w_.nodes[j].kind {
+                NodeType::Continuous => StandardNormal.sample(node_rng),
+                NodeType::Binary => node_rng.random(),
+            };
+        }
+        for v in &mut vars[m..m + k] {
+            *v = StandardNormal.sample(cov_rng);
+        }
+        let score: f64 = vars[m..m + kc]
+            .iter()
+            .map(|&x| {
+                if w_.covariates.nonlinear {
+                    (x * x - 1.0) / 2f64.sqrt()
+                } else {
+                    x
+                }
+            })
+            .sum();
+        if kc > 0 {
+            w_.covariates.strength * score / (kc as f64).sqrt()
+        } else {
+            0.0
+        }
+    }
+
+    /// A unit's potential outcomes and conditional effect, by intervening
+    /// on the treatment after the factual pass; leaves `vars` changed.
+    fn potential(&self, vars: &mut [f64], shift: f64, noise: &[f64]) -> Potential {
+        let (t, y_) = (self.treatment, self.outcome);
+        // Potential outcomes: the untreated world, Y(1, M(0)), then the treated world.
+        self.pass(vars, t, Some(0.0), shift, noise, Draws::Own);
+        let y0 = vars[y_];
+        vars[t] = 1.0;
+        self.pass(vars, y_, None, shift, noise, Draws::Own);
+        let y1_m0 = vars[y_];
+        self.pass(vars, t, Some(1.0), shift, noise, Draws::Own);
+        let y1 = vars[y_];
+        // The conditional effect at the unit's pre-treatment state.
+        self.pass(vars, t, Some(0.0), shift, noise, Draws::Mean);
+        let c0 = vars[y_];
+        self.pass(vars, t, Some(1.0), shift, noise, Draws::Mean);
+        Potential {
+            y0,
+            y1_m0,
+            y1,
+            cate: vars[y_] - c0,
+        }
+    }
+}
+
 impl Sim for RegionsSim {
     fn generate(&self, seed: u64) -> Result<Sample> {
         let w_ = &self.world;
         let (n, m, k) = (w_.n, w_.nodes.len(), w_.covariates.count);
-        let kc = w_.covariates.confounders;
         // Two streams: node noise and covariates, so that cells differing in
         // the number of covariates still share the nodes' draws.
         let mut node_rng = ChaCha8Rng::seed_from_u64(seed);
@@ -108,60 +206,26 @@ impl Sim for RegionsSim {
         let (mut y, mut w) = (Array1::zeros(n), Array1::zeros(n));
         let mut mediators = Array2::<f64>::zeros((self.mediators.len(), n));
         let (mut tau, mut cate) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut att, mut treated, mut direct, mut indirect) = (0.0, 0usize, 0.0, 0.0);
+        let mut totals = Totals::default();
         let mut vars = vec![0.0; m + k + self.params.len()];
         vars[m + k..].copy_from_slice(&self.params);
         let mut noise = vec![0.0; m];
         let mut world = vec![0.0; m];
         for i in 0..n {
-            for (j, v) in noise.iter_mut().enumerate() {
-                *v = match w_.nodes[j].kind {
-                    NodeType::Continuous => StandardNormal.sample(&mut node_rng),
-                    NodeType::Binary => node_rng.random(),
-                };
-            }
-            for v in &mut vars[m..m + k] {
-                *v = StandardNormal.sample(&mut cov_rng);
-            }
-            let score: f64 = vars[m..m + kc]
-                .iter()
-                .map(|&x| {
-                    if w_.covariates.nonlinear {
-                        (x * x - 1.0) / 2f64.sqrt()
-                    } else {
-                        x
-                    }
-                })
-                .sum();
-            let shift = if kc > 0 {
-                w_.covariates.strength * score / (kc as f64).sqrt()
-            } else {
-                0.0
-            };
+            let shift = self.draw_unit(&mut node_rng, &mut cov_rng, &mut vars, &mut noise);
             // The factual world.
             self.pass(&mut vars, 0, None, shift, &noise, Draws::Own);
             world.copy_from_slice(&vars[..m]);
-            // Potential outcomes: the untreated world, Y(1, M(0)), then the treated world.
-            self.pass(&mut vars, t, Some(0.0), shift, &noise, Draws::Own);
-            let y0 = vars[y_];
-            vars[t] = 1.0;
-            self.pass(&mut vars, y_, None, shift, &noise, Draws::Own);
-            let y1_m0 = vars[y_];
-            self.pass(&mut vars, t, Some(1.0), shift, &noise, Draws::Own);
-            let y1 = vars[y_];
-            // The conditional effect at the unit's pre-treatment state.
-            self.pass(&mut vars, t, Some(0.0), shift, &noise, Draws::Mean);
-            let c0 = vars[y_];
-            self.pass(&mut vars, t, Some(1.0), shift, &noise, Draws::Mean);
-            cate.push(vars[y_] - c0);
+            let po = self.potential(&mut vars, shift, &noise);
+            cate.push(po.cate);
             vars[..m].copy_from_slice(&world);
 
-            tau.push(y1 - y0);
-            direct += y1_m0 - y0;
-            indirect += y1 - y1_m0;
+            tau.push(po.y1 - po.y0);
+            totals.direct += po.y1_m0 - po.y0;
+            totals.indirect += po.y1 - po.y1_m0;
             if world[t] == 1.0 {
-                att += y1 - y0;
-                treated += 1;
+                totals.att += po.y1 - po.y0;
+                totals.treated += 1;
             }
             y[i] = world[y_];
             w[i] = world[t];
@@ -175,15 +239,7 @@ impl Sim for RegionsSim {
                 mediators[(c, i)] = world[j];
             }
         }
-        let nf = n as f64;
-        let mut values = BTreeMap::new();
-        values.insert("ate".to_string(), tau.iter().sum::<f64>() / nf);
-        values.insert("direct".to_string(), direct / nf);
-        values.insert("indirect".to_string(), indirect / nf);
-        values.insert("share_treated".to_string(), treated as f64 / nf);
-        if treated > 0 {
-            values.insert("att".to_string(), att / treated as f64);
-        }
+        let values = totals.values(&tau);
         let named_mediators = self
             .mediators
             .iter()

@@ -217,152 +217,41 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A node's noise standard deviation: 1 by default for a continuous node,
+/// none for a binary one (its randomness is the 0/1 draw).
+fn node_noise(v: &NodeSpec) -> Result<f64> {
+    let name = &v.name;
+    Ok(match (v.kind, v.noise) {
+        (NodeType::Continuous, None) => 1.0,
+        (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
+        (NodeType::Continuous, Some(sd)) => {
+            return spec(format!(
+                "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
+                 be finite and non-negative"
+            ))
+        }
+        (NodeType::Binary, None) => 0.0,
+        (NodeType::Binary, Some(_)) => {
+            return spec(format!(
+                "node `{name}` is binary: its randomness is the 0/1 draw from its \
+                 log-odds; drop its `noise`"
+            ))
+        }
+    })
+}
+
 impl RegionsWorld {
     /// Checks the world and parses its equations into a runnable sim; an
     /// error names the node or key and what to change.
     pub fn build(&self) -> Result<RegionsSim> {
-        if self.n < 10 {
-            return spec(format!(
-                "`n` is {}; a sample needs at least 10 regions",
-                self.n
-            ));
-        }
+        self.check_sizes()?;
         let cov = &self.covariates;
-        if cov.confounders > cov.count {
-            return spec(format!(
-                "`covariates.confounders` is {} but `covariates.count` is {}; at most all \
-                 covariates can confound",
-                cov.confounders, cov.count
-            ));
-        }
-        if !cov.strength.is_finite() {
-            return spec(format!(
-                "`covariates.strength` is {}; it must be finite",
-                cov.strength
-            ));
-        }
         let nodes = &self.nodes;
         let covariate_names: Vec<String> = (1..=cov.count).map(|j| format!("x{j}")).collect();
-        let mut variables: Vec<&str> = nodes.iter().map(|v| v.name.as_str()).collect();
-        variables.extend(covariate_names.iter().map(String::as_str));
-        for (name, value) in &self.parameters {
-            if !is_identifier(name) {
-                return spec(format!(
-                    "parameter `{name}` must be a name like `confounding`"
-                ));
-            }
-            if !value.is_finite() {
-                return spec(format!("`parameters.{name}` is {value}; it must be finite"));
-            }
-            variables.push(name);
-        }
-        for (i, name) in variables.iter().enumerate() {
-            if variables[..i].contains(name) {
-                return spec(format!(
-                    "`{name}` names two things (nodes, covariates x1..x{} or parameters); \
-                     rename one",
-                    cov.count
-                ));
-            }
-        }
-        let role = |want: Role| -> Result<usize> {
-            let with: Vec<usize> = (0..nodes.len())
-                .filter(|&i| nodes[i].role == Some(want))
-                .collect();
-            let word = if want == Role::Treatment {
-                "treatment"
-            } else {
-                "outcome"
-            };
-            match with.as_slice() {
-                [i] => Ok(*i),
-                [] => spec(format!(
-                    "no node has role = \"{word}\"; mark exactly one node as the {word}"
-                )),
-                [a, b, ..] => spec(format!(
-                    "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
-                    nodes[*a].name, nodes[*b].name
-                )),
-            }
-        };
-        let (treatment, outcome) = (role(Role::Treatment)?, role(Role::Outcome)?);
-        let mut formulas = Vec::with_capacity(nodes.len());
-        let mut noise = Vec::with_capacity(nodes.len());
-        for (i, v) in nodes.iter().enumerate() {
-            let name = &v.name;
-            if !is_identifier(name) {
-                return spec(format!(
-                    "node name `{name}` must start with a letter and hold only letters, \
-                     digits and `_`"
-                ));
-            }
-            let f = Formula::parse(v.formula.as_str(), &variables).map_err(|e| {
-                Error::Formula(format!("node `{name}`: formula \"{}\": {e}", v.formula))
-            })?;
-            if let Some(&later) = f
-                .used_variables()
-                .iter()
-                .find(|&&j| j >= i && j < nodes.len())
-            {
-                return Err(Error::Formula(format!(
-                    "node `{name}`: formula \"{}\" uses `{}`, which is {}; a formula may use \
-                     only nodes declared before it, so move `{}` above `{name}`",
-                    v.formula,
-                    variables[later],
-                    if later == i {
-                        "the node itself"
-                    } else {
-                        "declared later"
-                    },
-                    variables[later],
-                )));
-            }
-            formulas.push(f);
-            noise.push(match (v.kind, v.noise) {
-                (NodeType::Continuous, None) => 1.0,
-                (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
-                (NodeType::Continuous, Some(sd)) => {
-                    return spec(format!(
-                        "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
-                         be finite and non-negative"
-                    ))
-                }
-                (NodeType::Binary, None) => 0.0,
-                (NodeType::Binary, Some(_)) => {
-                    return spec(format!(
-                        "node `{name}` is binary: its randomness is the 0/1 draw from its \
-                         log-odds; drop its `noise`"
-                    ))
-                }
-            });
-        }
-        if nodes[treatment].kind != NodeType::Binary {
-            return spec(format!(
-                "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
-                 the log-odds)",
-                nodes[treatment].name
-            ));
-        }
-        if outcome < treatment {
-            return spec(format!(
-                "the outcome `{}` is declared before the treatment `{}`, so the treatment \
-                 cannot affect it; declare the outcome after the treatment",
-                nodes[outcome].name, nodes[treatment].name
-            ));
-        }
-        for i in [treatment, outcome] {
-            if !nodes[i].observed {
-                return spec(format!(
-                    "node `{}` is the {}, so it must be observed; drop observed = false",
-                    nodes[i].name,
-                    if i == treatment {
-                        "treatment"
-                    } else {
-                        "outcome"
-                    }
-                ));
-            }
-        }
+        let variables = self.variables(&covariate_names)?;
+        let (treatment, outcome) = (self.role(Role::Treatment)?, self.role(Role::Outcome)?);
+        let (formulas, noise) = self.parse_nodes(&variables)?;
+        self.check_roles(treatment, outcome)?;
         let graph = self.graph(&formulas, &variables, treatment, outcome)?;
         let params: Vec<f64> = self.parameters.values().copied().collect();
         let descendant = graph.descendants(&[treatment]);
@@ -393,6 +282,158 @@ impl RegionsWorld {
             x_names,
             graph,
         })
+    }
+
+    /// Checks the number of regions and the covariates' counts and strength.
+    fn check_sizes(&self) -> Result<()> {
+        if self.n < 10 {
+            return spec(format!(
+                "`n` is {}; a sample needs at least 10 regions",
+                self.n
+            ));
+        }
+        let cov = &self.covariates;
+        if cov.confounders > cov.count {
+            return spec(format!(
+                "`covariates.confounders` is {} but `covariates.count` is {}; at most all \
+                 covariates can confound",
+                cov.confounders, cov.count
+            ));
+        }
+        if !cov.strength.is_finite() {
+            return spec(format!(
+                "`covariates.strength` is {}; it must be finite",
+                cov.strength
+            ));
+        }
+        Ok(())
+    }
+
+    /// The names a formula may use, in order: the nodes, the covariates
+    /// x1..xp and the parameters; fails on a bad or repeated name.
+    fn variables<'a>(&'a self, covariate_names: &'a [String]) -> Result<Vec<&'a str>> {
+        let (cov, nodes) = (&self.covariates, &self.nodes);
+        let mut variables: Vec<&str> = nodes.iter().map(|v| v.name.as_str()).collect();
+        variables.extend(covariate_names.iter().map(String::as_str));
+        for (name, value) in &self.parameters {
+            if !is_identifier(name) {
+                return spec(format!(
+                    "parameter `{name}` must be a name like `confounding`"
+                ));
+            }
+            if !value.is_finite() {
+                return spec(format!("`parameters.{name}` is {value}; it must be finite"));
+            }
+            variables.push(name);
+        }
+        for (i, name) in variables.iter().enumerate() {
+            if variables[..i].contains(name) {
+                return spec(format!(
+                    "`{name}` names two things (nodes, covariates x1..x{} or parameters); \
+                     rename one",
+                    cov.count
+                ));
+            }
+        }
+        Ok(variables)
+    }
+
+    /// The one node with role `want`; fails when none or several have it.
+    fn role(&self, want: Role) -> Result<usize> {
+        let nodes = &self.nodes;
+        let with: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].role == Some(want))
+            .collect();
+        let word = if want == Role::Treatment {
+            "treatment"
+        } else {
+            "outcome"
+        };
+        match with.as_slice() {
+            [i] => Ok(*i),
+            [] => spec(format!(
+                "no node has role = \"{word}\"; mark exactly one node as the {word}"
+            )),
+            [a, b, ..] => spec(format!(
+                "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
+                nodes[*a].name, nodes[*b].name
+            )),
+        }
+    }
+
+    /// Parses each node's formula against `variables` and reads its noise;
+    /// a formula may use only nodes declared before it.
+    fn parse_nodes(&self, variables: &[&str]) -> Result<(Vec<Formula>, Vec<f64>)> {
+        let nodes = &self.nodes;
+        let mut formulas = Vec::with_capacity(nodes.len());
+        let mut noise = Vec::with_capacity(nodes.len());
+        for (i, v) in nodes.iter().enumerate() {
+            let name = &v.name;
+            if !is_identifier(name) {
+                return spec(format!(
+                    "node name `{name}` must start with a letter and hold only letters, \
+                     digits and `_`"
+                ));
+            }
+            let f = Formula::parse(v.formula.as_str(), variables).map_err(|e| {
+                Error::Formula(format!("node `{name}`: formula \"{}\": {e}", v.formula))
+            })?;
+            if let Some(&later) = f
+                .used_variables()
+                .iter()
+                .find(|&&j| j >= i && j < nodes.len())
+            {
+                return Err(Error::Formula(format!(
+                    "node `{name}`: formula \"{}\" uses `{}`, which is {}; a formula may use \
+                     only nodes declared before it, so move `{}` above `{name}`",
+                    v.formula,
+                    variables[later],
+                    if later == i {
+                        "the node itself"
+                    } else {
+                        "declared later"
+                    },
+                    variables[later],
+                )));
+            }
+            formulas.push(f);
+            noise.push(node_noise(v)?);
+        }
+        Ok((formulas, noise))
+    }
+
+    /// Checks that the treatment is binary, the outcome comes after it and
+    /// both are observed.
+    fn check_roles(&self, treatment: usize, outcome: usize) -> Result<()> {
+        let nodes = &self.nodes;
+        if nodes[treatment].kind != NodeType::Binary {
+            return spec(format!(
+                "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
+                 the log-odds)",
+                nodes[treatment].name
+            ));
+        }
+        if outcome < treatment {
+            return spec(format!(
+                "the outcome `{}` is declared before the treatment `{}`, so the treatment \
+                 cannot affect it; declare the outcome after the treatment",
+                nodes[outcome].name, nodes[treatment].name
+            ));
+        }
+        for i in [treatment, outcome] {
+            if !nodes[i].observed {
+                return spec(format!(
+                    "node `{}` is the {}, so it must be observed; drop observed = false",
+                    nodes[i].name,
+                    if i == treatment {
+                        "treatment"
+                    } else {
+                        "outcome"
+                    }
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The causal graph of the equations: each node's parents are the nodes

@@ -1,125 +1,15 @@
-//! Small dense linear algebra for the linear estimators: a Cholesky factor
-//! that names the regressor making a design collinear, least squares on
-//! centered and scaled columns, and sandwich (classical and HC0–HC3)
-//! covariances.
-//!
-//! Systems are k×k with k at most a few hundred, built from n×k designs, so
-//! forming the Gram matrix (O(n k²)) dominates the cost. Centering and scaling
-//! the columns first keeps the Cholesky factor of that Gram matrix accurate.
+//! Least squares on centered and scaled columns, with the transformations
+//! undone in the coefficients and in `(XᵀX)⁻¹`.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
-use super::linear::SeKind;
+use super::{collinear, column_name, Cholesky};
 use crate::{Error, Result};
-
-/// A column counts as collinear when less than this share of its sum of
-/// squares is left after projecting it on the earlier columns (1 − R² ≤ tol).
-const COLLINEARITY_TOL: f64 = 1e-10;
 
 /// A column with an intercept in the design counts as constant when its
 /// root-mean-square deviation from its mean is below this share of its
 /// root-mean-square: it varies only by rounding noise.
 const CONSTANT_TOL: f64 = 1e-10;
-
-/// Leverages within this distance of 1 make HC2/HC3 weights blow up.
-const LEVERAGE_TOL: f64 = 1e-10;
-
-/// Lower-triangular Cholesky factor `L` of a symmetric positive-definite
-/// matrix `A = L Lᵀ`: factored once, then used for solves and the inverse.
-#[derive(Debug, Clone)]
-pub struct Cholesky {
-    /// The factor `L`, lower triangular; zeros above the diagonal.
-    l: Array2<f64>,
-}
-
-impl Cholesky {
-    /// Factors the symmetric matrix `a`, reading only its lower triangle.
-    ///
-    /// `a` is meant to be a Gram matrix `XᵀX`, and `names[j]` names column `j`
-    /// of `X` in errors (unnamed columns are called by position).
-    ///
-    /// # Errors
-    /// [`Error::Estimate`] when `a` has a non-finite entry, when a column is
-    /// all zeros, or when a pivot keeps at most a relative 1e-10 of its
-    /// diagonal entry, i.e. the column is numerically a linear combination of
-    /// the columns before it; the message names the first such column.
-    ///
-    /// # Panics
-    /// If `a` is not square.
-    pub fn factor(a: ArrayView2<f64>, names: &[String]) -> Result<Self> {
-        let k = a.nrows();
-        assert_eq!(a.ncols(), k, "Cholesky::factor needs a square matrix");
-        if let Some(((i, j), v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::Estimate(format!(
-                "cannot factor a matrix with a non-finite entry ({v} at row {}, column {})",
-                i + 1,
-                j + 1
-            )));
-        }
-        let mut l = Array2::<f64>::zeros((k, k));
-        for j in 0..k {
-            let ajj = a[(j, j)];
-            if ajj <= 0.0 {
-                return Err(collinear(names, j, "is all zeros"));
-            }
-            let row_j = l.slice(s![j, ..j]);
-            let pivot = ajj - row_j.dot(&row_j);
-            if pivot <= COLLINEARITY_TOL * ajj {
-                return Err(collinear(
-                    names,
-                    j,
-                    "is a linear combination of earlier columns",
-                ));
-            }
-            let ljj = pivot.sqrt();
-            l[(j, j)] = ljj;
-            for i in j + 1..k {
-                let off = a[(i, j)] - l.slice(s![i, ..j]).dot(&l.slice(s![j, ..j]));
-                l[(i, j)] = off / ljj;
-            }
-        }
-        Ok(Cholesky { l })
-    }
-
-    /// Solves `A x = b` by forward and back substitution.
-    ///
-    /// # Panics
-    /// If `b` does not have one entry per row of `A`.
-    pub fn solve(&self, b: ArrayView1<f64>) -> Array1<f64> {
-        let k = self.l.nrows();
-        assert_eq!(
-            b.len(),
-            k,
-            "Cholesky::solve: right-hand side has the wrong length"
-        );
-        let mut x = b.to_owned();
-        for i in 0..k {
-            let done = self.l.slice(s![i, ..i]).dot(&x.slice(s![..i]));
-            x[i] = (x[i] - done) / self.l[(i, i)];
-        }
-        for i in (0..k).rev() {
-            let done = self.l.slice(s![i + 1.., i]).dot(&x.slice(s![i + 1..]));
-            x[i] = (x[i] - done) / self.l[(i, i)];
-        }
-        x
-    }
-
-    /// The inverse `A⁻¹ = L⁻ᵀ L⁻¹`, exactly symmetric.
-    pub fn inverse(&self) -> Array2<f64> {
-        let k = self.l.nrows();
-        let mut linv = Array2::<f64>::zeros((k, k));
-        for j in 0..k {
-            linv[(j, j)] = 1.0 / self.l[(j, j)];
-            for i in j + 1..k {
-                let acc = self.l.slice(s![i, j..i]).dot(&linv.slice(s![j..i, j]));
-                linv[(i, j)] = -acc / self.l[(i, i)];
-            }
-        }
-        let mut inv = linv.t().dot(&linv);
-        symmetrize(&mut inv);
-        inv
-    }
-}
 
 /// An ordinary least-squares fit of `y` on the columns of `X`, keeping what
 /// standard errors need: the coefficients, `(XᵀX)⁻¹` and the residuals.
@@ -186,78 +76,6 @@ impl LeastSquares {
     }
 }
 
-/// Covariance matrix of a linear estimator `β̂ = B Σᵢ dᵢ yᵢ`, where
-/// `B = bread_inv` (k×k) and `dᵢ` is row `i` of `design` (n×k), given the
-/// residuals `eᵢ` of the model.
-///
-/// For OLS, `B = (XᵀX)⁻¹` and `design = X`; for 2SLS, `B = (X̂ᵀX̂)⁻¹`,
-/// `design = X̂` and the residuals are the structural ones. Classical:
-/// `σ² B` with `σ² = Σ eᵢ² / (n − k)`. Robust: `B (Σᵢ ωᵢ dᵢ dᵢᵀ) B` with
-/// `ωᵢ = eᵢ²` (HC0), times `n / (n − k)` (HC1), `eᵢ² / (1 − hᵢ)` (HC2) or
-/// `eᵢ² / (1 − hᵢ)²` (HC3), where `hᵢ = dᵢᵀ B dᵢ` is the leverage.
-///
-/// # Errors
-/// [`Error::Estimate`] unless `n > k`, and for HC2/HC3 when a row has
-/// leverage 1.
-///
-/// # Panics
-/// If the shapes of `bread_inv`, `design` and `residuals` disagree.
-pub fn sandwich(
-    bread_inv: ArrayView2<f64>,
-    design: ArrayView2<f64>,
-    residuals: ArrayView1<f64>,
-    kind: SeKind,
-) -> Result<Array2<f64>> {
-    let (n, k) = design.dim();
-    assert_eq!(
-        bread_inv.dim(),
-        (k, k),
-        "sandwich: bread has the wrong shape"
-    );
-    assert_eq!(residuals.len(), n, "sandwich: one residual per row needed");
-    if n <= k {
-        return Err(Error::Estimate(format!(
-            "standard errors need more units than coefficients: n = {n}, k = {k}"
-        )));
-    }
-    let dof = (n - k) as f64;
-    let leverage_power = match kind {
-        SeKind::Classical => {
-            let sigma2 = residuals.dot(&residuals) / dof;
-            return Ok(&bread_inv * sigma2);
-        }
-        SeKind::Hc0 | SeKind::Hc1 => 0,
-        SeKind::Hc2 => 1,
-        SeKind::Hc3 => 2,
-    };
-    // Row i of `u` is B dᵢ, so hᵢ = uᵢ · dᵢ.
-    let u = (leverage_power > 0).then(|| design.dot(&bread_inv));
-    // Rows of `weighted` are √ωᵢ dᵢ, so its Gram matrix is the meat.
-    let mut weighted = design.to_owned();
-    for (i, mut row) in weighted.axis_iter_mut(Axis(0)).enumerate() {
-        let mut root_weight = residuals[i].abs();
-        if let Some(u) = &u {
-            let slack = 1.0 - u.row(i).dot(&row);
-            if slack <= LEVERAGE_TOL {
-                return Err(Error::Estimate(format!(
-                    "leverage-adjusted (HC2/HC3) standard errors are undefined: row {} has \
-                     leverage 1, so the fit reproduces it exactly; use se = \"hc1\"",
-                    i + 1
-                )));
-            }
-            root_weight /= slack.powi(leverage_power).sqrt();
-        }
-        row *= root_weight;
-    }
-    let meat = weighted.t().dot(&weighted);
-    let mut cov = bread_inv.dot(&meat).dot(&bread_inv);
-    if kind == SeKind::Hc1 {
-        cov *= n as f64 / dof;
-    }
-    symmetrize(&mut cov);
-    Ok(cov)
-}
-
 /// A design prepared for least squares: a working copy whose column `j` is
 /// `(x_j − shift_j) / scale_j`, the Cholesky factor of its Gram matrix, and
 /// what maps a fit on it back to the original columns.
@@ -282,22 +100,8 @@ struct Solver {
 impl Solver {
     /// Checks, centers, scales and factors the design `x`.
     fn new(x: ArrayView2<f64>, names: &[String]) -> Result<Self> {
+        check_design(x, names)?;
         let (n, k) = x.dim();
-        if let Some(p) = x.iter().position(|v| !v.is_finite()) {
-            let (i, j) = (p / k, p % k);
-            return Err(Error::Data(format!(
-                "column `{}` has a non-finite value ({}) at row {}",
-                column_name(names, j),
-                x[(i, j)],
-                i + 1
-            )));
-        }
-        if n < k || k == 0 {
-            return Err(Error::Estimate(format!(
-                "least squares needs at least one column and at least as many rows as \
-                 columns: {n} rows, {k} columns"
-            )));
-        }
         let nf = n as f64;
         // A row-major working copy, so that the passes below run over slices.
         let mut xs = x.as_standard_layout().into_owned();
@@ -320,30 +124,9 @@ impl Solver {
             .map(|j| buf.iter().skip(j).step_by(k).any(|&v| v != first[j]))
             .collect();
         let constant = varies.iter().position(|&d| !d);
-        let mut shift = vec![0.0; k];
-        let ss = match constant {
-            Some(c) => {
-                for (m, s) in shift.iter_mut().zip(&sum) {
-                    *m = s / nf;
-                }
-                shift[c] = 0.0;
-                let mut ss = vec![0.0; k];
-                for row in buf.chunks_exact(k) {
-                    for ((q, &v), &m) in ss.iter_mut().zip(row).zip(&shift) {
-                        *q += (v - m) * (v - m);
-                    }
-                }
-                let tiny = CONSTANT_TOL * CONSTANT_TOL;
-                if let Some(j) = (0..k).find(|&j| j != c && ss[j] <= tiny * raw_ss[j]) {
-                    let why = format!(
-                        "is constant, so it duplicates the intercept column `{}`",
-                        column_name(names, c)
-                    );
-                    return Err(collinear(names, j, &why));
-                }
-                ss
-            }
-            None => raw_ss,
+        let (shift, ss) = match constant {
+            Some(c) => centered_ss(buf, c, &sum, &raw_ss, names)?,
+            None => (vec![0.0; k], raw_ss),
         };
         let scale: Array1<f64> = ss.iter().map(|q| (q / nf).sqrt()).collect();
         let inv_scale: Vec<f64> = scale.iter().map(|s| 1.0 / s).collect();
@@ -399,6 +182,63 @@ impl Solver {
     }
 }
 
+/// Fails for a non-finite value in the design `x`, for no columns and for
+/// fewer rows than columns.
+fn check_design(x: ArrayView2<f64>, names: &[String]) -> Result<()> {
+    let (n, k) = x.dim();
+    if let Some(p) = x.iter().position(|v| !v.is_finite()) {
+        let (i, j) = (p / k, p % k);
+        return Err(Error::Data(format!(
+            "column `{}` has a non-finite value ({}) at row {}",
+            column_name(names, j),
+            x[(i, j)],
+            i + 1
+        )));
+    }
+    if n < k || k == 0 {
+        return Err(Error::Estimate(format!(
+            "least squares needs at least one column and at least as many rows as \
+                 columns: {n} rows, {k} columns"
+        )));
+    }
+    Ok(())
+}
+
+/// Centers the row-major design `buf` at its column means (`sum` / n),
+/// except the intercept column `c`: returns the shifts and the sums of
+/// squares about them, and fails when another column is constant up to
+/// rounding (its centered sum of squares is tiny next to `raw_ss`).
+fn centered_ss(
+    buf: &[f64],
+    c: usize,
+    sum: &[f64],
+    raw_ss: &[f64],
+    names: &[String],
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let k = sum.len();
+    let nf = (buf.len() / k) as f64;
+    let mut shift = vec![0.0; k];
+    for (m, s) in shift.iter_mut().zip(sum) {
+        *m = s / nf;
+    }
+    shift[c] = 0.0;
+    let mut ss = vec![0.0; k];
+    for row in buf.chunks_exact(k) {
+        for ((q, &v), &m) in ss.iter_mut().zip(row).zip(&shift) {
+            *q += (v - m) * (v - m);
+        }
+    }
+    let tiny = CONSTANT_TOL * CONSTANT_TOL;
+    if let Some(j) = (0..k).find(|&j| j != c && ss[j] <= tiny * raw_ss[j]) {
+        let why = format!(
+            "is constant, so it duplicates the intercept column `{}`",
+            column_name(names, c)
+        );
+        return Err(collinear(names, j, &why));
+    }
+    Ok((shift, ss))
+}
+
 /// Maps `(XsᵀXs)⁻¹` of a working design with column scales `scale` and
 /// optional centering `(c, g)` back to `(XᵀX)⁻¹` of the original design,
 /// which is `(I − e_c gᵀ) (XcᵀXc)⁻¹ (I − g e_cᵀ)`.
@@ -424,88 +264,15 @@ fn original_inverse(
     inv
 }
 
-/// The error for column `j` being collinear, with the reason.
-fn collinear(names: &[String], j: usize, why: &str) -> Error {
-    Error::Estimate(format!(
-        "regressors are collinear: column `{}` {why}",
-        column_name(names, j)
-    ))
-}
-
-/// The name of column `j`, or its 1-based position when unnamed.
-fn column_name(names: &[String], j: usize) -> String {
-    names
-        .get(j)
-        .cloned()
-        .unwrap_or_else(|| format!("#{}", j + 1))
-}
-
-/// Copies the lower triangle onto the upper one, removing rounding asymmetry.
-fn symmetrize(a: &mut Array2<f64>) {
-    for i in 0..a.nrows() {
-        for j in 0..i {
-            a[(j, i)] = a[(i, j)];
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use ndarray::{array, Array2};
+    use ndarray::{array, s, Array1, Array2, Axis};
     use rand::SeedableRng;
     use rand_distr::{Distribution, Normal};
 
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-        (a - b).iter().fold(0.0, |m, v| m.max(v.abs()))
-    }
-
-    /// An n×k design: an intercept then standard normal columns.
-    fn random_design(n: usize, k: usize, seed: u64) -> Array2<f64> {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, 1.0).expect("valid normal");
-        Array2::from_shape_fn(
-            (n, k),
-            |(_, j)| {
-                if j == 0 {
-                    1.0
-                } else {
-                    normal.sample(&mut rng)
-                }
-            },
-        )
-    }
-
-    #[test]
-    fn cholesky_solves_a_known_system() {
-        let a = array![[4.0, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]];
-        let x_true = array![1.0, -2.0, 0.5];
-        let b = a.dot(&x_true);
-        let chol = Cholesky::factor(a.view(), &names(&["a", "b", "c"])).expect("SPD");
-        let x = chol.solve(b.view());
-        for (got, want) in x.iter().zip(x_true.iter()) {
-            assert!((got - want).abs() < 1e-14, "{got} vs {want}");
-        }
-        // The factor of [[4, 2], [2, 5]] is [[2, 0], [1, 2]].
-        let small = Cholesky::factor(a.slice(s![..2, ..2]), &[]).expect("SPD");
-        assert_eq!(small.l, array![[2.0, 0.0], [1.0, 2.0]]);
-    }
-
-    #[test]
-    fn inverse_times_matrix_is_identity() {
-        let x = random_design(200, 8, 3);
-        let a = x.t().dot(&x);
-        let chol = Cholesky::factor(a.view(), &[]).expect("SPD");
-        let inv = chol.inverse();
-        assert_eq!(inv, inv.t());
-        let eye = Array2::<f64>::eye(8);
-        assert!(max_abs_diff(&inv.dot(&a), &eye) < 1e-12);
-        assert!(max_abs_diff(&a.dot(&inv), &eye) < 1e-12);
-    }
+    use super::LeastSquares;
+    use crate::estimate::linalg::testing::{max_abs_diff, names, random_design};
+    use crate::estimate::linalg::Cholesky;
 
     #[test]
     fn collinear_design_names_the_column() {
@@ -653,72 +420,6 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("column `age` has a non-finite value"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn sandwich_kinds_follow_their_formulas() {
-        let x = random_design(40, 3, 19);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
-        let noise = Normal::new(0.0, 1.0).expect("valid normal");
-        let y = Array1::from_shape_fn(40, |_| noise.sample(&mut rng));
-        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
-        let cov = |kind| {
-            sandwich(fit.xtx_inv.view(), x.view(), fit.residuals.view(), kind).expect("n > k")
-        };
-        let sigma2 = fit.rss() / 37.0;
-        assert!(max_abs_diff(&cov(SeKind::Classical), &(&fit.xtx_inv * sigma2)) < 1e-15);
-        // HC0 by the textbook formula: B (Σ eᵢ² xᵢ xᵢᵀ) B.
-        let mut meat = Array2::<f64>::zeros((3, 3));
-        for (xi, e) in x.rows().into_iter().zip(fit.residuals.iter()) {
-            let xi = xi.to_owned().insert_axis(Axis(1));
-            meat += &(xi.dot(&xi.t()) * (e * e));
-        }
-        let hc0 = fit.xtx_inv.dot(&meat).dot(&fit.xtx_inv);
-        assert!(max_abs_diff(&cov(SeKind::Hc0), &hc0) < 1e-14);
-        assert!(max_abs_diff(&cov(SeKind::Hc1), &(&hc0 * (40.0 / 37.0))) < 1e-14);
-        // HC2 ≤ HC3 on the diagonal, and both exceed HC0.
-        let (hc2, hc3) = (cov(SeKind::Hc2), cov(SeKind::Hc3));
-        for j in 0..3 {
-            assert!(hc0[(j, j)] < hc2[(j, j)] && hc2[(j, j)] < hc3[(j, j)]);
-        }
-    }
-
-    #[test]
-    fn sandwich_rejects_leverage_one_and_too_few_units() {
-        // A dummy that is 1 on a single row gives that row leverage 1.
-        let mut x = random_design(10, 2, 23);
-        x.column_mut(1).fill(0.0);
-        x[(6, 1)] = 1.0;
-        let y = Array1::from_shape_fn(10, |i| i as f64);
-        let fit = LeastSquares::fit(x.view(), y.view(), &[]).expect("full rank");
-        let err = sandwich(
-            fit.xtx_inv.view(),
-            x.view(),
-            fit.residuals.view(),
-            SeKind::Hc2,
-        )
-        .expect_err("leverage 1");
-        assert!(err.to_string().contains("row 7 has leverage 1"), "{err}");
-        assert!(sandwich(
-            fit.xtx_inv.view(),
-            x.view(),
-            fit.residuals.view(),
-            SeKind::Hc1
-        )
-        .is_ok());
-        let square = x.slice(s![5..7, ..]);
-        let fit = LeastSquares::fit(square, y.slice(s![5..7]), &[]).expect("square system");
-        let err = sandwich(
-            fit.xtx_inv.view(),
-            square,
-            fit.residuals.view(),
-            SeKind::Hc0,
-        )
-        .expect_err("n = k");
-        assert!(
-            err.to_string().contains("more units than coefficients"),
             "{err}"
         );
     }
