@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trees: usize = args.get(1).map_or(Ok(2000), |a| a.parse())?;
     let share: f64 = args.get(2).map_or(Ok(0.25), |a| a.parse())?;
     let f = hospital::fitted(scale, trees, share)?;
-    let cohorts = f.sample.cohorts.as_ref().ok_or("cohorts")?;
+    let cohorts = f.sample.data.cohorts.as_deref().ok_or("cohorts")?;
     let data = &f.sample.data;
     let (forest, test_days, busyness, fit_s) = (&f.forest, &f.test_days, f.busyness, f.fit_s);
     let (y, w, zt) = (&f.y, &f.w, &f.z);

@@ -28,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scale: f64 = args.first().map_or(Ok(1.0), |a| a.parse())?;
     let trees: usize = args.get(1).map_or(Ok(2000), |a| a.parse())?;
     let f = hospital::fitted(scale, trees, 0.25)?;
-    let cohorts = f.sample.cohorts.as_ref().ok_or("cohorts")?;
+    let cohorts = f.sample.data.cohorts.as_deref().ok_or("cohorts")?;
+    let world = f.sample.truth.placement.as_deref().ok_or("survival")?;
     let w_all = f.sample.data.w.to_vec();
     let model = Model {
         forest: &f.forest,
@@ -44,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let days = placement_days(
         cohorts,
+        world,
         &f.sample.data.x,
         &w_all,
         &f.test_days,

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use causim::sim::hospital::{HospitalWorld, Unit};
+use causim::data::Unit;
+use causim::sim::hospital::HospitalWorld;
 use causim::sim::{ComplianceType, Sample, Sim};
 use causim::spec::{load_sim, SimSpec};
 
@@ -80,7 +81,11 @@ fn default_world_reproduces_table_1() {
 #[test]
 fn occupancy_stays_within_capacity_and_near_the_published_means() {
     let s = sample(&HospitalWorld::default(), 3);
-    let cohorts = s.cohorts.as_ref().expect("hospital samples carry cohorts");
+    let cohorts = s
+        .data
+        .cohorts
+        .as_deref()
+        .expect("hospital samples carry cohorts");
     let world = HospitalWorld::default();
     for (h, (name, params)) in world.hospitals.iter().enumerate() {
         for unit in Unit::BOTH {
@@ -120,7 +125,8 @@ fn moving_one_patient_changes_others_survival_only_with_spillover() {
             ..Default::default()
         };
         let s = sample(&world, 4);
-        let c = s.cohorts.as_ref().expect("cohorts");
+        let c = s.data.cohorts.as_deref().expect("cohorts");
+        let world = s.truth.placement.as_deref().expect("survival");
         let (d, day) = c
             .days
             .iter()
@@ -137,8 +143,8 @@ fn moving_one_patient_changes_others_survival_only_with_spillover() {
         } else {
             Unit::Surgical
         };
-        let before = c.survival(other, unit, j(&observed));
-        let after = c.survival(other, unit, j(&moved));
+        let before = world.survival(other, unit, j(&observed));
+        let after = world.survival(other, unit, j(&moved));
         if spillover > 0.0 {
             assert!(
                 (before - after).abs() > 1e-6,
@@ -156,10 +162,10 @@ fn moving_one_patient_changes_others_survival_only_with_spillover() {
                 } else {
                     Unit::Surgical
                 };
-                c.survival(i, unit, j(&observed))
+                world.survival(i, unit, j(&observed))
             })
             .sum();
-        assert!((c.welfare(d, &observed) - sum).abs() < 1e-12);
+        assert!((world.welfare(d, &observed) - sum).abs() < 1e-12);
     }
 }
 
@@ -173,7 +179,8 @@ fn truth_matches_the_declared_model() {
     let mut s = sim.generate(5).expect("sample");
     sim.add_conditional_truth(&mut s)
         .expect("conditional truth");
-    let c = s.cohorts.as_ref().expect("cohorts");
+    let c = s.data.cohorts.as_deref().expect("cohorts");
+    let world = s.truth.placement.as_deref().expect("survival");
     let n = s.data.n();
     // The outcome's frequency matches the true survival of the observed placement.
     let p_observed = mean((0..n).map(|i| {
@@ -184,7 +191,7 @@ fn truth_matches_the_declared_model() {
         } else {
             Unit::Surgical
         };
-        c.survival(i, unit, j)
+        world.survival(i, unit, j)
     }));
     let y = mean(s.data.y.iter().copied());
     let se = (p_observed * (1.0 - p_observed) / n as f64).sqrt();

@@ -139,7 +139,10 @@ fn samples_are_determined_by_the_seed_and_sweep_keys_work() {
     let (a, b, c) = (sample(&w, 5), sample(&w, 5), sample(&w, 6));
     assert_eq!(a.data.y, b.data.y);
     assert_eq!(a.data.x, b.data.x);
-    assert_eq!(a.truth, b.truth);
+    assert_eq!(
+        (&a.truth.values, &a.truth.tau, &a.truth.cate),
+        (&b.truth.values, &b.truth.tau, &b.truth.cate)
+    );
     assert_ne!(a.data.y, c.data.y);
 
     let spec = SimSpec::Regions(w);

@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
+use causim::data::Unit;
 use causim::estimate::forest::{FittedForest, ForestParams};
-use causim::sim::hospital::{HospitalWorld, Unit};
+use causim::sim::hospital::HospitalWorld;
 use causim::sim::{Sample, Sim};
 use ndarray::Axis;
 use rand::seq::SliceRandom;
@@ -41,8 +42,9 @@ pub fn fitted(scale: f64, trees: usize, share: f64) -> Result<Fitted, Box<dyn st
     };
     let sample = world.build()?.generate(1)?;
     let cohorts = sample
+        .data
         .cohorts
-        .as_ref()
+        .clone()
         .ok_or("the hospital world has cohorts")?;
     let data = &sample.data;
     let mut days: Vec<usize> = (0..cohorts.days.len()).collect();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use toml::Value;
 
+use crate::data::Cohorts;
 use crate::data::{write_csv, write_csv_to, Column};
-use crate::sim::hospital::Cohorts;
 use crate::spec::load_sim;
 
 /// Arguments of `causim simulate`.
@@ -80,7 +80,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|t| t.iter().map(|k| k.name()).collect());
 
-    let labels = sample.cohorts.as_ref().map(cohort_labels);
+    let labels = sample.data.cohorts.as_deref().map(cohort_labels);
     let dates: Option<Vec<&str>> = labels
         .as_ref()
         .map(|(_, dates, _)| dates.iter().map(String::as_str).collect());

@@ -1,10 +1,16 @@
 //! Datasets: the columns an estimator sees (outcome, treatment, instrument,
 //! covariates), whether they come from a sim or from a user's CSV.
 
+mod cohorts;
 mod csv_io;
+mod date;
 pub mod graph;
 
+pub use cohorts::{CohortDay, Cohorts, Unit};
 pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table};
+pub use date::Date;
+
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2};
 
@@ -36,6 +42,10 @@ pub struct Dataset {
     /// `y`), named, one entry per unit each. Kept apart from `x` so that
     /// estimators that adjust for all covariates never adjust for them.
     pub mediators: Vec<(String, Array1<f64>)>,
+    /// The cohorts units were decided in, where they were decided together
+    /// (a placement world's hospital-days): placement policies decide a
+    /// day's cohort as a whole, within its free beds.
+    pub cohorts: Option<Arc<Cohorts>>,
 }
 
 impl Dataset {
@@ -77,6 +87,7 @@ impl Dataset {
             x_names,
             graph: None,
             mediators: Vec::new(),
+            cohorts: None,
         })
     }
 
@@ -84,6 +95,20 @@ impl Dataset {
     pub fn with_graph(mut self, graph: CausalGraph) -> Self {
         self.graph = Some(graph);
         self
+    }
+
+    /// This dataset with the cohorts its units were decided in, after
+    /// checking that every unit belongs to one.
+    pub fn with_cohorts(mut self, cohorts: Arc<Cohorts>) -> Result<Self> {
+        if cohorts.day_of.len() != self.n() {
+            return Err(Error::Data(format!(
+                "{} units have a cohort but the outcome has {} rows",
+                cohorts.day_of.len(),
+                self.n()
+            )));
+        }
+        self.cohorts = Some(cohorts);
+        Ok(self)
     }
 
     /// This dataset with named mediator columns, after checking that each

@@ -11,32 +11,37 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bounds::BoundKind;
+use crate::data::{Cohorts, Unit};
 use crate::policy::placement::{
     days, solve, Bests, Criterion, Day, Model, Objective, PlacementPolicy, PlacementRule,
 };
 use crate::policy::{Policy, Solver};
-use crate::sim::hospital::{Cohorts, Unit};
+use crate::sim::PlacementTruth;
 use crate::{Error, Result};
 
 /// The world's objective: the change in the cohort's expected survivors when
 /// it is placed so, every placement at the busyness it creates itself.
-fn true_objective(cohorts: &Cohorts, d: usize, observed: &[bool]) -> Objective {
+fn true_objective(
+    cohorts: &Cohorts,
+    world: &dyn PlacementTruth,
+    d: usize,
+    observed: &[bool],
+) -> Objective {
     let day = &cohorts.days[d];
     let n = day.size();
     let mut gain = Vec::with_capacity((n + 1) * n);
     for j in 0..=n {
         for i in day.start..day.end {
             gain.push(
-                cohorts.survival(i, Unit::InternalMedicine, j)
-                    - cohorts.survival(i, Unit::Surgical, j),
+                world.survival(i, Unit::InternalMedicine, j) - world.survival(i, Unit::Surgical, j),
             );
         }
     }
-    let observed_welfare = cohorts.welfare(d, observed);
+    let observed_welfare = world.welfare(d, observed);
     let base = (0..=n)
         .map(|j| {
             (day.start..day.end)
-                .map(|i| cohorts.survival(i, Unit::Surgical, j))
+                .map(|i| world.survival(i, Unit::Surgical, j))
                 .sum::<f64>()
                 - observed_welfare
         })
@@ -57,6 +62,7 @@ pub struct PlacementDay {
 /// the model (none without one), and the truth beside them.
 pub fn placement_days(
     cohorts: &Cohorts,
+    world: &dyn PlacementTruth,
     x: &Array2<f64>,
     w: &[f64],
     selected: &[usize],
@@ -65,7 +71,7 @@ pub fn placement_days(
     Ok(days(cohorts, x, w, selected, model)?
         .into_iter()
         .map(|input| PlacementDay {
-            truth: true_objective(cohorts, input.day, &input.observed),
+            truth: true_objective(cohorts, world, input.day, &input.observed),
             input,
         })
         .collect())

@@ -4,8 +4,9 @@
 
 use super::published as paper;
 use super::{PaperRow, PaperTable};
+use crate::data::{Cohorts, Unit};
 use crate::policy::placement::Objective;
-use crate::sim::hospital::{Cohorts, Unit};
+use crate::sim::PlacementTruth;
 
 /// One test day's observed placement and the placements the rules chose.
 pub(super) struct Placed<'a> {
@@ -87,7 +88,7 @@ fn occupancy(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
 
 /// Per diagnosis group: patients, observed / welfare max / minimax in
 /// internal medicine, moved under welfare max, estimated and true gain.
-fn group_sums(cohorts: &Cohorts, placed: &[Placed]) -> Vec<[f64; 7]> {
+fn group_sums(cohorts: &Cohorts, world: &dyn PlacementTruth, placed: &[Placed]) -> Vec<[f64; 7]> {
     let groups = cohorts.diagnoses.len();
     let mut sums = vec![[0.0f64; 7]; groups];
     for p in placed {
@@ -112,15 +113,15 @@ fn group_sums(cohorts: &Cohorts, placed: &[Placed]) -> Vec<[f64; 7]> {
             s[3] += f64::from(u8::from(minimax));
             s[4] += f64::from(u8::from(obs != new));
             s[5] += tau * (f64::from(u8::from(new)) - f64::from(u8::from(obs)));
-            s[6] += cohorts.survival(i, unit(new), j_new) - cohorts.survival(i, unit(obs), j_obs);
+            s[6] += world.survival(i, unit(new), j_new) - world.survival(i, unit(obs), j_obs);
         }
     }
     sums
 }
 
 /// Tables 9 and 10: share in internal medicine, gain and reassignment by diagnosis group.
-fn by_group(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
-    let sums = group_sums(cohorts, placed);
+fn by_group(cohorts: &Cohorts, world: &dyn PlacementTruth, placed: &[Placed]) -> Vec<PaperTable> {
+    let sums = group_sums(cohorts, world, placed);
     let mut shares = Vec::new();
     let mut gains = Vec::new();
     for (g, code) in cohorts.diagnoses.iter().enumerate() {
@@ -182,8 +183,12 @@ fn by_group(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
 }
 
 /// Tables 7-10 from the unconstrained placements.
-pub(super) fn tables(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
+pub(super) fn tables(
+    cohorts: &Cohorts,
+    world: &dyn PlacementTruth,
+    placed: &[Placed],
+) -> Vec<PaperTable> {
     let mut out = occupancy(cohorts, placed);
-    out.extend(by_group(cohorts, placed));
+    out.extend(by_group(cohorts, world, placed));
     out
 }

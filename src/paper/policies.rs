@@ -11,11 +11,12 @@ use rayon::prelude::*;
 use super::placement_tables::Placed;
 use super::{PaperFigure, PaperPanel, PaperRow, PaperTable};
 use crate::bounds::BoundKind;
+use crate::data::Cohorts;
 use crate::estimate::forest::FittedForest;
 use crate::evaluate::placement::{name_day, placement_days, Outcome};
 use crate::policy::placement::{Model, PlacementRule, Training};
 use crate::policy::Solver;
-use crate::sim::hospital::Cohorts;
+use crate::sim::PlacementTruth;
 use crate::Result;
 
 /// The rules of the paper's columns, in its order.
@@ -124,7 +125,7 @@ type DayOutcomes = Vec<(Outcome, Outcome)>;
 /// Tables 6-12 on the test days, and the figure of estimated against true
 /// welfare gain per policy.
 pub(super) fn tables(
-    cohorts: &Cohorts,
+    (cohorts, world): (&Cohorts, &dyn PlacementTruth),
     x: &Array2<f64>,
     w: &[f64],
     test_days: &[usize],
@@ -138,7 +139,7 @@ pub(super) fn tables(
         bounds: &BoundKind::ALL,
         training,
     };
-    let days = placement_days(cohorts, x, w, test_days, Some(&model))?;
+    let days = placement_days(cohorts, world, x, w, test_days, Some(&model))?;
     let patients: f64 = days.iter().map(|d| d.input.observed.len() as f64).sum();
     let per = |v: f64| v / patients;
     let mut tables = Vec::new();
@@ -288,7 +289,7 @@ pub(super) fn tables(
                 })
             })
             .collect();
-        tables.extend(super::placement_tables::tables(cohorts, &placed));
+        tables.extend(super::placement_tables::tables(cohorts, world, &placed));
     }
     let figure = PaperFigure {
         id: "figure_policies".into(),

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::Estimand;
-use crate::data::Dataset;
+use std::sync::Arc;
+
+use crate::data::{Dataset, Unit};
 use crate::Result;
 
 /// A world that can generate samples: a plain function of its parameters and a seed.
@@ -44,11 +46,25 @@ pub struct Sample {
     pub data: Dataset,
     /// What only the simulation knows.
     pub truth: Truth,
-    /// The daily cohorts of a placement world (the hospital world): who was
-    /// placed together, each unit's occupancy and capacity, and each
-    /// patient's survival under any placement of the day's cohort. None for
-    /// worlds without placement days.
-    pub cohorts: Option<hospital::Cohorts>,
+}
+
+/// What a world whose units are placed in cohorts (`Dataset::cohorts`)
+/// knows of any placement: each unit's survival, and a cohort's expected
+/// survivors, congestion included. Stages ask it through this trait, so no
+/// world's types appear in generic code.
+pub trait PlacementTruth: Send + Sync + std::fmt::Debug {
+    /// Survival probability of unit `i` in `unit` when
+    /// `in_internal_medicine` units of its cohort (itself included if placed
+    /// there) go to internal medicine.
+    fn survival(&self, i: usize, unit: Unit, in_internal_medicine: usize) -> f64;
+
+    /// Expected survivors of cohort `day` under `placement` (true = internal
+    /// medicine, one entry per unit of the cohort in row order): the true
+    /// welfare of that placement.
+    fn welfare(&self, day: usize, placement: &[bool]) -> f64;
+
+    /// The concrete truth, for the world that made it.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// A unit's compliance type with respect to a binary instrument.
@@ -82,7 +98,7 @@ impl ComplianceType {
 /// Estimands are computed on each generated sample (the sample ATE, the
 /// sample LATE), so a diagnosand measures how well an estimator recovers the
 /// effect in the data it was given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Truth {
     /// Named sample-level quantities: `ate`, `late`, compliance shares, ...
     pub values: BTreeMap<String, f64>,
@@ -100,6 +116,9 @@ pub struct Truth {
     /// Each unit's compliance type, where the world has an instrument.
     #[serde(skip)]
     pub complier_type: Option<Vec<ComplianceType>>,
+    /// The true welfare of any placement, where units are placed in cohorts.
+    #[serde(skip)]
+    pub placement: Option<Arc<dyn PlacementTruth>>,
 }
 
 impl Truth {

@@ -228,7 +228,7 @@ impl Experiment {
             None => None,
         };
         if raw.estimators.is_empty() && paper.is_none() && raw.policies.is_empty() {
-            let or_paper = if base.kind() == "hospital" {
+            let or_paper = if base.places_cohorts() {
                 "\nor a `[paper]` section, to run the placement paper's pipeline"
             } else {
                 ""
@@ -376,7 +376,7 @@ fn check_paper(
     paper
         .validate()
         .map_err(|e| file.error_at(Some(span), &e.to_string()))?;
-    if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
+    if let Some(cell) = cells.iter().find(|c| !c.sim.places_cohorts()) {
         return Err(file.error_at(
             Some(sim.span()),
             &format!(
@@ -483,7 +483,7 @@ fn parse_policies(
             let entry: PolicyEntry = Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
-            if let Some(cell) = cells.iter().find(|c| c.sim.kind() != "hospital") {
+            if let Some(cell) = cells.iter().find(|c| !c.sim.places_cohorts()) {
                 return Err(file.error_at(
                     Some(sim.span()),
                     &format!(

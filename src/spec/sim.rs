@@ -51,6 +51,13 @@ impl SimSpec {
         }
     }
 
+    /// Whether this world's units are placed in daily cohorts with a known
+    /// true welfare of every placement (what the paper's pipeline and
+    /// placement policies need).
+    pub fn places_cohorts(&self) -> bool {
+        matches!(self, SimSpec::Hospital(_))
+    }
+
     /// The `kind` string of this world.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{encode, Stage, TaskState};
 use crate::bounds::BoundKind;
+use crate::data::Unit;
 use crate::evaluate::placement::PolicySummary;
 use crate::evaluate::placement::{placement_days, summarize_policy, PlacementDay};
 use crate::policy::placement::{Model, PlacementSpec, Training};
 use crate::record::Record;
-use crate::sim::hospital::Unit;
 use crate::sim::Sample;
 use crate::spec::policy::available_bounds;
 use crate::spec::Experiment;
@@ -92,7 +92,11 @@ impl Stage for PlacementStage {
                     .or_insert_with(|| self.build_days(task, key))
                     .as_ref();
                 let summary = built.map_err(String::clone).and_then(|days| {
-                    let cohorts = sample.cohorts.as_ref().ok_or("the sample has no cohorts")?;
+                    let cohorts = sample
+                        .data
+                        .cohorts
+                        .as_deref()
+                        .ok_or("the sample has no cohorts")?;
                     summarize_policy(
                         cohorts,
                         days,
@@ -128,15 +132,21 @@ impl PlacementStage {
         estimator: Option<&str>,
     ) -> std::result::Result<Vec<PlacementDay>, String> {
         let sample: &Sample = &task.sample;
-        let cohorts = sample
-            .cohorts
-            .as_ref()
-            .ok_or("placement policies need a hospital world's cohorts; this sample has none")?;
+        let cohorts = sample.data.cohorts.as_deref().ok_or(
+            "placement policies need a sample whose units are placed in cohorts (a hospital \
+             world's days); this sample has none",
+        )?;
+        let world = sample
+            .truth
+            .placement
+            .as_deref()
+            .ok_or("the world knows no true welfare of a placement")?;
         let data = &sample.data;
         let w = data.w.to_vec();
         let all: Vec<usize> = (0..cohorts.days.len()).collect();
         let Some(name) = estimator else {
-            return placement_days(cohorts, &data.x, &w, &all, None).map_err(|e| e.to_string());
+            return placement_days(cohorts, world, &data.x, &w, &all, None)
+                .map_err(|e| e.to_string());
         };
         let fitted = task.fit(name)?;
         let forest = fitted
@@ -169,7 +179,8 @@ impl PlacementStage {
                 },
             },
         };
-        placement_days(cohorts, &data.x, &w, &all, Some(&model)).map_err(|e: Error| e.to_string())
+        placement_days(cohorts, world, &data.x, &w, &all, Some(&model))
+            .map_err(|e: Error| e.to_string())
     }
 }
 

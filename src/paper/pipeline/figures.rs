@@ -3,8 +3,8 @@
 use crate::bounds::Interval;
 use crate::core::stats::{mean, median};
 use crate::data::Dataset;
+use crate::data::{Cohorts, Unit};
 use crate::paper::{PaperFigure, PaperPanel};
-use crate::sim::hospital::{Cohorts, Unit};
 
 /// A figure with the given labels, series and panels.
 fn figure(

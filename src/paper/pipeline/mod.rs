@@ -18,14 +18,14 @@ use super::{PaperFigure, PaperResult, PaperSpec, PaperTable};
 use crate::bounds::{frequentist, local_bounds, Interval, LocalBounds};
 use crate::core::stats::mean;
 use crate::data::Dataset;
+use crate::data::{Cohorts, Unit};
 use crate::estimate::forest::{
     average_effect, iv_scores, regression_oob, Bins, FittedForest, Nuisances,
 };
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::{Estimate, Estimator};
 use crate::policy::placement::Training;
-use crate::sim::hospital::{Cohorts, Unit};
-use crate::sim::{ComplianceType, Sample, Truth};
+use crate::sim::{ComplianceType, PlacementTruth, Sample, Truth};
 use crate::{Error, Result};
 use figures::{figure_2, figure_3, figure_4, figure_5, figure_6, figure_7};
 use tables::{linear_covariates, row, table_1, table_2, table_3, table_5};
@@ -104,7 +104,7 @@ impl TrainData {
 /// Runs the pipeline; the sample must be of the hospital world with its conditional truth added.
 pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> {
     spec.validate()?;
-    let cohorts = hospital_cohorts(sample)?;
+    let (cohorts, world) = hospital_cohorts(sample)?;
     let data = &sample.data;
     let truth = &sample.truth;
     let z = data.instrument("the paper pipeline")?;
@@ -161,7 +161,8 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         w: &w,
         z: Some(&zt),
     };
-    let (policy_tables, policy_figure) = policies(cohorts, data, &test_days, &forest, training)?;
+    let (policy_tables, policy_figure) =
+        policies(cohorts, world, data, &test_days, &forest, training)?;
     tables.extend(policy_tables);
 
     let tau_hat: Vec<f64> = predictions.iter().map(|p| p.tau).collect();
@@ -177,20 +178,22 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
     Ok(PaperResult { tables, figures })
 }
 
-/// The sample's cohorts; fails unless the sample is of the hospital world
-/// with its conditional truth added.
-fn hospital_cohorts(sample: &Sample) -> Result<&Cohorts> {
-    let cohorts = sample.cohorts.as_ref().ok_or_else(|| {
+/// The sample's cohorts and the truth of their placements; fails unless
+/// the sample is of the hospital world with its conditional truth added.
+fn hospital_cohorts(sample: &Sample) -> Result<(&Cohorts, &dyn PlacementTruth)> {
+    let need = || {
         Error::Spec(
             "the paper pipeline needs a sample of the hospital world (kind = \"hospital\")".into(),
         )
-    })?;
+    };
+    let cohorts = sample.data.cohorts.as_deref().ok_or_else(need)?;
+    let world = sample.truth.placement.as_deref().ok_or_else(need)?;
     if sample.truth.cate.len() != sample.data.n() {
         return Err(Error::Data(
             "the paper pipeline needs the sample's conditional truth; add it first".into(),
         ));
     }
-    Ok(cohorts)
+    Ok((cohorts, world))
 }
 
 /// The linear first stage's R² (W on Z and the covariates) and the linear IV
@@ -262,6 +265,7 @@ fn local_intervals(
 /// forest trained on the train days.
 fn policies(
     cohorts: &Cohorts,
+    world: &dyn PlacementTruth,
     data: &Dataset,
     test_days: &[usize],
     forest: &FittedForest,
@@ -278,7 +282,13 @@ fn policies(
     let busyness = [column(Unit::Surgical)?, column(Unit::InternalMedicine)?];
     let w_all = data.w.to_vec();
     super::policies::tables(
-        cohorts, &data.x, &w_all, test_days, forest, busyness, training,
+        (cohorts, world),
+        &data.x,
+        &w_all,
+        test_days,
+        forest,
+        busyness,
+        training,
     )
 }
 

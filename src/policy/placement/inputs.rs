@@ -9,8 +9,8 @@ use ndarray::Array2;
 use super::{Day, Objective};
 use crate::bounds::{local_bounds, BoundKind};
 use crate::core::stats::Z_95;
+use crate::data::Cohorts;
 use crate::estimate::forest::{FittedForest, Path};
-use crate::sim::hospital::Cohorts;
 use crate::{Error, Result};
 
 /// The training data behind a forest's local bounds: outcome, treatment and

@@ -1,18 +1,21 @@
 //! Drawing a sample of the hospital world: cohort days, patients, placement,
 //! busyness, the instrument, survival and the truth.
 
+use std::sync::Arc;
+
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::Gamma;
 
 use super::admission::{draw_patient, draw_size, Patient, AGE_CENTRE, EMERGENCY};
-use super::calendar::{draw_series, Calendar, Date, HospitalSeries};
-use super::cohorts::{CohortDay, Cohorts, REFERENCE_LOAD};
+use super::calendar::{draw_series, Calendar, HospitalSeries};
+use super::cohorts::{Survival, REFERENCE_LOAD};
 use super::truth::group_means;
 use super::{DiagnosisParams, HospitalParams, HospitalWorld};
 use crate::core::stats::{logistic, logit};
 use crate::data::Dataset;
+use crate::data::{CohortDay, Cohorts, Date};
 use crate::sim::iv::iv_truth;
 use crate::sim::quadrature::gauss_hermite;
 use crate::sim::{ComplianceType, Sample, Sim};
@@ -522,30 +525,30 @@ impl HospitalSim {
             &drawn.diagnosis,
             &truth.tau,
         );
+        let cohorts = Arc::new(Cohorts {
+            hospitals: world.hospitals.keys().cloned().collect(),
+            diagnoses: codes,
+            days: drawn.days,
+            day_of: drawn.day_of,
+            diagnosis: drawn.diagnosis,
+            occupancy: drawn.occupancy,
+            first_date: setup.calendar.date(0),
+        });
+        truth.placement = Some(Arc::new(Survival {
+            cohorts: Arc::clone(&cohorts),
+            risk: drawn.risk,
+            specialization: drawn.specialization,
+            severity: drawn.severity,
+            spillover: world.spillover,
+        }));
         let data = Dataset::new(
             Array1::from(drawn.y),
             Array1::from(drawn.w),
             Some(Array1::from(drawn.z)),
             x,
             self.names.clone(),
-        )?;
-        let cohorts = Cohorts {
-            hospitals: world.hospitals.keys().cloned().collect(),
-            diagnoses: codes,
-            days: drawn.days,
-            day_of: drawn.day_of,
-            diagnosis: drawn.diagnosis,
-            risk: drawn.risk,
-            specialization: drawn.specialization,
-            severity: drawn.severity,
-            spillover: world.spillover,
-            occupancy: drawn.occupancy,
-            first_date: setup.calendar.date(0),
-        };
-        Ok(Sample {
-            data,
-            truth,
-            cohorts: Some(cohorts),
-        })
+        )?
+        .with_cohorts(cohorts)?;
+        Ok(Sample { data, truth })
     }
 }

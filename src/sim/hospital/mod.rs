@@ -18,8 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use calendar::Date;
-pub use cohorts::{CohortDay, Cohorts, Unit, REFERENCE_LOAD};
+pub use cohorts::{Survival, REFERENCE_LOAD};
 pub use generate::HospitalSim;
 
 /// One line on what the world is, for `causim list`.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::cohorts::REFERENCE_LOAD;
+use super::cohorts::{Survival, REFERENCE_LOAD};
 use super::HospitalSim;
 use crate::core::stats::logistic;
 use crate::sim::Sample;
@@ -13,11 +13,19 @@ impl HospitalSim {
     /// Fills the sample's `cate` and `clate` and each group's
     /// `conditional_cate_<code>`.
     pub(super) fn conditional_truth(&self, sample: &mut Sample) -> Result<()> {
-        let cohorts = sample.cohorts.as_ref().ok_or_else(|| {
-            Error::Data(
-                "a hospital sample without its cohorts cannot give conditional truth".into(),
-            )
-        })?;
+        let survival = sample
+            .truth
+            .placement
+            .as_ref()
+            .and_then(|p| p.as_any().downcast_ref::<Survival>())
+            .ok_or_else(|| {
+                Error::Data(
+                    "a hospital sample without its survival model cannot give conditional truth"
+                        .into(),
+                )
+            })?
+            .clone();
+        let cohorts = &survival.cohorts;
         let world = &self.world;
         let (nodes, weights) = &self.quadrature;
         let severity_effect = world.survival.severity;
@@ -32,8 +40,8 @@ impl HospitalSim {
                 x[[i, bcol]] / cohort.capacity[0],
                 x[[i, bcol + 1]] / cohort.capacity[1],
             ];
-            let rest = cohorts.risk[i] + severity_effect * cohorts.severity[i];
-            let gain = cohorts.specialization[i];
+            let rest = survival.risk[i] + severity_effect * survival.severity[i];
+            let gain = survival.specialization[i];
             let spill = world.spillover;
             let effect: f64 = nodes
                 .iter()

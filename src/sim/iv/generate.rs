@@ -83,11 +83,7 @@ impl IvSim {
         }
         let truth = iv_truth(tau, Vec::new(), None, types);
         let data = Dataset::new(y, w, Some(z), x, self.names.clone())?;
-        Ok(Sample {
-            data,
-            truth,
-            cohorts: None,
-        })
+        Ok(Sample { data, truth })
     }
 
     /// A unit's compliance type from its draws and its unobserved `u`, which

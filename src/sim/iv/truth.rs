@@ -221,6 +221,7 @@ pub fn iv_truth(
         cate,
         clate,
         complier_type: Some(types),
+        placement: None,
     }
 }
 

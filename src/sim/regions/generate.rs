@@ -257,8 +257,8 @@ impl Sim for RegionsSim {
                 cate,
                 clate: None,
                 complier_type: None,
+                placement: None,
             },
-            cohorts: None,
         })
     }
 
