@@ -3,12 +3,14 @@
 //!
 //! A researcher declares a world with known truth (`sims/*.toml`) and an
 //! experiment over it (`experiments/*.toml`); causim expands the sweep grid into
-//! tasks, generates one sample per task, runs every estimator on it, records the
-//! results, and summarizes them into diagnosands against the truth.
+//! tasks, generates one sample per task, runs every stage on it (the
+//! estimators, the paper's pipeline, placement and allocation policies),
+//! records each stage's outcome, and summarizes them against the truth.
 //!
 //! Data flow: [`spec::Experiment`] → [`spec::Cell`]s × replications =
-//! [`run::Task`]s → [`sim::Sample`] → [`estimate::Estimate`]s →
-//! [`run::Record`]s → [`evaluate::Diagnosands`] → [`report`].
+//! [`run::Task`]s → [`sim::Sample`] → [`stage::Stage`]s → [`record::Record`]s
+//! → [`summary::Diagnosands`] → [`report`]. The README's design section lists
+//! the floors and which folder may import which.
 
 pub mod bounds;
 pub mod cli;
