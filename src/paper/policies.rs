@@ -122,6 +122,222 @@ impl Totals {
 /// One test day under one setting: each rule's exact and greedy outcomes.
 type DayOutcomes = Vec<(Outcome, Outcome)>;
 
+/// Every rule's exact and greedy placement of each test day under `limit`,
+/// with the day's oracle welfare, solved in parallel and returned in day order.
+fn solve_days(
+    cohorts: &Cohorts,
+    days: &[crate::evaluate::placement::PlacementDay],
+    limit: Option<f64>,
+) -> Vec<Result<(DayOutcomes, f64)>> {
+    days.par_iter()
+        .map(|day| {
+            let named = |e| name_day(cohorts, day.input.day, e);
+            let bests = day.input.bests(limit).map_err(named)?;
+            let oracle = day.oracle(limit).map_err(named)?;
+            let outcomes = RULES
+                .iter()
+                .map(|(_, rule)| {
+                    let exact = day.place(*rule, Solver::Exact, limit, &bests, oracle)?;
+                    let greedy = day.place(*rule, Solver::Greedy, limit, &bests, oracle)?;
+                    Ok((exact, greedy))
+                })
+                .collect::<Result<DayOutcomes>>()
+                .map_err(named)?;
+            Ok((outcomes, oracle))
+        })
+        .collect()
+}
+
+/// One setting's results summed over the test days.
+struct SettingSums {
+    /// Each rule's totals, in `RULES` order.
+    sums: [Totals; 4],
+    /// The oracle's total welfare gain.
+    oracle: f64,
+    /// Welfare max's and frequentist minimax's exact placement of each day.
+    chosen: Vec<[Vec<bool>; 2]>,
+}
+
+/// Sums the days' outcomes in day order (the first failed day is the error).
+fn sum_days(results: Vec<Result<(DayOutcomes, f64)>>) -> Result<SettingSums> {
+    let mut sums = [Totals::default(); 4];
+    let mut oracle = 0.0;
+    let mut chosen = Vec::with_capacity(results.len());
+    for r in results {
+        let (outcomes, o) = r?;
+        oracle += o;
+        for (k, (exact, greedy)) in outcomes.iter().enumerate() {
+            sums[k].add(exact, greedy);
+        }
+        let mut placements = outcomes.into_iter().map(|(exact, _)| exact.placement);
+        chosen.push([
+            placements.next().unwrap_or_default(),
+            placements.next().unwrap_or_default(),
+        ]);
+    }
+    Ok(SettingSums {
+        sums,
+        oracle,
+        chosen,
+    })
+}
+
+/// A table row without a standard error.
+fn row(
+    label: String,
+    published: Option<f64>,
+    estimated: Option<f64>,
+    truth: Option<f64>,
+) -> PaperRow {
+    PaperRow {
+        label,
+        published,
+        estimated,
+        se: None,
+        truth,
+    }
+}
+
+/// One rule's rows of a setting's table: welfare, the three regrets, deaths
+/// prevented, reassignments, the greedy rule's losses and, for minimax
+/// regret, the days not proven optimal.
+fn rule_rows(
+    rows: &mut Vec<PaperRow>,
+    k: usize,
+    (name, rule): &(&str, PlacementRule),
+    s: Totals,
+    published: &[[f64; 4]; 4],
+    patients: f64,
+    days: usize,
+) {
+    let per = |v: f64| v / patients;
+    rows.push(row(
+        format!("{name}: welfare gain per patient"),
+        Some(published[0][k]),
+        Some(per(s.estimated)),
+        Some(per(s.truth)),
+    ));
+    for (b, bound) in BoundKind::ALL.iter().enumerate() {
+        rows.push(row(
+            format!("{name}: {} regret per patient", bound.label()),
+            Some(published[b + 1][k]),
+            Some(per(s.regrets[b])),
+            None,
+        ));
+    }
+    rows.push(row(
+        format!("{name}: deaths prevented per 1,000 patients"),
+        None,
+        Some(1000.0 * per(s.estimated)),
+        Some(1000.0 * per(s.truth)),
+    ));
+    rows.push(row(
+        format!("{name}: share of patients reassigned"),
+        None,
+        Some(per(s.moves)),
+        None,
+    ));
+    rows.push(row(
+        format!("{name}: share of days the greedy rule loses"),
+        None,
+        Some(s.greedy_losses / days as f64),
+        None,
+    ));
+    rows.push(row(
+        format!("{name}: greedy loss per patient (criterion)"),
+        None,
+        Some(per(s.greedy_gap)),
+        None,
+    ));
+    if matches!(rule, PlacementRule::MinimaxRegret(_)) {
+        rows.push(row(
+            format!("{name}: share of days not proven optimal"),
+            None,
+            Some(s.unproven / days as f64),
+            None,
+        ));
+    }
+}
+
+/// A setting's table (every rule's rows, then the oracle's) and its figure
+/// panel of estimated against true deaths prevented per rule.
+fn setting_table(
+    setting: &Setting,
+    summed: &SettingSums,
+    patients: f64,
+    days: usize,
+) -> (PaperTable, PaperPanel) {
+    let per = |v: f64| v / patients;
+    let mut rows = Vec::new();
+    for (k, rule) in RULES.iter().enumerate() {
+        rule_rows(
+            &mut rows,
+            k,
+            rule,
+            summed.sums[k],
+            &setting.published,
+            patients,
+            days,
+        );
+    }
+    rows.push(row(
+        "Oracle (true model): welfare gain per patient".into(),
+        None,
+        None,
+        Some(per(summed.oracle)),
+    ));
+    let panel = PaperPanel {
+        title: Some(match setting.limit {
+            None => "no reassignment limit".to_string(),
+            Some(l) => format!("{:.0}% reassignment limit", 100.0 * l),
+        }),
+        lines: summed
+            .sums
+            .iter()
+            .map(|s| vec![[1000.0 * per(s.estimated), 1000.0 * per(s.truth)]])
+            .collect(),
+    };
+    let number = setting.id.trim_start_matches("table_");
+    let table = PaperTable {
+        id: setting.id.into(),
+        title: format!(
+            "Table {number}: Placement policies on the test days {}",
+            setting.suffix
+        ),
+        note: "Per test patient, against the observed placement. Estimated: by the forest's \
+               effects and local bounds at the busyness each configuration creates (exact \
+               solver, capacities = free beds); a regret is the best welfare at that bound's \
+               lower ends less the policy's. Truth: the same placements' change in the \
+               world's true survival of the whole cohort, congestion included; the oracle \
+               solves for the true model. Greedy: the paper's rule, judged by the exact optima."
+            .into(),
+        rows,
+    };
+    (table, panel)
+}
+
+/// Tables 7-10 of where the unlimited rules put the patients of each test
+/// day with estimated effects.
+fn placement_tables(
+    (cohorts, world): (&Cohorts, &dyn PlacementTruth),
+    days: &[crate::evaluate::placement::PlacementDay],
+    chosen: Vec<[Vec<bool>; 2]>,
+) -> Vec<PaperTable> {
+    let placed: Vec<Placed> = days
+        .iter()
+        .zip(chosen)
+        .filter_map(|(day, placements)| {
+            Some(Placed {
+                day: day.input.day,
+                estimated: day.input.estimated.as_ref()?,
+                observed: &day.input.observed,
+                placements,
+            })
+        })
+        .collect();
+    super::placement_tables::tables(cohorts, world, &placed)
+}
+
 /// Tables 6-12 on the test days, and the figure of estimated against true
 /// welfare gain per policy.
 pub(super) fn tables(
@@ -141,155 +357,20 @@ pub(super) fn tables(
     };
     let days = placement_days(cohorts, world, x, w, test_days, Some(&model))?;
     let patients: f64 = days.iter().map(|d| d.input.observed.len() as f64).sum();
-    let per = |v: f64| v / patients;
     let mut tables = Vec::new();
     let mut panels = Vec::new();
     let mut unlimited = None;
-    for Setting {
-        id,
-        suffix,
-        limit,
-        published,
-    } in SETTINGS
-    {
-        let results: Vec<Result<(DayOutcomes, f64)>> = days
-            .par_iter()
-            .map(|day| {
-                let named = |e| name_day(cohorts, day.input.day, e);
-                let bests = day.input.bests(limit).map_err(named)?;
-                let oracle = day.oracle(limit).map_err(named)?;
-                let outcomes = RULES
-                    .iter()
-                    .map(|(_, rule)| {
-                        let exact = day.place(*rule, Solver::Exact, limit, &bests, oracle)?;
-                        let greedy = day.place(*rule, Solver::Greedy, limit, &bests, oracle)?;
-                        Ok((exact, greedy))
-                    })
-                    .collect::<Result<DayOutcomes>>()
-                    .map_err(named)?;
-                Ok((outcomes, oracle))
-            })
-            .collect();
-        let mut sums = [Totals::default(); 4];
-        let mut oracle = 0.0;
-        let mut chosen = Vec::with_capacity(days.len());
-        for r in results {
-            let (outcomes, o) = r?;
-            oracle += o;
-            for (k, (exact, greedy)) in outcomes.iter().enumerate() {
-                sums[k].add(exact, greedy);
-            }
-            let mut placements = outcomes.into_iter().map(|(exact, _)| exact.placement);
-            chosen.push([
-                placements.next().unwrap_or_default(),
-                placements.next().unwrap_or_default(),
-            ]);
+    for setting in &SETTINGS {
+        let summed = sum_days(solve_days(cohorts, &days, setting.limit))?;
+        let (table, panel) = setting_table(setting, &summed, patients, days.len());
+        panels.push(panel);
+        if setting.limit.is_none() {
+            unlimited = Some(summed.chosen);
         }
-        let row = |label: String, published: Option<f64>, estimated: Option<f64>, truth| PaperRow {
-            label,
-            published,
-            estimated,
-            se: None,
-            truth,
-        };
-        let mut rows = Vec::new();
-        for (k, (name, rule)) in RULES.iter().enumerate() {
-            let s = sums[k];
-            rows.push(row(
-                format!("{name}: welfare gain per patient"),
-                Some(published[0][k]),
-                Some(per(s.estimated)),
-                Some(per(s.truth)),
-            ));
-            for (b, bound) in BoundKind::ALL.iter().enumerate() {
-                rows.push(row(
-                    format!("{name}: {} regret per patient", bound.label()),
-                    Some(published[b + 1][k]),
-                    Some(per(s.regrets[b])),
-                    None,
-                ));
-            }
-            rows.push(row(
-                format!("{name}: deaths prevented per 1,000 patients"),
-                None,
-                Some(1000.0 * per(s.estimated)),
-                Some(1000.0 * per(s.truth)),
-            ));
-            rows.push(row(
-                format!("{name}: share of patients reassigned"),
-                None,
-                Some(per(s.moves)),
-                None,
-            ));
-            rows.push(row(
-                format!("{name}: share of days the greedy rule loses"),
-                None,
-                Some(s.greedy_losses / days.len() as f64),
-                None,
-            ));
-            rows.push(row(
-                format!("{name}: greedy loss per patient (criterion)"),
-                None,
-                Some(per(s.greedy_gap)),
-                None,
-            ));
-            if matches!(rule, PlacementRule::MinimaxRegret(_)) {
-                rows.push(row(
-                    format!("{name}: share of days not proven optimal"),
-                    None,
-                    Some(s.unproven / days.len() as f64),
-                    None,
-                ));
-            }
-        }
-        rows.push(row(
-            "Oracle (true model): welfare gain per patient".into(),
-            None,
-            None,
-            Some(per(oracle)),
-        ));
-        panels.push(PaperPanel {
-            title: Some(match limit {
-                None => "no reassignment limit".to_string(),
-                Some(l) => format!("{:.0}% reassignment limit", 100.0 * l),
-            }),
-            lines: sums
-                .iter()
-                .map(|s| vec![[1000.0 * per(s.estimated), 1000.0 * per(s.truth)]])
-                .collect(),
-        });
-        if limit.is_none() {
-            unlimited = Some(chosen);
-        }
-        let number = id.trim_start_matches("table_");
-        tables.push(PaperTable {
-            id: id.into(),
-            title: format!("Table {number}: Placement policies on the test days {suffix}"),
-            note:
-                "Per test patient, against the observed placement. Estimated: by the forest's \
-                   effects and local bounds at the busyness each configuration creates (exact \
-                   solver, capacities = free beds); a regret is the best welfare at that bound's \
-                   lower ends less the policy's. Truth: the same placements' change in the \
-                   world's true survival of the whole cohort, congestion included; the oracle \
-                   solves for the true model. Greedy: the paper's rule, judged by the exact optima."
-                    .into(),
-            rows,
-        });
+        tables.push(table);
     }
     if let Some(chosen) = unlimited {
-        let placed: Vec<Placed> = days
-            .iter()
-            .zip(chosen)
-            .filter_map(|(day, placements)| {
-                Some(Placed {
-                    day: day.input.day,
-                    estimated: day.input.estimated.as_ref()?,
-                    observed: &day.input.observed,
-                    placements,
-                })
-            })
-            .collect();
-        tables.extend(super::placement_tables::tables(cohorts, world, &placed));
+        tables.extend(placement_tables((cohorts, world), &days, chosen));
     }
     let figure = PaperFigure {
         id: "figure_policies".into(),

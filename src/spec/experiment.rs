@@ -138,108 +138,19 @@ impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment> {
         let file = SourceFile::read(path)?;
         let raw: ExperimentFile = file.parse()?;
-        let name = match raw.name {
-            Some(name) => name,
-            None => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "experiment".to_string()),
-        };
-        if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(file.error_at(
-                None,
-                &format!("`name` \"{name}\" must be a non-empty folder name"),
-            ));
-        }
+        let name = experiment_name(&file, path, raw.name)?;
         if raw.replications == 0 {
             return Err(file.error_at(None, "`replications` must be at least 1"));
         }
-
-        let sim_path = resolve(path, raw.sim.get_ref());
-        let (sim_file, sim) = super::load_sim(&sim_path).map_err(|e| match e {
-            Error::Io { source, .. } => file.error_at(
-                Some(raw.sim.span()),
-                &format!(
-                    "cannot read sim `{}` ({source}); `sim` is a path relative to this file",
-                    sim_path.display()
-                ),
-            ),
-            other => other,
-        })?;
-        let mut base = sim;
-        for (key, value, span) in flatten(&raw.overrides) {
-            base = base
-                .with(&key, value)
-                .map_err(|m| file.error_at(Some(span), &format!("override: {m}")))?;
-        }
-
-        let mut axes: Vec<Axis> = Vec::new();
-        for (key, value, span) in flatten(&raw.sweep) {
-            let values = match value {
-                Value::Array(values) if !values.is_empty() => values,
-                Value::Array(_) => {
-                    return Err(file.error_at(
-                        Some(span),
-                        &format!("sweep `{key}` has no values; give at least one"),
-                    ))
-                }
-                other => {
-                    return Err(file.error_at(
-                        Some(span),
-                        &format!(
-                            "sweep `{key}` must be an array of values, e.g. [0.1, 0.5]; found {}",
-                            other.type_str()
-                        ),
-                    ))
-                }
-            };
-            if axes.iter().any(|a| a.key == key) {
-                return Err(file.error_at(Some(span), &format!("sweep `{key}` is declared twice")));
-            }
-            for value in &values {
-                base.with(&key, value.clone())
-                    .and_then(|sim| sim.build().map_err(|e| e.to_string()))
-                    .map_err(|m| {
-                        let v = display_value(value);
-                        file.error_at(Some(span.clone()), &format!("sweep `{key}` = {v}: {m}"))
-                    })?;
-            }
-            axes.push(Axis { key, values });
-        }
-
-        let mut cells = Vec::new();
-        for (index, values) in grid(&axes).into_iter().enumerate() {
-            let at = |m: String| {
-                file.error_at(
-                    None,
-                    &format!("cell {index} ({}): {m}", describe_cell(&axes, &values)),
-                )
-            };
-            let mut sim = base.clone();
-            for (axis, value) in axes.iter().zip(&values) {
-                sim = sim.with(&axis.key, value.clone()).map_err(at)?;
-            }
-            sim.build().map_err(|e| at(e.to_string()))?;
-            cells.push(Cell { index, values, sim });
-        }
-
+        let (sim_file, base) = base_sim(&file, path, &raw.sim, &raw.overrides)?;
+        let axes = sweep_axes(&file, &base, &raw.sweep)?;
+        let cells = expand_cells(&file, &base, &axes)?;
         let paper = match raw.paper {
             Some(paper) => Some(check_paper(&file, &raw.sim, paper, &cells)?),
             None => None,
         };
         if raw.estimators.is_empty() && paper.is_none() && raw.policies.is_empty() {
-            let or_paper = if base.places_cohorts() {
-                "\nor a `[paper]` section, to run the placement paper's pipeline"
-            } else {
-                ""
-            };
-            return Err(file.error_at(
-                None,
-                &format!(
-                    "no `[[estimators]]`; add at least one, e.g.\n[[estimators]]\n\
-                     kind = \"two_stage_least_squares\"{or_paper}"
-                ),
-            ));
+            return Err(nothing_to_run(&file, &base));
         }
         let estimators = parse_estimators(&file, raw.estimators, &cells)?;
         let (policies, allocations) =
@@ -288,6 +199,129 @@ impl Experiment {
     pub fn cell_label(&self, cell: &Cell) -> String {
         describe_cell(&self.axes, &cell.values)
     }
+}
+
+/// The experiment's name: `name` if set, else the file stem; it names the
+/// report folder, so it must be a non-empty name without path separators.
+fn experiment_name(file: &SourceFile, path: &Path, name: Option<String>) -> Result<String> {
+    let name = match name {
+        Some(name) => name,
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".to_string()),
+    };
+    if name.is_empty() || name.contains(['/', '\\']) {
+        return Err(file.error_at(
+            None,
+            &format!("`name` \"{name}\" must be a non-empty folder name"),
+        ));
+    }
+    Ok(name)
+}
+
+/// The sim file named by `sim` (relative to the experiment) and its sim with
+/// the `[overrides]` applied; an unreadable sim is reported at `sim`.
+fn base_sim(
+    file: &SourceFile,
+    path: &Path,
+    sim: &Spanned<String>,
+    overrides: &SpannedTable,
+) -> Result<(SourceFile, SimSpec)> {
+    let sim_path = resolve(path, sim.get_ref());
+    let (sim_file, mut base) = super::load_sim(&sim_path).map_err(|e| match e {
+        Error::Io { source, .. } => file.error_at(
+            Some(sim.span()),
+            &format!(
+                "cannot read sim `{}` ({source}); `sim` is a path relative to this file",
+                sim_path.display()
+            ),
+        ),
+        other => other,
+    })?;
+    for (key, value, span) in flatten(overrides) {
+        base = base
+            .with(&key, value)
+            .map_err(|m| file.error_at(Some(span), &format!("override: {m}")))?;
+    }
+    Ok((sim_file, base))
+}
+
+/// The `[sweep]` axes in the order written: each a non-empty array of values,
+/// declared once, every value giving a sim that builds on its own.
+fn sweep_axes(file: &SourceFile, base: &SimSpec, sweep: &SpannedTable) -> Result<Vec<Axis>> {
+    let mut axes: Vec<Axis> = Vec::new();
+    for (key, value, span) in flatten(sweep) {
+        let values = match value {
+            Value::Array(values) if !values.is_empty() => values,
+            Value::Array(_) => {
+                return Err(file.error_at(
+                    Some(span),
+                    &format!("sweep `{key}` has no values; give at least one"),
+                ))
+            }
+            other => {
+                return Err(file.error_at(
+                    Some(span),
+                    &format!(
+                        "sweep `{key}` must be an array of values, e.g. [0.1, 0.5]; found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        if axes.iter().any(|a| a.key == key) {
+            return Err(file.error_at(Some(span), &format!("sweep `{key}` is declared twice")));
+        }
+        for value in &values {
+            base.with(&key, value.clone())
+                .and_then(|sim| sim.build().map_err(|e| e.to_string()))
+                .map_err(|m| {
+                    let v = display_value(value);
+                    file.error_at(Some(span.clone()), &format!("sweep `{key}` = {v}: {m}"))
+                })?;
+        }
+        axes.push(Axis { key, values });
+    }
+    Ok(axes)
+}
+
+/// Every cell of the sweep grid, each sim checked to build with all its
+/// axes' values together.
+fn expand_cells(file: &SourceFile, base: &SimSpec, axes: &[Axis]) -> Result<Vec<Cell>> {
+    let mut cells = Vec::new();
+    for (index, values) in grid(axes).into_iter().enumerate() {
+        let at = |m: String| {
+            file.error_at(
+                None,
+                &format!("cell {index} ({}): {m}", describe_cell(axes, &values)),
+            )
+        };
+        let mut sim = base.clone();
+        for (axis, value) in axes.iter().zip(&values) {
+            sim = sim.with(&axis.key, value.clone()).map_err(at)?;
+        }
+        sim.build().map_err(|e| at(e.to_string()))?;
+        cells.push(Cell { index, values, sim });
+    }
+    Ok(cells)
+}
+
+/// The error for an experiment with nothing to run: no estimators, policies
+/// or (on a hospital world, the one it suggests) `[paper]` section.
+fn nothing_to_run(file: &SourceFile, base: &SimSpec) -> Error {
+    let or_paper = if base.places_cohorts() {
+        "\nor a `[paper]` section, to run the placement paper's pipeline"
+    } else {
+        ""
+    };
+    file.error_at(
+        None,
+        &format!(
+            "no `[[estimators]]`; add at least one, e.g.\n[[estimators]]\n\
+             kind = \"two_stage_least_squares\"{or_paper}"
+        ),
+    )
 }
 
 /// Resolves `sim` relative to the experiment file's folder.

@@ -24,8 +24,9 @@
 //!   Lagrangian duality), and a subtree is cut only when a bound proves it
 //!   cannot beat the incumbent. The search visits `(j, k)` in order of their
 //!   root bounds and stops when no bound exceeds the incumbent; the incumbent
-//!   starts from each `(j, k)`'s best combined-gain placement at the bound's
-//!   weight, improved by swaps. Bi-objective selection under a cardinality
+//!   starts as the better of the two single-objective optima and takes each
+//!   `(j, k)`'s best combined-gain placement at the bound's weight, improved
+//!   by swaps, when that is better. Bi-objective selection under a cardinality
 //!   constraint is NP-hard, so the search has a node budget
 //!   ([`NODE_BUDGET`]); a solution found when it runs out is flagged
 //!   `proven = false` rather than passed off as optimal.
@@ -144,7 +145,38 @@ struct TwoObjective<'a> {
     budget: usize,
 }
 
-impl TwoObjective<'_> {
+impl<'a> TwoObjective<'a> {
+    /// The search for one count `j`: each objective's gains at `j` and its
+    /// base at `j` less its best value, the patients in pool order, nothing
+    /// chosen and no budget yet.
+    fn new(problem: &'a Problem, j: usize, best: &[f64], pools: &[Vec<usize>; 2]) -> Self {
+        let n = problem.n;
+        let g = [
+            &problem.objectives[0].gain[j * n..(j + 1) * n],
+            &problem.objectives[1].gain[j * n..(j + 1) * n],
+        ];
+        let c = [
+            problem.objectives[0].base[j] - best[0],
+            problem.objectives[1].base[j] - best[1],
+        ];
+        let order: Vec<(usize, usize)> = pools
+            .iter()
+            .enumerate()
+            .flat_map(|(p, pool)| pool.iter().map(move |&i| (i, p)))
+            .collect();
+        TwoObjective {
+            g,
+            c,
+            order,
+            best: f64::NEG_INFINITY,
+            best_set: None,
+            chosen: vec![false; n],
+            scratch: Vec::with_capacity(n),
+            nodes: 0,
+            budget: 0,
+        }
+    }
+
     /// Upper bound on the best completion from decision `at` on, with
     /// partial sums `s` and `left[p]` slots still open in pool `p`.
     fn bound(&mut self, at: usize, s: [f64; 2], left: [usize; 2]) -> (f64, f64) {
@@ -265,6 +297,9 @@ impl TwoObjective<'_> {
         (value, chosen)
     }
 
+    /// Depth-first branch and bound from decision `at`: partial sums `s`,
+    /// `left[p]` slots open and `remaining[p]` undecided patients in pool `p`;
+    /// records a better complete set in `best` and stops past the node budget.
     fn search(&mut self, at: usize, s: [f64; 2], left: [usize; 2], remaining: [usize; 2]) {
         self.nodes += 1;
         if self.nodes > self.budget {
@@ -301,7 +336,6 @@ impl TwoObjective<'_> {
 /// Solves a day's problem exactly under `criterion` (see the module documentation for why).
 pub fn exact(problem: &Problem, criterion: Criterion) -> Result<Solution> {
     problem.validate(criterion)?;
-    let n = problem.n;
     let pairs = pairs(problem);
     if pairs.is_empty() {
         return Err(crate::Error::Data(
@@ -327,47 +361,58 @@ pub fn exact(problem: &Problem, criterion: Criterion) -> Result<Solution> {
         .map(|(_, p)| (problem.criterion(criterion, &best, p), p.clone()))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .expect("two objectives");
+    let (roots, mut searches) = root_searches(problem, &pairs, &pools, &best, &mut incumbent);
+    let proven = branch_and_bound(&roots, &mut searches, &pools, &mut incumbent);
+    let mut solution = problem.solution(criterion, &best, incumbent.1);
+    solution.proven = proven;
+    Ok(solution)
+}
+
+/// The best placement found so far and its minimax-regret value.
+type Incumbent = (f64, Vec<bool>);
+
+/// One minimax-regret search per `(j, k)` and its root bound `(bound, j, k)`,
+/// with the branching order set by the bound's weight; the incumbent takes a
+/// pair's swap-improved heuristic placement when the pair's root bound could
+/// beat it and the placement does.
+fn root_searches<'a>(
+    problem: &'a Problem,
+    pairs: &[(usize, usize)],
+    pools: &[Vec<usize>; 2],
+    best: &[f64],
+    incumbent: &mut Incumbent,
+) -> (Vec<(f64, usize, usize)>, Vec<TwoObjective<'a>>) {
     let mut roots: Vec<(f64, usize, usize)> = Vec::with_capacity(pairs.len());
     let mut searches = Vec::with_capacity(pairs.len());
-    for &(j, k) in &pairs {
-        let g = [
-            &problem.objectives[0].gain[j * n..(j + 1) * n],
-            &problem.objectives[1].gain[j * n..(j + 1) * n],
-        ];
-        let c = [
-            problem.objectives[0].base[j] - best[0],
-            problem.objectives[1].base[j] - best[1],
-        ];
-        let order: Vec<(usize, usize)> = pools
-            .iter()
-            .enumerate()
-            .flat_map(|(p, pool)| pool.iter().map(move |&i| (i, p)))
-            .collect();
-        let mut bb = TwoObjective {
-            g,
-            c,
-            order,
-            best: f64::NEG_INFINITY,
-            best_set: None,
-            chosen: vec![false; n],
-            scratch: Vec::with_capacity(n),
-            nodes: 0,
-            budget: 0,
-        };
+    for &(j, k) in pairs {
+        let mut bb = TwoObjective::new(problem, j, best, pools);
         let left = [k, j - k];
         let (root, l) = bb.bound(0, [0.0, 0.0], left);
         // Branch on patients by the combined gain at the bound's weight.
+        let g = bb.g;
         let key = |i: usize| l * g[0][i] + (1.0 - l) * g[1][i];
         bb.order.sort_by(|a, b| key(b.0).total_cmp(&key(a.0)));
         if root > incumbent.0 + EPS {
             let (value, set) = bb.heuristic(l, left);
             if value > incumbent.0 + EPS {
-                incumbent = (value, set);
+                *incumbent = (value, set);
             }
         }
         roots.push((root, j, k));
         searches.push(bb);
     }
+    (roots, searches)
+}
+
+/// Runs the searches in order of descending root bound, each starting from
+/// the incumbent and improving it, until no root bound beats the incumbent or
+/// the shared [`NODE_BUDGET`] runs out; whether the incumbent is proven optimal.
+fn branch_and_bound(
+    roots: &[(f64, usize, usize)],
+    searches: &mut [TwoObjective<'_>],
+    pools: &[Vec<usize>; 2],
+    incumbent: &mut Incumbent,
+) -> bool {
     let mut by_bound: Vec<usize> = (0..roots.len()).collect();
     by_bound.sort_by(|&a, &b| roots[b].0.total_cmp(&roots[a].0));
     let mut spent = 0;
@@ -389,7 +434,7 @@ pub fn exact(problem: &Problem, criterion: Criterion) -> Result<Solution> {
         }
         if let Some(set) = bb.best_set.take() {
             if bb.best > incumbent.0 + EPS {
-                incumbent = (bb.best, set);
+                *incumbent = (bb.best, set);
             }
         }
         if spent >= NODE_BUDGET {
@@ -397,7 +442,5 @@ pub fn exact(problem: &Problem, criterion: Criterion) -> Result<Solution> {
             break;
         }
     }
-    let mut solution = problem.solution(criterion, &best, incumbent.1);
-    solution.proven = proven;
-    Ok(solution)
+    proven
 }

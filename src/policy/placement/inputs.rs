@@ -133,7 +133,6 @@ fn effects(
     days: &[usize],
     model: &Model<'_>,
 ) -> Result<Vec<Effects>> {
-    let x = x.as_standard_layout();
     let cells = cell_columns(model)?;
     let leaf_means = match &cells {
         Some(columns) => {
@@ -142,6 +141,34 @@ fn effects(
         }
         None => None,
     };
+    let predicted = predict_paths(cohorts, x, days, model, leaf_means.as_ref())?;
+    let mut out = Vec::with_capacity(days.len());
+    let mut first = 0;
+    for &d in days {
+        let n = cohorts.days[d].size();
+        out.push(day_effects(
+            &predicted,
+            first,
+            n,
+            model.bounds,
+            leaf_means.as_ref(),
+        )?);
+        first += n;
+    }
+    Ok(out)
+}
+
+/// The forest's predictions along every patient's path of `days`, day by
+/// day in patient order: the patient's covariates with the [surgical,
+/// internal-medicine] busyness of each count of its day.
+fn predict_paths(
+    cohorts: &Cohorts,
+    x: &Array2<f64>,
+    days: &[usize],
+    model: &Model<'_>,
+    leaf_means: Option<&crate::estimate::forest::LeafMeans>,
+) -> Result<crate::estimate::forest::PathPredictions> {
+    let x = x.as_standard_layout();
     // The busyness of [surgical, internal medicine] at each count, per day.
     let steps: Vec<Vec<f64>> = days
         .iter()
@@ -164,53 +191,58 @@ fn effects(
             });
         }
     }
-    let predicted = model
+    model
         .forest
-        .predict_paths(&model.busyness, &paths, leaf_means.as_ref())?;
-    let mut out = Vec::with_capacity(days.len());
-    let mut first = 0;
-    for &d in days {
-        let n = cohorts.days[d].size();
-        // Path `first + i`, step `j` is patient i at count j.
-        let at = |i: usize, j: usize| predicted.offsets[first + i] + j;
-        let mut tau = vec![0.0; (n + 1) * n];
-        let mut clipped = 0;
-        let mut lower: Vec<(BoundKind, Vec<f64>)> = model
-            .bounds
-            .iter()
-            .map(|&b| (b, vec![0.0; (n + 1) * n]))
-            .collect();
-        for i in 0..n {
-            for j in 0..=n {
-                let r = at(i, j);
-                let p = predicted.predictions[r];
-                if !(EFFECT_RANGE.0..=EFFECT_RANGE.1).contains(&p.tau) {
-                    clipped += 1;
-                }
-                tau[j * n + i] = clip(p.tau);
-                let local = match &leaf_means {
-                    Some(m) => Some(bounds_from_cells(
-                        &predicted.means[r * m.columns()..(r + 1) * m.columns()],
-                    )?),
-                    None => None,
-                };
-                for (b, ends) in &mut lower {
-                    ends[j * n + i] = clip(match (*b, &local) {
-                        (BoundKind::Manski, Some(l)) => l.manski.lower,
-                        (BoundKind::BalkePearl, Some(l)) => l.balke_pearl.lower,
-                        _ => p.tau - Z_95 * p.variance.max(0.0).sqrt(),
-                    });
-                }
+        .predict_paths(&model.busyness, &paths, leaf_means)
+}
+
+/// One day's [`Effects`] from its `n` patients' paths, which start at path
+/// `first` of `predicted`: the clipped effects, and each requested lower
+/// bound (the local Manski or Balke-Pearl bound from the cell masses with
+/// leaf means, else the effect less its 95% margin), clipped.
+fn day_effects(
+    predicted: &crate::estimate::forest::PathPredictions,
+    first: usize,
+    n: usize,
+    bounds: &[BoundKind],
+    leaf_means: Option<&crate::estimate::forest::LeafMeans>,
+) -> Result<Effects> {
+    // Path `first + i`, step `j` is patient i at count j.
+    let at = |i: usize, j: usize| predicted.offsets[first + i] + j;
+    let mut tau = vec![0.0; (n + 1) * n];
+    let mut clipped = 0;
+    let mut lower: Vec<(BoundKind, Vec<f64>)> = bounds
+        .iter()
+        .map(|&b| (b, vec![0.0; (n + 1) * n]))
+        .collect();
+    for i in 0..n {
+        for j in 0..=n {
+            let r = at(i, j);
+            let p = predicted.predictions[r];
+            if !(EFFECT_RANGE.0..=EFFECT_RANGE.1).contains(&p.tau) {
+                clipped += 1;
+            }
+            tau[j * n + i] = clip(p.tau);
+            let local = match leaf_means {
+                Some(m) => Some(bounds_from_cells(
+                    &predicted.means[r * m.columns()..(r + 1) * m.columns()],
+                )?),
+                None => None,
+            };
+            for (b, ends) in &mut lower {
+                ends[j * n + i] = clip(match (*b, &local) {
+                    (BoundKind::Manski, Some(l)) => l.manski.lower,
+                    (BoundKind::BalkePearl, Some(l)) => l.balke_pearl.lower,
+                    _ => p.tau - Z_95 * p.variance.max(0.0).sqrt(),
+                });
             }
         }
-        first += n;
-        out.push(Effects {
-            tau,
-            lower,
-            clipped,
-        });
     }
-    Ok(out)
+    Ok(Effects {
+        tau,
+        lower,
+        clipped,
+    })
 }
 
 /// Builds each selected day as a policy sees it: its observed placement,
