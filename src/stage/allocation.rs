@@ -2,9 +2,7 @@
 //! budget across the sample's regions from its estimator's effects, judged
 //! by the world's per-region effects (a failure is recorded with the policy).
 
-use serde::{Deserialize, Serialize};
-
-use super::{encode, Stage, TaskState};
+use super::{encode, PolicyOutcome, Stage, TaskState};
 use crate::core::seed;
 use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
 use crate::policy::allocation::AllocationSpec;
@@ -56,18 +54,7 @@ impl Stage for AllocationStage {
                     evaluate_allocation(policy, &sample.data, &sample.truth.tau, estimate, seed)
                         .map_err(|e| e.to_string())
                 });
-                match summary {
-                    Ok(summary) => AllocationResult {
-                        policy: policy.name.clone(),
-                        summary: Some(summary),
-                        error: None,
-                    },
-                    Err(e) => AllocationResult {
-                        policy: policy.name.clone(),
-                        summary: None,
-                        error: Some(format!("policy `{}`: {e}", policy.name)),
-                    },
-                }
+                PolicyOutcome::new(&policy.name, summary)
             })
             .collect();
         encode(NAME, &results)
@@ -80,15 +67,5 @@ pub fn results(record: &Record) -> Result<Vec<AllocationResult>> {
     record.outcome(NAME).unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// One allocation policy's outcome on one task: its results, or the reason it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AllocationResult {
-    /// The policy's label in the experiment.
-    pub policy: String,
-    /// Its results, when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<AllocationSummary>,
-    /// Why it failed (its estimator failed, the floor does not fit the budget, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// One allocation policy's outcome on one task.
+pub type AllocationResult = PolicyOutcome<AllocationSummary>;

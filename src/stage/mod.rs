@@ -102,6 +102,41 @@ impl<'a> TaskState<'a> {
     }
 }
 
+/// One policy's outcome on one task: its summary, or the reason it failed
+/// (its estimator failed, a day's cohort cannot be placed, the floor does
+/// not fit the budget, ...). Placement and allocation share it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(bound(deserialize = "S: serde::Deserialize<'de>"))]
+pub struct PolicyOutcome<S> {
+    /// The policy's label in the experiment.
+    pub policy: String,
+    /// Its results, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<S>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl<S> PolicyOutcome<S> {
+    /// The outcome of the policy named `name`; a failure is prefixed with
+    /// the policy's name.
+    pub fn new(name: &str, result: std::result::Result<S, String>) -> Self {
+        match result {
+            Ok(summary) => PolicyOutcome {
+                policy: name.to_string(),
+                summary: Some(summary),
+                error: None,
+            },
+            Err(e) => PolicyOutcome {
+                policy: name.to_string(),
+                summary: None,
+                error: Some(format!("policy `{name}`: {e}")),
+            },
+        }
+    }
+}
+
 /// Encodes a stage's outcome for the record.
 pub(crate) fn encode<T: serde::Serialize>(name: &str, outcome: &T) -> Result<serde_json::Value> {
     serde_json::to_value(outcome)

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::{encode, Stage, TaskState};
+use super::{encode, PolicyOutcome, Stage, TaskState};
 use crate::bounds::BoundKind;
 use crate::data::Unit;
 use crate::evaluate::placement::PolicySummary;
@@ -106,18 +104,7 @@ impl Stage for PlacementStage {
                     )
                     .map_err(|e| e.to_string())
                 });
-                match summary {
-                    Ok(summary) => PolicyResult {
-                        policy: policy.name.clone(),
-                        summary: Some(summary),
-                        error: None,
-                    },
-                    Err(e) => PolicyResult {
-                        policy: policy.name.clone(),
-                        summary: None,
-                        error: Some(format!("policy `{}`: {e}", policy.name)),
-                    },
-                }
+                PolicyOutcome::new(&policy.name, summary)
             })
             .collect();
         encode(NAME, &results)
@@ -190,16 +177,5 @@ pub fn results(record: &Record) -> Result<Vec<PolicyResult>> {
     record.outcome(NAME).unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// One placement policy's outcome on one task: its results over the
-/// sample's days, or the reason it failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicyResult {
-    /// The policy's label in the experiment.
-    pub policy: String,
-    /// Its results per patient, when it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<PolicySummary>,
-    /// Why it failed (its estimator failed, a day's cohort cannot be placed, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// One placement policy's outcome on one task.
+pub type PolicyResult = PolicyOutcome<PolicySummary>;
