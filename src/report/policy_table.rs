@@ -65,9 +65,13 @@ pub(super) struct PolicyGroup {
 /// The shared table: the CSV, and for HTML the groups, the first failure
 /// and the figure (when any policy has a point to draw).
 pub(super) struct PolicyTable {
+    /// The raw table, a row per cell and policy that has records.
     pub csv: Csv,
+    /// The formatted rows, grouped by cell.
     pub groups: Vec<PolicyGroup>,
+    /// The first failure, in cell then policy order.
     pub first_error: Option<String>,
+    /// The figure of promised against true gain, when it has a point.
     pub svg: Option<String>,
 }
 

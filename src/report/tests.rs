@@ -371,6 +371,18 @@ fn text_axes_and_unswept_experiments_plot() {
 }
 
 #[test]
+fn sections_have_distinct_ids() {
+    let mut ids: Vec<&str> = super::SECTIONS.iter().map(|s| s.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        super::SECTIONS.len(),
+        "each id names one partial"
+    );
+}
+
+#[test]
 fn folder_without_manifest_is_an_error() {
     let root = std::env::temp_dir().join(format!("causim-report-{}-none", std::process::id()));
     std::fs::create_dir_all(&root).expect("temp folder");
