@@ -4,13 +4,15 @@
 //! two values or more), one figure per diagnosand instead places the
 //! estimators side by side on x, so the plots still compare them. The
 //! per-unit diagnosands get figures of their own, with only the estimators
-//! that estimate per-unit effects (forests) as series.
+//! that estimate per-unit effects (forests) as series. The section is the
+//! report's "Plots".
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use super::plot::{render_svg, Figure, Panel, Point};
+use super::section::{Rendered, ReportInput, Section};
 use super::tables::show_value;
 use crate::core::stats::Z_95;
 use crate::spec::Experiment;
@@ -20,7 +22,7 @@ use crate::Result;
 /// One rendered figure: an anchor, the diagnosand's name for the contents,
 /// a caption saying how to read it, and the SVG markup.
 #[derive(Debug, Serialize)]
-pub(super) struct FigureView {
+struct FigureView {
     pub id: String,
     pub name: String,
     pub caption: String,
@@ -29,7 +31,7 @@ pub(super) struct FigureView {
 
 /// The figures drawn against one axis (or across estimators).
 #[derive(Debug, Serialize)]
-pub(super) struct FigureGroup {
+struct FigureGroup {
     pub id: String,
     pub title: String,
     pub figures: Vec<FigureView>,
@@ -89,17 +91,48 @@ impl Series {
     }
 }
 
+/// The plots section; hidden when the experiment has no estimators.
+pub(super) struct Plots;
+
+/// What the plots partial shows: the figures, grouped by axis.
+#[derive(Debug, Serialize)]
+struct View {
+    plots: Vec<FigureGroup>,
+}
+
+impl Section for Plots {
+    fn id(&self) -> &'static str {
+        "plots"
+    }
+
+    fn template(&self) -> &'static str {
+        include_str!("templates/sections/plots.html.tera")
+    }
+
+    fn render(&self, input: &ReportInput) -> Result<Option<Rendered>> {
+        if input.experiment.estimators.is_empty() {
+            return Ok(None);
+        }
+        let plots = figures(&input.experiment, &input.diagnosands)?;
+        Rendered::new(View { plots }, Vec::new()).map(Some)
+    }
+}
+
+/// The diagnosands looked up by (cell, estimator).
+type ByCell<'a> = HashMap<(usize, &'a str), &'a Diagnosands>;
+
+/// The sets of figures: each list of diagnosands with the estimators that
+/// have them as series.
+type Sets<'a> = [(&'static [(&'static str, &'static str)], &'a Series)];
+
 /// Every figure of the report, grouped by axis; empty when nothing was
 /// recorded. The per-unit diagnosands follow the others, with only the
 /// estimators that have them as series, and are left out when none has.
-pub(super) fn figures(
-    experiment: &Experiment,
-    diagnosands: &[Diagnosands],
-) -> Result<Vec<FigureGroup>> {
+fn figures(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Result<Vec<FigureGroup>> {
     if diagnosands.is_empty() {
         return Ok(Vec::new());
     }
-    let by: HashMap<(usize, &str), &Diagnosands> = diagnosands
+    let by: ByCell<'_> = diagnosands
         .iter()
         .map(|d| ((d.cell, d.estimator.as_str()), d))
         .collect();
@@ -117,71 +150,86 @@ pub(super) fn figures(
     let swept: Vec<usize> = (0..experiment.axes.len())
         .filter(|&a| experiment.axes[a].values.len() > 1)
         .collect();
-    let mut groups = Vec::new();
     if swept.is_empty() {
-        let mut figures = Vec::new();
-        for &(keys, series) in &sets {
-            for (key, description) in keys {
-                let lines = series
-                    .names
-                    .iter()
-                    .enumerate()
-                    .map(|(k, name)| {
-                        point(k as f64, by.get(&(0, name.as_str())), key)
-                            .into_iter()
-                            .collect()
-                    })
-                    .collect();
-                let panel = Panel { title: None, lines };
-                let figure = Figure {
-                    title: format!("{}: {description}", label(key)),
-                    x_label: "estimator".into(),
-                    y_label: label(key).into(),
-                    series: series.names.clone(),
-                    colours: Some(series.slots.clone()),
-                    categories: Some(series.names.clone()),
-                    reference: ideal(key),
-                    log_y: false,
-                    diagonal: false,
-                    panels: vec![panel],
-                };
-                push(&mut figures, format!("plot-{key}"), key, figure)?;
-            }
-        }
-        groups.push(FigureGroup {
-            id: "plots-estimators".into(),
-            title: "across estimators".into(),
-            figures,
-        });
-        return Ok(groups);
+        return Ok(vec![across_estimators(&sets, &by)?]);
     }
-    for &a in &swept {
-        let axis = &experiment.axes[a];
-        let mut figures = Vec::new();
-        for &(keys, series) in &sets {
-            for (key, description) in keys {
-                let figure = Figure {
-                    title: format!("{} by {}: {description}", label(key), axis.key),
-                    x_label: axis.key.clone(),
-                    y_label: label(key).into(),
-                    series: series.names.clone(),
-                    colours: Some(series.slots.clone()),
-                    categories: categories(&axis.values),
-                    reference: ideal(key),
-                    log_y: false,
-                    diagonal: false,
-                    panels: panels(experiment, a, &series.names, &by, key),
-                };
-                push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
-            }
+    swept
+        .iter()
+        .map(|&a| against_axis(experiment, a, &sets, &by))
+        .collect()
+}
+
+/// When nothing is swept: one figure per diagnosand with the estimators
+/// side by side on x.
+fn across_estimators(sets: &Sets<'_>, by: &ByCell<'_>) -> Result<FigureGroup> {
+    let mut figures = Vec::new();
+    for &(keys, series) in sets {
+        for (key, description) in keys {
+            let lines = series
+                .names
+                .iter()
+                .enumerate()
+                .map(|(k, name)| {
+                    point(k as f64, by.get(&(0, name.as_str())), key)
+                        .into_iter()
+                        .collect()
+                })
+                .collect();
+            let panel = Panel { title: None, lines };
+            let figure = Figure {
+                title: format!("{}: {description}", label(key)),
+                x_label: "estimator".into(),
+                y_label: label(key).into(),
+                series: series.names.clone(),
+                colours: Some(series.slots.clone()),
+                categories: Some(series.names.clone()),
+                reference: ideal(key),
+                log_y: false,
+                diagonal: false,
+                panels: vec![panel],
+            };
+            push(&mut figures, format!("plot-{key}"), key, figure)?;
         }
-        groups.push(FigureGroup {
-            id: format!("plots-{a}"),
-            title: format!("against {}", axis.key),
-            figures,
-        });
     }
-    Ok(groups)
+    Ok(FigureGroup {
+        id: "plots-estimators".into(),
+        title: "across estimators".into(),
+        figures,
+    })
+}
+
+/// The figures against swept axis `a`: one per diagnosand, one line per
+/// estimator, one panel per combination of the other axes' values.
+fn against_axis(
+    experiment: &Experiment,
+    a: usize,
+    sets: &Sets<'_>,
+    by: &ByCell<'_>,
+) -> Result<FigureGroup> {
+    let axis = &experiment.axes[a];
+    let mut figures = Vec::new();
+    for &(keys, series) in sets {
+        for (key, description) in keys {
+            let figure = Figure {
+                title: format!("{} by {}: {description}", label(key), axis.key),
+                x_label: axis.key.clone(),
+                y_label: label(key).into(),
+                series: series.names.clone(),
+                colours: Some(series.slots.clone()),
+                categories: categories(&axis.values),
+                reference: ideal(key),
+                log_y: false,
+                diagonal: false,
+                panels: panels(experiment, a, &series.names, by, key),
+            };
+            push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
+        }
+    }
+    Ok(FigureGroup {
+        id: format!("plots-{a}"),
+        title: format!("against {}", axis.key),
+        figures,
+    })
 }
 
 /// Whether the plotted values are all positive and span more than a factor
@@ -250,7 +298,7 @@ fn panels(
     experiment: &Experiment,
     a: usize,
     names: &[String],
-    by: &HashMap<(usize, &str), &Diagnosands>,
+    by: &ByCell<'_>,
     key: &str,
 ) -> Vec<Panel> {
     let axes = &experiment.axes;

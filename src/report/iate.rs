@@ -6,12 +6,45 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::tables::{axis_keys, axis_values, mc_raw, mc_text, Csv, McText};
+use super::section::{Rendered, ReportInput, Section};
+use super::tables::{cell_header, cell_values, mc_raw, mc_text, notes, Csv, McText, Note};
 use crate::spec::Experiment;
 use crate::summary::{Diagnosands, IATE_DIAGNOSANDS};
+use crate::Result;
 
 /// The file name of the per-unit effects table inside a report folder.
-pub(super) const CSV: &str = "iate.csv";
+const CSV: &str = "iate.csv";
+
+/// The per-unit effects section; hidden when no estimator has per-unit effects.
+pub(super) struct PerUnit;
+
+/// What the per-unit partial shows: the groups and the legend.
+#[derive(Debug, Serialize)]
+struct View {
+    iate: Vec<IateGroup>,
+    iate_notes: Vec<Note>,
+}
+
+impl Section for PerUnit {
+    fn id(&self) -> &'static str {
+        "iate"
+    }
+
+    fn template(&self) -> &'static str {
+        include_str!("templates/sections/iate.html.tera")
+    }
+
+    fn render(&self, input: &ReportInput) -> Result<Option<Rendered>> {
+        let Some((csv, iate)) = table(&input.experiment, &input.diagnosands) else {
+            return Ok(None);
+        };
+        let view = View {
+            iate,
+            iate_notes: notes(IATE_DIAGNOSANDS),
+        };
+        Rendered::new(view, vec![csv]).map(Some)
+    }
+}
 
 /// Per-unit coverage below this is flagged: forests' per-unit CIs are
 /// expected to undercover slightly, so the bar is lower than for the ATE.
@@ -22,7 +55,7 @@ const HIGH_COVERAGE: f64 = 0.99;
 /// One estimator's per-unit diagnosands in one cell, formatted; `None`
 /// where undefined (every fit failed, or no per-unit standard errors).
 #[derive(Debug, Serialize)]
-pub(super) struct IateRow {
+struct IateRow {
     pub estimator: String,
     pub estimand: String,
     pub rmse: Option<McText>,
@@ -32,17 +65,14 @@ pub(super) struct IateRow {
 
 /// The per-unit rows of one cell under its label; empty when not run yet.
 #[derive(Debug, Serialize)]
-pub(super) struct IateGroup {
+struct IateGroup {
     pub label: String,
     pub rows: Vec<IateRow>,
 }
 
 /// The per-unit effects table, with a row per cell and estimator that has
 /// per-unit effects in some cell; `None` when no estimator has any.
-pub(super) fn table(
-    experiment: &Experiment,
-    diagnosands: &[Diagnosands],
-) -> Option<(Csv, Vec<IateGroup>)> {
+fn table(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Option<(Csv, Vec<IateGroup>)> {
     let per_unit: HashSet<&str> = diagnosands
         .iter()
         .filter(|d| d.iate_rmse.is_some())
@@ -51,8 +81,7 @@ pub(super) fn table(
     if per_unit.is_empty() {
         return None;
     }
-    let mut header: Vec<String> = vec!["cell".into()];
-    header.extend(axis_keys(experiment));
+    let mut header = cell_header(experiment);
     header.extend(["estimator", "estimand"].map(String::from));
     for (key, _) in IATE_DIAGNOSANDS {
         header.push(key.to_string());
@@ -69,8 +98,7 @@ pub(super) fn table(
             .iter()
             .filter(|d| d.cell == cell.index && per_unit.contains(d.estimator.as_str()))
         {
-            let mut row = vec![cell.index.to_string()];
-            row.extend(axis_values(cell));
+            let mut row = cell_values(cell);
             row.extend([d.estimator.clone(), d.estimand.label().to_string()]);
             for (key, _) in IATE_DIAGNOSANDS {
                 row.extend(mc_raw(d.get(key)));

@@ -1,13 +1,29 @@
 //! The HTML report: re-rendered from a report folder alone (the manifest and
 //! the recorded results), as one self-contained `index.html` with inline CSS
 //! and inline SVG plots, and every table also written as CSV beside it.
+//!
+//! The page is a fan-out over [`Section`]s: each section (one file here, one
+//! template partial in `templates/sections/`) is given the same
+//! [`ReportInput`] and returns its context and its CSV files, or `None` to
+//! be hidden. The page template shows each section's entry in the contents
+//! and then each section, in the order of [`SECTIONS`]; [`render`] writes
+//! every section's CSVs and removes any other CSV left in the folder. Adding
+//! a section is one new file implementing [`Section`], one partial, and one
+//! line in [`SECTIONS`].
 
 mod allocation;
+mod cells;
+mod diagnosands;
+mod diagnostics;
+mod estimates;
 mod figures;
 mod iate;
 mod paper;
 pub mod plot;
 mod policies;
+mod policy_table;
+mod section;
+mod spec;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -16,16 +32,29 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::record::load_records;
-use crate::spec::Experiment;
-use crate::summary::{summarize, truth_means};
 use crate::{Error, Result};
+use section::{write_csvs, Rendered, ReportInput, Section};
+use tables::record_counts;
 
-/// The report's template, embedded so the binary needs no files at run time.
+/// The page's template, embedded so the binary needs no files at run time.
 const TEMPLATE: &str = include_str!("templates/report.html.tera");
 
 /// The file name of the rendered report inside a report folder.
 pub const INDEX: &str = "index.html";
+
+/// The report's sections, in page order: the registry a new section joins.
+const SECTIONS: &[&dyn Section] = &[
+    &paper::Paper,
+    &cells::Cells,
+    &policies::Placement,
+    &allocation::Allocation,
+    &diagnosands::DiagnosandTable,
+    &iate::PerUnit,
+    &diagnostics::Diagnostics,
+    &figures::Plots,
+    &estimates::Estimates,
+    &spec::Spec,
+];
 
 /// The line under the title: how much of the experiment has run.
 #[derive(Debug, Serialize)]
@@ -37,52 +66,29 @@ struct Summary {
     paper: bool,
     recorded: usize,
     total: usize,
+    /// Estimator fits that failed.
     failures: usize,
+    /// Tasks in which the paper's pipeline failed.
+    paper_failures: usize,
     cells_pending: usize,
 }
 
-/// An estimator as listed under "Spec as run".
+/// One shown section as the page places it: its entry in the contents and
+/// its body, both rendered HTML.
 #[derive(Debug, Serialize)]
-struct EstimatorView {
-    name: String,
-    kind: String,
-    estimand: String,
+struct PageSection {
+    contents: String,
+    body: String,
 }
 
-/// A diagnosand's key and what it measures, for the legend under the table.
+/// Everything the page template shows.
 #[derive(Debug, Serialize)]
-struct Note {
-    key: String,
-    description: String,
-}
-
-/// Everything the template shows.
-#[derive(Debug, Serialize)]
-struct Context {
+struct Page {
     title: String,
     description: Option<String>,
     name: String,
-    seed: String,
     summary: Summary,
-    /// The placement paper's section; `None` hides it.
-    paper: Option<paper::PaperView>,
-    /// The placement policies' section; `None` hides it.
-    policies: Option<policies::PolicyView>,
-    /// The allocation policies' section; `None` hides it.
-    allocations: Option<allocation::AllocationView>,
-    cells: tables::HtmlTable,
-    diagnosands: Vec<tables::DiagnosandGroup>,
-    /// The per-unit effects table; `None` hides its section.
-    iate: Option<Vec<iate::IateGroup>>,
-    diagnostics: Vec<tables::DiagnosticsTable>,
-    plots: Vec<figures::FigureGroup>,
-    estimators: Vec<EstimatorView>,
-    /// The `[paper]` settings in words, when the experiment has them.
-    paper_settings: Option<String>,
-    diagnosand_notes: Vec<Note>,
-    iate_notes: Vec<Note>,
-    experiment_source: String,
-    sim_source: String,
+    sections: Vec<PageSection>,
 }
 
 /// A template error with its causes (tera puts the useful part in the source chain).
@@ -97,95 +103,89 @@ fn template_error(e: tera::Error) -> Error {
     Error::Report(message)
 }
 
-/// The notes of a list of (key, description) diagnosands.
-fn notes(diagnosands: &[(&str, &str)]) -> Vec<Note> {
-    diagnosands
-        .iter()
-        .map(|(key, description)| Note {
-            key: key.to_string(),
-            description: description.to_string(),
-        })
-        .collect()
+/// The template name of a section's partial.
+fn partial(section: &dyn Section) -> String {
+    format!("sections/{}.html", section.id())
 }
 
-/// Removes a file left by an earlier render that this one does not write.
-fn remove_stale(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
-        _ => Ok(()),
+/// The page template and every section's partial, autoescaped.
+fn templates() -> Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report.html", TEMPLATE)
+        .map_err(template_error)?;
+    for section in SECTIONS {
+        tera.add_raw_template(&partial(*section), section.template())
+            .map_err(template_error)?;
     }
+    tera.autoescape_on(vec![".html"]);
+    Ok(tera)
 }
 
-/// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
-/// from its manifest and results alone: writes `cells.csv`, `diagnosands.csv`,
-/// `diagnostics.csv` and `estimates.csv` (when the experiment has estimators),
-/// `iate.csv` (only when some estimator has per-unit effects), `policies.csv`
-/// (only when the experiment has placement policies), one
-/// `paper_<id>.csv` per table of the placement paper (when the records carry
-/// the paper pipeline's results) and `index.html` there, removing such files
-/// left by an earlier render that this one does not write, and returns the
-/// path of `index.html`. Cells without records yet are shown as not run.
-pub fn render(dir: &Path) -> Result<PathBuf> {
-    let experiment = Experiment::recorded(dir)?;
-    let records = load_records(dir)?;
-    let diagnosands = summarize(&experiment, &records)?;
-    let truths = truth_means(&records);
+/// A section's contents entry and body, from its partial and context.
+fn place(tera: &tera::Tera, section: &dyn Section, rendered: &Rendered) -> Result<PageSection> {
+    let mut context =
+        tera::Context::from_value(rendered.context.clone()).map_err(template_error)?;
+    let mut part = |part: &str| {
+        context.insert("part", part);
+        tera.render(&partial(section), &context)
+            .map_err(template_error)
+    };
+    Ok(PageSection {
+        contents: part("contents")?,
+        body: part("body")?,
+    })
+}
 
-    let (cells_csv, cells) = tables::cells(&experiment, &records, &truths);
-    let (diagnosands_csv, diagnosand_groups) = tables::diagnosands(&experiment, &diagnosands);
-    let results = records
-        .iter()
-        .map(crate::stage::estimators::results)
-        .collect::<Result<Vec<_>>>()?;
-    let (diagnostics_csv, diagnostics) = tables::diagnostics(&experiment, &records, &results);
-    let estimates_csv = tables::estimates(&experiment, &records, &results);
-    let iate = iate::table(&experiment, &diagnosands);
-    let paper = paper::section(&experiment, &records)?;
-    let policy_section = policies::section(&experiment, &records)?;
-    let allocation_section = allocation::section(&experiment, &records)?;
-    cells_csv.write(dir)?;
-    match &policy_section {
-        Some((csv, _)) => csv.write(dir)?,
-        None => remove_stale(&dir.join(policies::CSV))?,
-    }
-    match &allocation_section {
-        Some((csv, _)) => csv.write(dir)?,
-        None => remove_stale(&dir.join(allocation::CSV))?,
-    }
-    // An experiment of the paper's pipeline alone has no estimator tables.
-    for csv in [&diagnosands_csv, &diagnostics_csv, &estimates_csv] {
-        if experiment.estimators.is_empty() {
-            remove_stale(&dir.join(&csv.name))?;
-        } else {
-            csv.write(dir)?;
-        }
-    }
-    paper::write(dir, paper.as_ref().map_or(&[], |(csvs, _)| csvs.as_slice()))?;
-    match &iate {
-        Some((csv, _)) => csv.write(dir)?,
-        None => remove_stale(&dir.join(iate::CSV))?,
-    }
-
-    let counts = tables::record_counts(&records);
-    let summary = Summary {
+/// The line under the title.
+fn summary(input: &ReportInput) -> Result<Summary> {
+    let experiment = &input.experiment;
+    let counts = record_counts(&input.records);
+    Ok(Summary {
         cells: experiment.cells.len(),
         replications: experiment.replications,
         estimators: experiment.estimators.len(),
         paper: experiment.paper.is_some(),
-        recorded: records.len(),
+        recorded: input.records.len(),
         total: experiment.task_count(),
-        failures: results
+        failures: input
+            .results
             .iter()
             .flatten()
             .filter(|r| r.estimate.is_none())
             .count(),
+        paper_failures: paper::failures(&input.records)?,
         cells_pending: experiment
             .cells
             .iter()
             .filter(|c| !counts.contains_key(&c.index))
             .count(),
-    };
-    let context = Context {
+    })
+}
+
+/// Re-renders the report of the experiment recorded in `dir` (by `causim run`)
+/// from its manifest and results alone: renders every section of
+/// [`SECTIONS`] that has something to show, writes their CSV files
+/// (`cells.csv` always; `diagnosands.csv`, `diagnostics.csv` and
+/// `estimates.csv` when the experiment has estimators; `iate.csv` when some
+/// estimator has per-unit effects; `policies.csv` and `allocation.csv` when
+/// it has such policies; one `paper_<id>.csv` per table of the placement
+/// paper) and `index.html` there, removes any other CSV file an earlier
+/// render left, and returns the path of `index.html`. Cells without records
+/// yet are shown as not run.
+pub fn render(dir: &Path) -> Result<PathBuf> {
+    let input = ReportInput::load(dir)?;
+    let tera = templates()?;
+    let mut csvs = Vec::new();
+    let mut sections = Vec::new();
+    for section in SECTIONS {
+        if let Some(rendered) = section.render(&input)? {
+            sections.push(place(&tera, *section, &rendered)?);
+            csvs.extend(rendered.csvs);
+        }
+    }
+    write_csvs(dir, &csvs)?;
+    let experiment = &input.experiment;
+    let page = Page {
         title: experiment
             .report
             .title
@@ -193,42 +193,10 @@ pub fn render(dir: &Path) -> Result<PathBuf> {
             .unwrap_or_else(|| experiment.name.clone()),
         description: experiment.report.description.clone(),
         name: experiment.name.clone(),
-        seed: experiment.seed.to_string(),
-        summary,
-        paper: paper.map(|(_, view)| view),
-        policies: policy_section.map(|(_, view)| view),
-        allocations: allocation_section.map(|(_, view)| view),
-        cells,
-        diagnosands: diagnosand_groups,
-        iate: iate.map(|(_, groups)| groups),
-        diagnostics,
-        plots: figures::figures(&experiment, &diagnosands)?,
-        estimators: experiment
-            .estimators
-            .iter()
-            .map(|e| EstimatorView {
-                name: e.name.clone(),
-                kind: e.spec.kind().to_string(),
-                estimand: e.spec.estimator().estimand().label().to_string(),
-            })
-            .collect(),
-        paper_settings: experiment.paper.as_ref().map(|p| {
-            format!(
-                "test share {} of the hospital-days; instrumental forest of {} trees",
-                p.test_share, p.forest.num_trees
-            )
-        }),
-        diagnosand_notes: notes(crate::summary::DIAGNOSANDS),
-        iate_notes: notes(crate::summary::IATE_DIAGNOSANDS),
-        experiment_source: experiment.experiment_source.clone(),
-        sim_source: experiment.sim_source.clone(),
+        summary: summary(&input)?,
+        sections,
     };
-
-    let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", TEMPLATE)
-        .map_err(template_error)?;
-    tera.autoescape_on(vec![".html"]);
-    let context = tera::Context::from_serialize(&context).map_err(template_error)?;
+    let context = tera::Context::from_serialize(&page).map_err(template_error)?;
     let html = tera
         .render("report.html", &context)
         .map_err(template_error)?;

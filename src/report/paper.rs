@@ -3,20 +3,51 @@
 //! averaged over replications, per cell when the experiment sweeps), written
 //! also as `paper_<id>.csv`, and the paper's figures from one replication.
 
-use std::collections::HashSet;
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::plot::{render_svg, Figure, Panel, Point};
+use super::section::{Rendered, ReportInput, Section};
 use super::tables::{axis_keys, axis_values, raw, sig, Csv};
 use crate::paper::{PaperFigure, PaperTable};
 use crate::record::Record;
 use crate::spec::Experiment;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Every paper table's CSV is named `paper_<id>.csv`.
 const CSV_PREFIX: &str = "paper_";
+
+/// The placement paper's section; hidden when the experiment has no
+/// `[paper]` section and no record carries a pipeline result.
+pub(super) struct Paper;
+
+impl Section for Paper {
+    fn id(&self) -> &'static str {
+        "paper"
+    }
+
+    fn template(&self) -> &'static str {
+        include_str!("templates/sections/paper.html.tera")
+    }
+
+    fn render(&self, input: &ReportInput) -> Result<Option<Rendered>> {
+        match section(&input.experiment, &input.records)? {
+            Some((csvs, view)) => Rendered::new(view, csvs).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// How many records say the paper's pipeline failed, for the line under
+/// the report's title.
+pub(super) fn failures(records: &[Record]) -> Result<usize> {
+    let mut failures = 0;
+    for record in records {
+        if let Some(outcome) = crate::stage::paper::outcome(record) {
+            failures += usize::from(outcome?.error.is_some());
+        }
+    }
+    Ok(failures)
+}
 
 /// The paper's section as the template shows it.
 #[derive(Debug, Serialize)]
@@ -295,12 +326,11 @@ fn file_part(id: &str) -> String {
         .collect()
 }
 
-/// The CSV and the HTML view of one summed table. With several cells the
-/// CSV starts with the cell and the swept values, as the other tables do.
-fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
-    let several = experiment.cells.len() > 1;
+/// The CSV header of a paper table; with several cells it starts with the
+/// cell and the swept values, as the other tables do.
+fn table_header(experiment: &Experiment) -> Vec<String> {
     let mut header: Vec<String> = Vec::new();
-    if several {
+    if experiment.cells.len() > 1 {
         header.push("cell".into());
         header.extend(axis_keys(experiment));
     }
@@ -315,49 +345,66 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         ]
         .map(String::from),
     );
-    let mut rows = Vec::new();
-    let mut groups = Vec::new();
-    let mut uneven = false;
-    for sum in &table.cells {
-        let cell = experiment.cells.iter().find(|c| c.index == sum.cell);
-        let mut group = GroupView {
-            label: several.then(|| {
-                let label = cell.map_or_else(
-                    || format!("cell {}", sum.cell),
-                    |c| experiment.cell_label(c),
-                );
-                format!("{label}: {}", over(sum.replications))
-            }),
-            rows: Vec::new(),
-        };
-        for row in &sum.rows {
-            uneven |= row.replications != sum.replications;
-            let mut line = Vec::new();
-            if several {
-                line.push(sum.cell.to_string());
-                line.extend(cell.map(axis_values).unwrap_or_default());
-            }
-            line.push(row.label.clone());
-            let values = [
-                row.published,
-                row.estimated.get(),
-                row.se.get(),
-                row.truth.get(),
-            ];
-            line.extend(values.map(|v| v.map_or_else(String::new, raw)));
-            line.push(row.replications.to_string());
-            rows.push(line);
-            let count = row.is_count();
-            group.rows.push(RowView {
-                label: row.label.clone(),
-                published: show_published(row.published, count),
-                estimated: show(row.estimated.get(), count),
-                se: show(row.se.get(), false),
-                truth: show(row.truth.get(), count),
-            });
+    header
+}
+
+/// One cell's rows of a summed table: raw for the CSV (appended to `rows`)
+/// and formatted; the group is labelled only when the experiment has
+/// several cells.
+fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>>) -> GroupView {
+    let several = experiment.cells.len() > 1;
+    let cell = experiment.cells.iter().find(|c| c.index == sum.cell);
+    let mut group = GroupView {
+        label: several.then(|| {
+            let label = cell.map_or_else(
+                || format!("cell {}", sum.cell),
+                |c| experiment.cell_label(c),
+            );
+            format!("{label}: {}", over(sum.replications))
+        }),
+        rows: Vec::new(),
+    };
+    for row in &sum.rows {
+        let mut line = Vec::new();
+        if several {
+            line.push(sum.cell.to_string());
+            line.extend(cell.map(axis_values).unwrap_or_default());
         }
-        groups.push(group);
+        line.push(row.label.clone());
+        let values = [
+            row.published,
+            row.estimated.get(),
+            row.se.get(),
+            row.truth.get(),
+        ];
+        line.extend(values.map(|v| v.map_or_else(String::new, raw)));
+        line.push(row.replications.to_string());
+        rows.push(line);
+        let count = row.is_count();
+        group.rows.push(RowView {
+            label: row.label.clone(),
+            published: show_published(row.published, count),
+            estimated: show(row.estimated.get(), count),
+            se: show(row.se.get(), false),
+            truth: show(row.truth.get(), count),
+        });
     }
+    group
+}
+
+/// The CSV and the HTML view of one summed table.
+fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
+    let several = experiment.cells.len() > 1;
+    let mut rows = Vec::new();
+    let groups = table
+        .cells
+        .iter()
+        .map(|sum| cell_group(experiment, sum, &mut rows))
+        .collect();
+    let uneven = table
+        .cells
+        .iter()
+        .any(|sum| sum.rows.iter().any(|r| r.replications != sum.replications));
     // With several cells, each cell's heading says how many replications.
     let mut averaging = match table.cells.first() {
         Some(sum) if !several && sum.replications > 1 => {
@@ -380,6 +427,7 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         csv: name.clone(),
         groups,
     };
+    let header = table_header(experiment);
     (Csv { name, header, rows }, view)
 }
 
@@ -486,25 +534,6 @@ pub(super) fn section(
             figures_note,
         },
     )))
-}
-
-/// Writes the paper's CSVs into `dir` and removes any other `paper_*.csv`
-/// there (left by an earlier render with other or no paper tables).
-pub(super) fn write(dir: &Path, csvs: &[Csv]) -> Result<()> {
-    for csv in csvs {
-        csv.write(dir)?;
-    }
-    let written: HashSet<&str> = csvs.iter().map(|c| c.name.as_str()).collect();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let stale = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-            n.starts_with(CSV_PREFIX) && n.ends_with(".csv") && !written.contains(n)
-        });
-        if stale {
-            super::remove_stale(&path)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -402,6 +402,21 @@ fn draw_panel<DB: DrawingBackend>(
         .draw()
         .map_err(fail)?;
 
+    draw_references(&mut chart, figure, x, y)?;
+    draw_lines(&mut chart, figure, panel, x, y)
+}
+
+/// A panel's chart, on the figure's ticked axes.
+type Chart<'a, DB> = ChartContext<'a, DB, plotters::coord::cartesian::Cartesian2d<Ticked, Ticked>>;
+
+/// The dashed reference lines: the ideal value across the panel, and the
+/// diagonal y = x where the figure asks for it.
+fn draw_references<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    figure: &Figure,
+    x: &Ticked,
+    y: &Ticked,
+) -> Result<()> {
     if let Some(r) = figure.reference {
         chart
             .draw_series(DashedLineSeries::new(
@@ -425,6 +440,17 @@ fn draw_panel<DB: DrawingBackend>(
                 .map_err(fail)?;
         }
     }
+    Ok(())
+}
+
+/// One line per series, its points dodged a little along x, with error bars.
+fn draw_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    figure: &Figure,
+    panel: &Panel,
+    x: &Ticked,
+    y: &Ticked,
+) -> Result<()> {
     let count = panel.lines.len();
     // Dodge the series a little along x so that overlapping error bars stay apart.
     let dodge = (x.hi - x.lo) * 0.012;

@@ -1,16 +1,15 @@
-//! The report's tables, twice: raw numbers for the CSV files written beside
-//! the report, and formatted rows (3-4 significant digits) for the HTML.
+//! What the report's tables share: a table as CSV and as HTML, the two ways
+//! of writing a number (raw for the CSV files written beside the report,
+//! 3-4 significant digits for the HTML), and a cell's leading columns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::core::Estimand;
 use crate::record::Record;
 use crate::spec::{Cell, Experiment};
-use crate::stage::estimators::EstimatorResult;
-use crate::summary::{Diagnosands, Mc, DIAGNOSANDS, IATE_DIAGNOSANDS};
+use crate::summary::Mc;
 use crate::{Error, Result};
 
 /// A table as written to CSV: a file name, a header and rows of text.
@@ -59,38 +58,6 @@ pub(super) struct McText {
     pub warn: bool,
 }
 
-/// One estimator's diagnosands in one cell, formatted.
-#[derive(Debug, Serialize)]
-pub(super) struct DiagnosandRow {
-    pub estimator: String,
-    pub estimand: String,
-    pub truth: String,
-    pub mean_estimate: String,
-    pub bias: McText,
-    pub rmse: McText,
-    pub coverage: McText,
-    pub ci_width: McText,
-    pub power: McText,
-    pub mean_se: String,
-    pub sd_estimate: String,
-    pub replications: usize,
-    pub failures: usize,
-}
-
-/// The diagnosand rows of one cell under its label; empty when not run yet.
-#[derive(Debug, Serialize)]
-pub(super) struct DiagnosandGroup {
-    pub label: String,
-    pub rows: Vec<DiagnosandRow>,
-}
-
-/// One estimator's diagnostics: a row per cell, a column per diagnostic.
-#[derive(Debug, Serialize)]
-pub(super) struct DiagnosticsTable {
-    pub estimator: String,
-    pub table: HtmlTable,
-}
-
 /// A number in CSV: shortest round-trip text, empty when undefined.
 pub(super) fn raw(x: f64) -> String {
     if x.is_nan() {
@@ -133,14 +100,6 @@ pub(super) fn show_value(value: &toml::Value) -> String {
     }
 }
 
-/// "ATE" and "LATE" upper-case, other truth keys with spaces ("share complier").
-fn truth_label(key: &str) -> String {
-    match key {
-        "ate" | "late" => key.to_uppercase(),
-        other => other.replace('_', " "),
-    }
-}
-
 /// A cell's axis values as written, in axis order.
 pub(super) fn axis_values(cell: &Cell) -> Vec<String> {
     cell.values.iter().map(show_value).collect()
@@ -149,14 +108,6 @@ pub(super) fn axis_values(cell: &Cell) -> Vec<String> {
 /// The swept axes' keys: the columns that place a cell in the grid.
 pub(super) fn axis_keys(experiment: &Experiment) -> Vec<String> {
     experiment.axes.iter().map(|a| a.key.clone()).collect()
-}
-
-/// Every truth key recorded in any cell, in key order.
-fn truth_keys(truths: &BTreeMap<usize, BTreeMap<String, f64>>) -> Vec<String> {
-    let mut keys: Vec<String> = truths.values().flat_map(|m| m.keys().cloned()).collect();
-    keys.sort();
-    keys.dedup();
-    keys
 }
 
 /// Records per cell.
@@ -168,57 +119,6 @@ pub(super) fn record_counts(records: &[Record]) -> HashMap<usize, usize> {
     counts
 }
 
-/// The cells table: cell, axis values, records, mean of each truth value.
-pub(super) fn cells(
-    experiment: &Experiment,
-    records: &[Record],
-    truths: &BTreeMap<usize, BTreeMap<String, f64>>,
-) -> (Csv, HtmlTable) {
-    let keys = truth_keys(truths);
-    let counts = record_counts(records);
-    let mut header = vec!["cell".to_string()];
-    header.extend(axis_keys(experiment));
-    header.push("records".into());
-    let mut html_header = header.clone();
-    header.extend(keys.iter().cloned());
-    html_header.extend(keys.iter().map(|k| format!("mean {}", truth_label(k))));
-    let (mut rows, mut html) = (Vec::new(), Vec::new());
-    for cell in &experiment.cells {
-        let count = counts.get(&cell.index).copied().unwrap_or(0);
-        let mut row = vec![cell.index.to_string()];
-        row.extend(axis_values(cell));
-        row.push(count.to_string());
-        let mut shown = row.clone();
-        let means = truths.get(&cell.index);
-        for key in &keys {
-            let mean = means.and_then(|m| m.get(key)).copied();
-            row.push(mean.map_or_else(String::new, raw));
-            shown.push(match mean {
-                Some(m) => sig(m, 4),
-                None if count == 0 => "not run yet".into(),
-                None => "–".into(),
-            });
-        }
-        rows.push(row);
-        html.push(HtmlRow {
-            values: shown,
-            pending: count == 0,
-        });
-    }
-    let csv = Csv {
-        name: "cells.csv".into(),
-        header,
-        rows,
-    };
-    (
-        csv,
-        HtmlTable {
-            header: html_header,
-            rows: html,
-        },
-    )
-}
-
 /// A diagnosand ± its Monte Carlo SE for reading, flagged when `warn`.
 pub(super) fn mc_text(mc: Mc, warn: bool) -> McText {
     McText {
@@ -228,257 +128,36 @@ pub(super) fn mc_text(mc: Mc, warn: bool) -> McText {
     }
 }
 
-/// The diagnosands table: raw for CSV (with the per-unit diagnosands, empty
-/// for estimators without them, so the columns never change), grouped by cell
-/// for HTML. Coverage outside [0.90, 0.99] and a bias beyond 3 Monte Carlo
-/// SEs are flagged.
-pub(super) fn diagnosands(
-    experiment: &Experiment,
-    diagnosands: &[Diagnosands],
-) -> (Csv, Vec<DiagnosandGroup>) {
-    let kinds: HashMap<&str, &str> = experiment
-        .estimators
-        .iter()
-        .map(|e| (e.name.as_str(), e.spec.kind()))
-        .collect();
-    let mut header: Vec<String> = vec!["cell".into()];
-    header.extend(axis_keys(experiment));
-    header.extend(
-        [
-            "estimator",
-            "kind",
-            "estimand",
-            "replications",
-            "failures",
-            "truth",
-            "mean_estimate",
-            "mean_se",
-            "sd_estimate",
-        ]
-        .map(String::from),
-    );
-    for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
-        header.push(key.to_string());
-        header.push(format!("{key}_mcse"));
-    }
-    let mut rows = Vec::new();
-    let mut groups = Vec::new();
-    for cell in &experiment.cells {
-        let mut group = DiagnosandGroup {
-            label: experiment.cell_label(cell),
-            rows: Vec::new(),
-        };
-        for d in diagnosands.iter().filter(|d| d.cell == cell.index) {
-            let mut row = vec![cell.index.to_string()];
-            row.extend(axis_values(cell));
-            row.extend([
-                d.estimator.clone(),
-                kinds
-                    .get(d.estimator.as_str())
-                    .copied()
-                    .unwrap_or_default()
-                    .to_string(),
-                d.estimand.label().to_string(),
-                d.replications.to_string(),
-                d.failures.to_string(),
-            ]);
-            row.extend([d.truth, d.mean_estimate, d.mean_se, d.sd_estimate].map(raw));
-            for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
-                row.extend(mc_raw(d.get(key)));
-            }
-            rows.push(row);
-            let coverage = d.coverage.value;
-            group.rows.push(DiagnosandRow {
-                estimator: d.estimator.clone(),
-                estimand: d.estimand.label().to_string(),
-                truth: sig(d.truth, 4),
-                mean_estimate: sig(d.mean_estimate, 4),
-                bias: mc_text(d.bias, d.bias.value.abs() > 3.0 * d.bias.mcse),
-                rmse: mc_text(d.rmse, false),
-                coverage: mc_text(
-                    d.coverage,
-                    !(0.90..=0.99).contains(&coverage) && coverage.is_finite(),
-                ),
-                ci_width: mc_text(d.ci_width, false),
-                power: mc_text(d.power, false),
-                mean_se: sig(d.mean_se, 3),
-                sd_estimate: sig(d.sd_estimate, 3),
-                replications: d.replications,
-                failures: d.failures,
-            });
-        }
-        groups.push(group);
-    }
-    (
-        Csv {
-            name: "diagnosands.csv".into(),
-            header,
-            rows,
-        },
-        groups,
-    )
+/// A measure's key and what it measures, for the legend under a table.
+#[derive(Debug, Serialize)]
+pub(super) struct Note {
+    pub key: String,
+    pub description: String,
 }
 
-/// Mean of each diagnostic per (cell, estimator index) over the estimates made.
-fn diagnostic_means(
-    records: &[Record],
-    results: &[Vec<EstimatorResult>],
-) -> BTreeMap<(usize, usize), BTreeMap<String, f64>> {
-    let mut sums: BTreeMap<(usize, usize), BTreeMap<String, (f64, usize)>> = BTreeMap::new();
-    for (record, results) in records.iter().zip(results) {
-        for (k, result) in results.iter().enumerate() {
-            let Some(estimate) = &result.estimate else {
-                continue;
-            };
-            let slot = sums.entry((record.cell, k)).or_default();
-            for (key, value) in &estimate.diagnostics {
-                let s = slot.entry(key.clone()).or_insert((0.0, 0));
-                s.0 += value;
-                s.1 += 1;
-            }
-        }
-    }
-    sums.into_iter()
-        .map(|(at, m)| {
-            (
-                at,
-                m.into_iter().map(|(k, (s, c))| (k, s / c as f64)).collect(),
-            )
+/// The notes of a list of (key, description) measures.
+pub(super) fn notes(measures: &[(&str, &str)]) -> Vec<Note> {
+    measures
+        .iter()
+        .map(|(key, description)| Note {
+            key: key.to_string(),
+            description: description.to_string(),
         })
         .collect()
 }
 
-/// The diagnostics table: one CSV over the union of diagnostics, and one HTML
-/// table per estimator with its own diagnostics (estimators without any omitted).
-pub(super) fn diagnostics(
-    experiment: &Experiment,
-    records: &[Record],
-    results: &[Vec<EstimatorResult>],
-) -> (Csv, Vec<DiagnosticsTable>) {
-    let means = diagnostic_means(records, results);
-    let mut all: Vec<String> = means.values().flat_map(|m| m.keys().cloned()).collect();
-    all.sort();
-    all.dedup();
+/// The leading CSV columns of a per-cell table: the cell and the swept axes.
+pub(super) fn cell_header(experiment: &Experiment) -> Vec<String> {
     let mut header = vec!["cell".to_string()];
     header.extend(axis_keys(experiment));
-    header.push("estimator".into());
-    header.extend(all.iter().cloned());
-    let mut rows = Vec::new();
-    for cell in &experiment.cells {
-        for (k, named) in experiment.estimators.iter().enumerate() {
-            let Some(m) = means.get(&(cell.index, k)) else {
-                continue;
-            };
-            let mut row = vec![cell.index.to_string()];
-            row.extend(axis_values(cell));
-            row.push(named.name.clone());
-            row.extend(
-                all.iter()
-                    .map(|key| m.get(key).copied().map_or_else(String::new, raw)),
-            );
-            rows.push(row);
-        }
-    }
-    let mut tables = Vec::new();
-    for (k, named) in experiment.estimators.iter().enumerate() {
-        let mut keys: Vec<String> = means
-            .iter()
-            .filter(|((_, j), _)| *j == k)
-            .flat_map(|(_, m)| m.keys().cloned())
-            .collect();
-        keys.sort();
-        keys.dedup();
-        if keys.is_empty() {
-            continue;
-        }
-        let mut header = vec!["cell".to_string()];
-        header.extend(
-            keys.iter()
-                .map(|key| format!("mean {}", key.replace('_', " "))),
-        );
-        let rows = experiment
-            .cells
-            .iter()
-            .filter_map(|cell| {
-                let m = means.get(&(cell.index, k))?;
-                let mut values = vec![experiment.cell_label(cell)];
-                values.extend(
-                    keys.iter()
-                        .map(|key| m.get(key).map_or_else(|| "–".into(), |v| sig(*v, 4))),
-                );
-                Some(HtmlRow {
-                    values,
-                    pending: false,
-                })
-            })
-            .collect();
-        tables.push(DiagnosticsTable {
-            estimator: named.name.clone(),
-            table: HtmlTable { header, rows },
-        });
-    }
-    (
-        Csv {
-            name: "diagnostics.csv".into(),
-            header,
-            rows,
-        },
-        tables,
-    )
+    header
 }
 
-/// The raw estimates: one row per task and estimator, with the truth of the
-/// estimand it targets and the error of a failed fit.
-pub(super) fn estimates(
-    experiment: &Experiment,
-    records: &[Record],
-    results: &[Vec<EstimatorResult>],
-) -> Csv {
-    let header = [
-        "cell",
-        "replication",
-        "estimator",
-        "estimand",
-        "truth",
-        "estimate",
-        "se",
-        "ci_lower",
-        "ci_upper",
-        "error",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut rows = Vec::new();
-    for (record, results) in records.iter().zip(results) {
-        for (k, result) in results.iter().enumerate() {
-            let estimand: Option<Estimand> =
-                result.estimate.as_ref().map(|e| e.estimand).or_else(|| {
-                    experiment
-                        .estimators
-                        .get(k)
-                        .map(|n| n.spec.estimator().estimand())
-                });
-            let truth = estimand.and_then(|e| record.truth.get(e.key())).copied();
-            let mut row = vec![
-                record.cell.to_string(),
-                record.replication.to_string(),
-                result.estimator.clone(),
-                estimand.map_or("", |e| e.label()).to_string(),
-                truth.map_or_else(String::new, raw),
-            ];
-            match &result.estimate {
-                Some(e) => row.extend([e.estimate, e.se, e.ci_lower, e.ci_upper].map(raw)),
-                None => row.extend((0..4).map(|_| String::new())),
-            }
-            row.push(result.error.clone().unwrap_or_default());
-            rows.push(row);
-        }
-    }
-    Csv {
-        name: "estimates.csv".into(),
-        header,
-        rows,
-    }
+/// The leading CSV values of a row of `cell`: its index and axis values.
+pub(super) fn cell_values(cell: &Cell) -> Vec<String> {
+    let mut row = vec![cell.index.to_string()];
+    row.extend(axis_values(cell));
+    row
 }
 
 #[cfg(test)]

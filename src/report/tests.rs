@@ -78,6 +78,19 @@ fn report_has_sections_plots_and_csv_tables() {
     assert_eq!(index, dir.join("index.html"));
     let html = std::fs::read_to_string(&index).expect("index.html exists");
 
+    assert_full_page(&html);
+    assert_full_csvs(&dir);
+    assert_no_iate(&dir, &html);
+
+    // Rendering again from the folder alone gives the same report.
+    render(&dir).expect("renders again");
+    assert_eq!(std::fs::read_to_string(&index).expect("index.html"), html);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The full report's page: every section, a figure per axis and diagnosand,
+/// escaped text and no external resource.
+fn assert_full_page(html: &str) {
     for heading in [
         "<h2 id=\"cells\">Cells</h2>",
         "<h2 id=\"diagnosands\">Diagnosands</h2>",
@@ -111,7 +124,10 @@ fn report_has_sections_plots_and_csv_tables() {
     let urls = html.matches("http://").count() + html.matches("https://").count();
     let namespaces = html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
     assert_eq!(urls, namespaces);
+}
 
+/// The full report's cells and diagnosands tables.
+fn assert_full_csvs(dir: &Path) {
     let axes = ["instrument.strength", "compliance.defiers"];
     let (header, rows) = csv_shape(&dir.join("cells.csv"));
     assert_eq!(header[..4], ["cell", axes[0], axes[1], "records"]);
@@ -150,7 +166,12 @@ fn report_has_sections_plots_and_csv_tables() {
     ];
     assert_eq!(header, expected);
     assert_eq!(rows, 8);
-    assert_no_iate(&dir, &html);
+    assert_full_fit_csvs(dir);
+}
+
+/// The full report's diagnostics and raw estimates.
+fn assert_full_fit_csvs(dir: &Path) {
+    let axes = ["instrument.strength", "compliance.defiers"];
     let (header, rows) = csv_shape(&dir.join("diagnostics.csv"));
     assert_eq!(header[..4], ["cell", axes[0], axes[1], "estimator"]);
     assert!(header.iter().any(|h| h == "first_stage_f"));
@@ -170,11 +191,6 @@ fn report_has_sections_plots_and_csv_tables() {
     ];
     assert_eq!(header, expected);
     assert_eq!(rows, 40);
-
-    // Rendering again from the folder alone gives the same report.
-    render(&dir).expect("renders again");
-    assert_eq!(std::fs::read_to_string(&index).expect("index.html"), html);
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// A report of linear estimators only: no per-unit section, table or figures.
@@ -352,6 +368,18 @@ fn text_axes_and_unswept_experiments_plot() {
     let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
     assert_eq!(rows, 2);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn sections_have_distinct_ids() {
+    let mut ids: Vec<&str> = super::SECTIONS.iter().map(|s| s.id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        super::SECTIONS.len(),
+        "each id names one partial"
+    );
 }
 
 #[test]

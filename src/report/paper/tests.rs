@@ -1,6 +1,9 @@
 //! Tests of the paper's section: averaging and formatting of hand-made
 //! results, figures, CSVs, and a whole report of the paper's pipeline alone.
 
+use std::path::Path;
+
+use super::super::section::write_csvs;
 use super::*;
 use crate::paper::{PaperPanel, PaperResult, PaperRow};
 use crate::record::{results_path, Writer};
@@ -175,13 +178,15 @@ fn failures_are_counted_and_stale_csvs_removed() {
     );
     assert!(view.figures_note.is_none());
 
+    // Every CSV this render does not write is stale; other files stay.
     std::fs::write(root.join("paper_table_9.csv"), "stale").expect("stale file");
-    std::fs::write(root.join("cells.csv"), "kept").expect("other file");
-    write(&root, &csvs).expect("writes");
+    std::fs::write(root.join("cells.csv"), "stale").expect("stale file");
+    std::fs::write(root.join("results.jsonl"), "kept").expect("other file");
+    write_csvs(&root, &csvs).expect("writes");
     assert!(root.join("paper_table_3.csv").exists());
-    assert!(!root.join("paper_table_9.csv").exists() && root.join("cells.csv").exists());
-    write(&root, &[]).expect("writes nothing");
-    assert!(!root.join("paper_table_3.csv").exists());
+    assert!(!root.join("paper_table_9.csv").exists() && !root.join("cells.csv").exists());
+    write_csvs(&root, &[]).expect("writes nothing");
+    assert!(!root.join("paper_table_3.csv").exists() && root.join("results.jsonl").exists());
 
     // With `[paper]` but nothing recorded, the section says so; without, none.
     let (_, view) = section(&exp, &[]).expect("renders").expect("a section");

@@ -1,0 +1,218 @@
+//! The table the placement and the allocation policies' sections share: per
+//! cell and policy, each measure's mean over replications ± its Monte Carlo
+//! SE, raw for the section's CSV, grouped by cell for HTML, and a figure of
+//! the gain each policy promised against the gain the world gave.
+
+use serde::Serialize;
+
+use super::plot::{render_svg, Figure, Panel, Point};
+use super::tables::{cell_header, cell_values, mc_raw, mc_text, Csv, McText};
+use crate::core::stats::Z_95;
+use crate::record::Record;
+use crate::spec::{Cell, Experiment};
+use crate::summary::{mean_mc, Mc};
+use crate::Result;
+
+/// One policy's outcome on one task: its summary, or why it failed.
+pub(super) trait Outcome {
+    /// What a policy that ran reports.
+    type Summary;
+    /// The summary, when the policy ran.
+    fn summary(&self) -> Option<&Self::Summary>;
+    /// Why it failed, when it did.
+    fn error(&self) -> Option<&str>;
+}
+
+/// A family of policies (placement, allocation) as the shared table reads it.
+pub(super) trait Policies {
+    /// One policy's outcome on one task.
+    type Outcome: Outcome;
+    /// The CSV file's name.
+    const CSV: &'static str;
+    /// The figure's title.
+    const TITLE: &'static str;
+    /// The policies' names, in the experiment's order.
+    fn names(&self) -> Vec<String>;
+    /// The measures' CSV keys, in order; each is followed by its `_mcse`.
+    fn columns(&self) -> Vec<String>;
+    /// One record's outcomes, one per policy in order.
+    fn decode(&self, record: &Record) -> Result<Vec<Self::Outcome>>;
+    /// Each measure of policy `k` in one replication, in `columns` order;
+    /// `None` where the policy has no such figure.
+    fn measures(&self, k: usize, summary: &<Self::Outcome as Outcome>::Summary)
+        -> Vec<Option<f64>>;
+    /// The gain policy `k` promised and the gain it truly gave, from its
+    /// measures' means, for the figure.
+    fn gains(&self, k: usize, mc: &[Option<Mc>]) -> (Option<Mc>, Option<Mc>);
+}
+
+/// One policy in one cell, formatted.
+#[derive(Debug, Serialize)]
+pub(super) struct PolicyRow {
+    pub policy: String,
+    pub replications: usize,
+    pub failures: usize,
+    pub measures: Vec<Option<McText>>,
+}
+
+/// The rows of one cell under its label; empty when not run yet.
+#[derive(Debug, Serialize)]
+pub(super) struct PolicyGroup {
+    pub label: String,
+    pub rows: Vec<PolicyRow>,
+}
+
+/// The shared table: the CSV, and for HTML the groups, the first failure
+/// and the figure (when any policy has a point to draw).
+pub(super) struct PolicyTable {
+    /// The raw table, a row per cell and policy that has records.
+    pub csv: Csv,
+    /// The formatted rows, grouped by cell.
+    pub groups: Vec<PolicyGroup>,
+    /// The first failure, in cell then policy order.
+    pub first_error: Option<String>,
+    /// The figure of promised against true gain, when it has a point.
+    pub svg: Option<String>,
+}
+
+/// One cell's rows: raw for the CSV, formatted, a point per policy, and
+/// the first failure (in policy order).
+struct CellRows {
+    rows: Vec<Vec<String>>,
+    first_error: Option<String>,
+    group: PolicyGroup,
+    panel: Panel,
+}
+
+/// Builds the table of `family` from the experiment's records.
+pub(super) fn build<P: Policies>(
+    family: &P,
+    experiment: &Experiment,
+    records: &[Record],
+) -> Result<PolicyTable> {
+    let decoded = records
+        .iter()
+        .map(|r| Ok((r.cell, family.decode(r)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut first_error = None;
+    let mut rows = Vec::new();
+    let mut groups = Vec::new();
+    let mut panels = Vec::new();
+    for cell in &experiment.cells {
+        let here: Vec<&[P::Outcome]> = decoded
+            .iter()
+            .filter(|(c, _)| *c == cell.index)
+            .map(|(_, o)| o.as_slice())
+            .collect();
+        let cell_rows = cell_rows(family, experiment, cell, &here);
+        first_error = first_error.or(cell_rows.first_error);
+        rows.extend(cell_rows.rows);
+        groups.push(cell_rows.group);
+        panels.push(cell_rows.panel);
+    }
+    let mut header = cell_header(experiment);
+    header.extend(["policy", "replications", "failures"].map(String::from));
+    for key in family.columns() {
+        let mcse = format!("{key}_mcse");
+        header.extend([key, mcse]);
+    }
+    Ok(PolicyTable {
+        csv: Csv {
+            name: P::CSV.into(),
+            header,
+            rows,
+        },
+        groups,
+        first_error,
+        svg: figure(family, panels)?,
+    })
+}
+
+/// The rows of one cell, from the outcomes of its records.
+fn cell_rows<P: Policies>(
+    family: &P,
+    experiment: &Experiment,
+    cell: &Cell,
+    here: &[&[P::Outcome]],
+) -> CellRows {
+    let label = experiment.cell_label(cell);
+    let mut rows = Vec::new();
+    let mut html = Vec::new();
+    let mut points = Vec::new();
+    let mut first_error = None;
+    let measures = family.columns().len();
+    for (k, policy) in family.names().into_iter().enumerate() {
+        let outcomes: Vec<&P::Outcome> = here.iter().filter_map(|o| o.get(k)).collect();
+        if first_error.is_none() {
+            first_error = outcomes.iter().find_map(|o| o.error()).map(String::from);
+        }
+        if outcomes.is_empty() {
+            points.push(Vec::new());
+            continue;
+        }
+        let summaries: Vec<_> = outcomes.iter().filter_map(|o| o.summary()).collect();
+        let failures = outcomes.len() - summaries.len();
+        let each: Vec<Vec<Option<f64>>> = summaries.iter().map(|s| family.measures(k, s)).collect();
+        let mc: Vec<Option<Mc>> = (0..measures)
+            .map(|m| {
+                let v: Vec<f64> = each.iter().filter_map(|e| e[m]).collect();
+                (!v.is_empty()).then(|| mean_mc(&v))
+            })
+            .collect();
+        let mut row = cell_values(cell);
+        row.extend([
+            policy.clone(),
+            summaries.len().to_string(),
+            failures.to_string(),
+        ]);
+        row.extend(mc.iter().flat_map(|m| mc_raw(*m)));
+        rows.push(row);
+        html.push(PolicyRow {
+            policy,
+            replications: summaries.len(),
+            failures,
+            measures: mc.iter().map(|m| m.map(|m| mc_text(m, false))).collect(),
+        });
+        points.push(match family.gains(k, &mc) {
+            (Some(x), Some(y)) => vec![Point {
+                x: x.value,
+                y: y.value,
+                err: y.mcse.is_finite().then_some(Z_95 * y.mcse),
+            }],
+            _ => Vec::new(),
+        });
+    }
+    let panel = Panel {
+        title: (experiment.cells.len() > 1).then(|| label.clone()),
+        lines: points,
+    };
+    let group = PolicyGroup { label, rows: html };
+    CellRows {
+        rows,
+        first_error,
+        group,
+        panel,
+    }
+}
+
+/// The figure of promised against true gain, one point per policy and a
+/// panel per cell; `None` when no policy has a point.
+fn figure<P: Policies>(family: &P, panels: Vec<Panel>) -> Result<Option<String>> {
+    let any = panels.iter().any(|p| p.lines.iter().any(|l| !l.is_empty()));
+    if !any {
+        return Ok(None);
+    }
+    let figure = Figure {
+        title: P::TITLE.into(),
+        x_label: "estimated (by the policy's own estimates)".into(),
+        y_label: "true (the world)".into(),
+        series: family.names(),
+        colours: None,
+        categories: None,
+        reference: Some(0.0),
+        log_y: false,
+        diagonal: true,
+        panels,
+    };
+    render_svg(&figure).map(Some)
+}
