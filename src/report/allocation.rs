@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::policy_table::{build, Outcome, Policies, PolicyGroup};
+use super::policy_table::{build, Policies, PolicyGroup};
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::{notes, Note};
 use crate::evaluate::allocation::AllocationSummary;
@@ -89,20 +89,8 @@ impl Section for Allocation {
 /// The experiment's allocation policies, for the shared table.
 struct Family<'a>(&'a Experiment);
 
-impl Outcome for AllocationResult {
-    type Summary = AllocationSummary;
-
-    fn summary(&self) -> Option<&AllocationSummary> {
-        self.summary.as_ref()
-    }
-
-    fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-}
-
 impl Policies for Family<'_> {
-    type Outcome = AllocationResult;
+    type Summary = AllocationSummary;
     const CSV: &'static str = "allocation.csv";
     const TITLE: &'static str = "Estimated against true health gain of each allocation";
 

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::policy_table::{build, Outcome, Policies, PolicyGroup};
+use super::policy_table::{build, Policies, PolicyGroup};
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::{notes, Note};
 use crate::bounds::BoundKind;
@@ -96,20 +96,8 @@ impl Section for Placement {
 /// The experiment's placement policies, for the shared table.
 struct Family<'a>(&'a Experiment);
 
-impl Outcome for PolicyResult {
-    type Summary = PolicySummary;
-
-    fn summary(&self) -> Option<&PolicySummary> {
-        self.summary.as_ref()
-    }
-
-    fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-}
-
 impl Policies for Family<'_> {
-    type Outcome = PolicyResult;
+    type Summary = PolicySummary;
     const CSV: &'static str = "policies.csv";
     const TITLE: &'static str = "Estimated against true deaths prevented per 1,000 patients";
 

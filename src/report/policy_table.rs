@@ -10,23 +10,15 @@ use super::tables::{cell_header, cell_values, mc_raw, mc_text, Csv, McText};
 use crate::core::stats::Z_95;
 use crate::record::Record;
 use crate::spec::{Cell, Experiment};
+use crate::stage::PolicyOutcome;
 use crate::summary::{mean_mc, Mc};
 use crate::Result;
-
-/// One policy's outcome on one task: its summary, or why it failed.
-pub(super) trait Outcome {
-    /// What a policy that ran reports.
-    type Summary;
-    /// The summary, when the policy ran.
-    fn summary(&self) -> Option<&Self::Summary>;
-    /// Why it failed, when it did.
-    fn error(&self) -> Option<&str>;
-}
 
 /// A family of policies (placement, allocation) as the shared table reads it.
 pub(super) trait Policies {
     /// One policy's outcome on one task.
-    type Outcome: Outcome;
+    /// What a policy that ran reports.
+    type Summary;
     /// The CSV file's name.
     const CSV: &'static str;
     /// The figure's title.
@@ -36,11 +28,10 @@ pub(super) trait Policies {
     /// The measures' CSV keys, in order; each is followed by its `_mcse`.
     fn columns(&self) -> Vec<String>;
     /// One record's outcomes, one per policy in order.
-    fn decode(&self, record: &Record) -> Result<Vec<Self::Outcome>>;
+    fn decode(&self, record: &Record) -> Result<Vec<PolicyOutcome<Self::Summary>>>;
     /// Each measure of policy `k` in one replication, in `columns` order;
     /// `None` where the policy has no such figure.
-    fn measures(&self, k: usize, summary: &<Self::Outcome as Outcome>::Summary)
-        -> Vec<Option<f64>>;
+    fn measures(&self, k: usize, summary: &Self::Summary) -> Vec<Option<f64>>;
     /// The gain policy `k` promised and the gain it truly gave, from its
     /// measures' means, for the figure.
     fn gains(&self, k: usize, mc: &[Option<Mc>]) -> (Option<Mc>, Option<Mc>);
@@ -99,7 +90,7 @@ pub(super) fn build<P: Policies>(
     let mut groups = Vec::new();
     let mut panels = Vec::new();
     for cell in &experiment.cells {
-        let here: Vec<&[P::Outcome]> = decoded
+        let here: Vec<&[PolicyOutcome<P::Summary>]> = decoded
             .iter()
             .filter(|(c, _)| *c == cell.index)
             .map(|(_, o)| o.as_slice())
@@ -133,7 +124,7 @@ fn cell_rows<P: Policies>(
     family: &P,
     experiment: &Experiment,
     cell: &Cell,
-    here: &[&[P::Outcome]],
+    here: &[&[PolicyOutcome<P::Summary>]],
 ) -> CellRows {
     let label = experiment.cell_label(cell);
     let mut rows = Vec::new();
@@ -142,15 +133,16 @@ fn cell_rows<P: Policies>(
     let mut first_error = None;
     let measures = family.columns().len();
     for (k, policy) in family.names().into_iter().enumerate() {
-        let outcomes: Vec<&P::Outcome> = here.iter().filter_map(|o| o.get(k)).collect();
+        let outcomes: Vec<&PolicyOutcome<P::Summary>> =
+            here.iter().filter_map(|o| o.get(k)).collect();
         if first_error.is_none() {
-            first_error = outcomes.iter().find_map(|o| o.error()).map(String::from);
+            first_error = outcomes.iter().find_map(|o| o.error.clone());
         }
         if outcomes.is_empty() {
             points.push(Vec::new());
             continue;
         }
-        let summaries: Vec<_> = outcomes.iter().filter_map(|o| o.summary()).collect();
+        let summaries: Vec<_> = outcomes.iter().filter_map(|o| o.summary.as_ref()).collect();
         let failures = outcomes.len() - summaries.len();
         let each: Vec<Vec<Option<f64>>> = summaries.iter().map(|s| family.measures(k, s)).collect();
         let mc: Vec<Option<Mc>> = (0..measures)

@@ -45,14 +45,16 @@ impl Survival {
         let gain = if w == 1 { self.specialization[i] } else { 0.0 };
         logistic(self.risk[i] + gain - self.spillover * (load - REFERENCE_LOAD))
     }
+}
 
-    fn survival_given(&self, i: usize, unit: Unit, in_internal_medicine: usize) -> f64 {
+impl PlacementTruth for Survival {
+    fn survival(&self, i: usize, unit: Unit, in_internal_medicine: usize) -> f64 {
         let day = &self.cohorts.days[self.cohorts.day_of[i]];
         let busyness = day.busyness(in_internal_medicine)[unit as usize];
         self.survival_at(i, unit, busyness)
     }
 
-    fn welfare_of(&self, day: usize, placement: &[bool]) -> f64 {
+    fn welfare(&self, day: usize, placement: &[bool]) -> f64 {
         let cohort = &self.cohorts.days[day];
         assert_eq!(placement.len(), cohort.size(), "one placement per patient");
         let j = placement.iter().filter(|&&p| p).count();
@@ -64,19 +66,9 @@ impl Survival {
                 } else {
                     Unit::Surgical
                 };
-                self.survival_given(i, unit, j)
+                self.survival(i, unit, j)
             })
             .sum()
-    }
-}
-
-impl PlacementTruth for Survival {
-    fn survival(&self, i: usize, unit: Unit, in_internal_medicine: usize) -> f64 {
-        self.survival_given(i, unit, in_internal_medicine)
-    }
-
-    fn welfare(&self, day: usize, placement: &[bool]) -> f64 {
-        self.welfare_of(day, placement)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
