@@ -21,13 +21,15 @@ pub enum Error {
     /// A result store is inconsistent with the experiment being run.
     #[error("{0}")]
     Store(String),
-    /// An I/O failure on a named path.
-    #[error("{path}: {source}")]
+    /// An I/O failure on a named path. The message already says what the
+    /// OS said, so the I/O error is not also a `source` (which would print
+    /// it twice in an error chain).
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The report could not be rendered.
     #[error("report: {0}")]
@@ -36,10 +38,10 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod estimand;
 pub mod seed;
 pub mod stats;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use estimand::Estimand;

@@ -230,7 +230,7 @@ fn base_sim(
 ) -> Result<(SourceFile, SimSpec)> {
     let sim_path = resolve(path, sim.get_ref());
     let (sim_file, mut base) = super::load_sim(&sim_path).map_err(|e| match e {
-        Error::Io { source, .. } => file.error_at(
+        Error::Io { error: source, .. } => file.error_at(
             Some(sim.span()),
             &format!(
                 "cannot read sim `{}` ({source}); `sim` is a path relative to this file",
