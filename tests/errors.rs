@@ -108,7 +108,7 @@ fn settings_an_estimator_can_judge_fail_at_load() {
     );
     assert_has(
         &msg,
-        &["experiment.toml:2:1", "psm: neighbors must be at least 1"],
+        &["experiment.toml:2:1", "psm: neighbors is 0; it must lie between 1 and"],
     );
 }
 
@@ -498,7 +498,7 @@ fn policies_name_the_entry_and_what_to_change() {
 #[test]
 fn a_bad_forest_setting_fails_at_load_not_in_every_task() {
     for (setting, says) in [
-        ("num_trees = 0", "num_trees must be at least 1"),
+        ("num_trees = 0", "num_trees is 0; it must lie between 1 and"),
         ("sample_fraction = 1.5", "sample_fraction is 1.5"),
         (
             "num_trees = 9\nci_group_size = 2",

@@ -149,6 +149,8 @@ fn default_out(experiment: &Experiment) -> PathBuf {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let experiment = Experiment::load(&args.experiment)?;
+    let threads = args.jobs.unwrap_or_else(rayon::current_num_threads);
+    experiment.check_memory(threads, None)?;
     let out = args.out.unwrap_or_else(|| default_out(&experiment));
     let options = RunOptions {
         out: out.clone(),
@@ -192,11 +194,13 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cells `validate` lists one by one; a larger sweep ends with a count.
+const LISTED_CELLS: usize = 50;
+
 /// An experiment file has a top-level `sim` key; a sim file has `kind`.
 fn validate_one(path: &Path) -> anyhow::Result<String> {
     use std::fmt::Write;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::spec::SourceFile::read(path)?.text;
     let is_experiment = text
         .parse::<toml::Table>()
         .map(|t| t.contains_key("sim"))
@@ -224,8 +228,11 @@ fn validate_one(path: &Path) -> anyhow::Result<String> {
                 paper.test_share, paper.forest.num_trees
             )?;
         }
-        for cell in &e.cells {
+        for cell in e.cells.iter().take(LISTED_CELLS) {
             writeln!(out, "  cell {:>3}: {}", cell.index, e.cell_label(cell))?;
+        }
+        if e.cells.len() > LISTED_CELLS {
+            writeln!(out, "  ... and {} more cells", e.cells.len() - LISTED_CELLS)?;
         }
         writeln!(
             out,

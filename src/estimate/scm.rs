@@ -22,6 +22,9 @@ use crate::{Error, Result};
 
 const NAME: &str = "scm";
 
+/// Most bootstrap replicates for the SEs: ten thousand pin an SE to 1%.
+pub const MAX_BOOTSTRAP: usize = 10_000;
+
 /// Which effect of the treatment on the outcome to estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -115,9 +118,10 @@ impl Scm {
     /// Checks the settings that do not depend on the data (the bootstrap
     /// count, an explicit graph's edges), so a bad spec fails at load.
     pub fn check(&self) -> Result<()> {
-        if self.bootstrap < 2 {
+        if !(2..=MAX_BOOTSTRAP).contains(&self.bootstrap) {
             return Err(Error::Spec(format!(
-                "{NAME}: `bootstrap` is {}; the SE needs at least 2 replicates (200 is usual)",
+                "{NAME}: `bootstrap` is {}; the SE needs between 2 and {MAX_BOOTSTRAP} \
+                 replicates (200 is usual)",
                 self.bootstrap
             )));
         }

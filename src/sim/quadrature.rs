@@ -1,13 +1,33 @@
 //! Gauss-Hermite quadrature: expectations over a standard normal variable,
 //! used to integrate the unobserved confounder out of a unit's effect.
 
+use std::sync::{Mutex, PoisonError};
+
 /// Gauss-Hermite quadrature for E[f(u)] with u ~ N(0, 1) (the probabilists'
 /// rule) with `n` nodes: the roots of the n-th Hermite polynomial, found by
 /// Newton's method on the orthonormal three-term recurrence from the
 /// asymptotic first guesses of Numerical Recipes' `gauher`, then rescaled from
 /// the weight function exp(-t^2) to the standard normal density. Returns the
 /// nodes (descending) and weights (normalized to sum to 1).
+///
+/// A rule is computed once per `n` and then copied from a cache: every
+/// world built (each cell of a sweep) asks for the same rule.
 pub fn gauss_hermite(n: usize) -> (Vec<f64>, Vec<f64>) {
+    static RULES: Mutex<Vec<(usize, Rule)>> = Mutex::new(Vec::new());
+    let mut rules = RULES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, rule)) = rules.iter().find(|(m, _)| *m == n) {
+        return rule.clone();
+    }
+    let rule = compute_rule(n);
+    rules.push((n, rule.clone()));
+    rule
+}
+
+/// A quadrature rule: its nodes and weights.
+type Rule = (Vec<f64>, Vec<f64>);
+
+/// The rule of [`gauss_hermite`], computed.
+fn compute_rule(n: usize) -> Rule {
     let nf = n as f64;
     // The orthonormal Hermite polynomial h_n(t) and its derivative.
     let hermite = |t: f64| {

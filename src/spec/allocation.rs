@@ -11,6 +11,12 @@ use super::NamedEstimator;
 use crate::policy::allocation::{AllocationSpec, Eligible, Fairness, Robust};
 use crate::policy::Solver;
 
+/// Most resource units a budget (or one region's cap) may hold.
+pub const MAX_UNITS: usize = 10_000_000;
+
+/// Most Monte Carlo draws of a robust allocation.
+pub const MAX_DRAWS: usize = 100_000;
+
 /// A `[[policies]]` entry of `kind = "allocate"`, as written (without its `kind`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,12 +45,16 @@ impl AllocationEntry {
         let budget = self.budget.ok_or(
             "kind = \"allocate\" needs `budget`: the number of resource units to distribute",
         )?;
-        if budget == 0 {
-            return Err("`budget` is 0; give at least one unit to distribute".into());
+        if !(1..=MAX_UNITS).contains(&budget) {
+            return Err(format!(
+                "`budget` is {budget}; give between 1 and {MAX_UNITS} units to distribute"
+            ));
         }
         let cap = self.cap.unwrap_or(1);
-        if cap == 0 {
-            return Err("`cap` is 0, so no region could receive a unit; use 1 or more".into());
+        if !(1..=MAX_UNITS).contains(&cap) {
+            return Err(format!(
+                "`cap` is {cap}; a region may receive between 1 and {MAX_UNITS} units"
+            ));
         }
         let returns = self.returns.unwrap_or(1.0);
         if !(returns > 0.0 && returns <= 1.0) {
@@ -176,9 +186,10 @@ fn robust(
             }
             let draws = draws.unwrap_or(200);
             let quantile = quantile.unwrap_or(0.1);
-            if draws < 10 {
+            if !(10..=MAX_DRAWS).contains(&draws) {
                 return Err(format!(
-                    "`draws` is {draws}; a quantile needs at least 10 Monte Carlo draws"
+                    "`draws` is {draws}; a quantile needs between 10 and {MAX_DRAWS} Monte \
+                     Carlo draws"
                 ));
             }
             if !(quantile > 0.0 && quantile < 1.0) {

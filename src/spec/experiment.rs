@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
 use super::allocation::AllocationEntry;
+use super::lint::{self, Key};
 use super::policy::PolicyEntry;
+use super::sweep::{self, Axis, Cell, SpannedTable};
 use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
+use crate::core::text::elide;
 use crate::paper::PaperSpec;
 use crate::policy::allocation::AllocationSpec;
 use crate::policy::placement::PlacementSpec;
@@ -24,43 +27,14 @@ pub struct ReportSpec {
     pub description: Option<String>,
 }
 
-/// A TOML table's entries in the order written, each value with its span.
-#[derive(Debug, Default)]
-struct SpannedTable(Vec<(String, Spanned<Value>)>);
-
-impl<'de> Deserialize<'de> for SpannedTable {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = SpannedTable;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a table of parameters")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<SpannedTable, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(SpannedTable(entries))
-            }
-        }
-        deserializer.deserialize_map(Entries)
-    }
-}
-
 /// The experiment file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExperimentFile {
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     sim: Spanned<String>,
     #[serde(default = "default_replications")]
-    replications: usize,
+    replications: Spanned<usize>,
     #[serde(default)]
     seed: u64,
     #[serde(default)]
@@ -76,29 +50,13 @@ struct ExperimentFile {
     paper: Option<Spanned<PaperSpec>>,
 }
 
-fn default_replications() -> usize {
-    100
+fn default_replications() -> Spanned<usize> {
+    Spanned::new(0..0, 100)
 }
 
-/// One swept parameter: a dotted key into the sim and the values it takes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Axis {
-    /// Dotted key of the sim parameter, e.g. `instrument.strength`.
-    pub key: String,
-    /// The values, in the order written.
-    pub values: Vec<Value>,
-}
-
-/// One point of the sweep grid: the swept values and the sim they give.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cell {
-    /// Position in the grid (row-major, last axis fastest).
-    pub index: usize,
-    /// The value of each axis at this cell, in axis order.
-    pub values: Vec<Value>,
-    /// The sim with base parameters, overrides and this cell's values applied.
-    pub sim: SimSpec,
-}
+/// Most replications per cell: a million runs of a cell pin its bias and
+/// coverage to the third decimal, and the task list stays small.
+pub const MAX_REPLICATIONS: usize = 1_000_000;
 
 /// A parsed, validated and expanded experiment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,12 +97,11 @@ impl Experiment {
         let file = SourceFile::read(path)?;
         let raw: ExperimentFile = file.parse()?;
         let name = experiment_name(&file, path, raw.name)?;
-        if raw.replications == 0 {
-            return Err(file.error_at(None, "`replications` must be at least 1"));
-        }
+        let replications = check_replications(&file, &raw.replications)?;
         let (sim_file, base) = base_sim(&file, path, &raw.sim, &raw.overrides)?;
-        let axes = sweep_axes(&file, &base, &raw.sweep)?;
-        let cells = expand_cells(&file, &base, &axes)?;
+        let axes = sweep::sweep_axes(&file, &base, &raw.sweep)?;
+        sweep::check_grid(&file, &raw.sweep, &axes, replications)?;
+        let cells = sweep::expand_cells(&file, &base, &axes, &raw.sweep)?;
         let paper = match raw.paper {
             Some(paper) => Some(check_paper(&file, &raw.sim, paper, &cells)?),
             None => None,
@@ -157,7 +114,7 @@ impl Experiment {
             parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
         Ok(Experiment {
             name,
-            replications: raw.replications,
+            replications,
             seed: raw.seed,
             axes,
             cells,
@@ -197,27 +154,70 @@ impl Experiment {
 
     /// "key = value, key = value" for a cell, or "base" when nothing is swept.
     pub fn cell_label(&self, cell: &Cell) -> String {
-        describe_cell(&self.axes, &cell.values)
+        sweep::describe_cell(&self.axes, &cell.values)
     }
 }
 
-/// The experiment's name: `name` if set, else the file stem; it names the
-/// report folder, so it must be a non-empty name without path separators.
-fn experiment_name(file: &SourceFile, path: &Path, name: Option<String>) -> Result<String> {
-    let name = match name {
-        Some(name) => name,
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "experiment".to_string()),
-    };
-    if name.is_empty() || name.contains(['/', '\\']) {
-        return Err(file.error_at(
+/// Longest experiment name: it names a folder, and file systems limit names
+/// to 255 bytes.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The experiment's name: `name` if set, else the file stem. It names the
+/// report folder inside `--out`, so it must be a plain folder name: no path
+/// separator, not `.` or `..`, no control character, at most
+/// [`MAX_NAME_CHARS`] characters.
+fn experiment_name(
+    file: &SourceFile,
+    path: &Path,
+    name: Option<Spanned<String>>,
+) -> Result<String> {
+    let (name, span) = match name {
+        Some(name) => (name.get_ref().clone(), Some(name.span())),
+        None => (
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "experiment".to_string()),
             None,
-            &format!("`name` \"{name}\" must be a non-empty folder name"),
-        ));
+        ),
+    };
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("would name the output folder itself or its parent")
+    } else if name.contains(['/', '\\']) {
+        Some("holds a path separator")
+    } else if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("is too long")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(file.error_at(
+            span,
+            &format!(
+                "the experiment's name \"{}\" {problem}; it names the report folder, so set \
+                 `name` to a plain folder name of at most {MAX_NAME_CHARS} characters, e.g. \
+                 name = \"quickstart\"",
+                elide(&name.escape_debug().to_string())
+            ),
+        )),
+        None => Ok(name),
     }
-    Ok(name)
+}
+
+/// `replications`, between 1 and [`MAX_REPLICATIONS`].
+fn check_replications(file: &SourceFile, replications: &Spanned<usize>) -> Result<usize> {
+    let r = *replications.get_ref();
+    if (1..=MAX_REPLICATIONS).contains(&r) {
+        return Ok(r);
+    }
+    let span = Some(replications.span()).filter(|s| !s.is_empty());
+    Err(file.error_at(
+        span,
+        &format!("`replications` is {r}; it must lie between 1 and {MAX_REPLICATIONS}"),
+    ))
 }
 
 /// The sim file named by `sim` (relative to the experiment) and its sim with
@@ -239,72 +239,14 @@ fn base_sim(
         ),
         other => other,
     })?;
-    for (key, value, span) in flatten(overrides) {
+    for (key, value, span) in sweep::flatten(overrides) {
+        let v = sweep::display_value(&value);
         base = base
             .with(&key, value)
-            .map_err(|m| file.error_at(Some(span), &format!("override: {m}")))?;
+            .and_then(|sim| sim.build().map(|_| sim).map_err(|e| e.to_string()))
+            .map_err(|m| file.error_at(Some(span), &format!("override `{key}` = {v}: {m}")))?;
     }
     Ok((sim_file, base))
-}
-
-/// The `[sweep]` axes in the order written: each a non-empty array of values,
-/// declared once, every value giving a sim that builds on its own.
-fn sweep_axes(file: &SourceFile, base: &SimSpec, sweep: &SpannedTable) -> Result<Vec<Axis>> {
-    let mut axes: Vec<Axis> = Vec::new();
-    for (key, value, span) in flatten(sweep) {
-        let values = match value {
-            Value::Array(values) if !values.is_empty() => values,
-            Value::Array(_) => {
-                return Err(file.error_at(
-                    Some(span),
-                    &format!("sweep `{key}` has no values; give at least one"),
-                ))
-            }
-            other => {
-                return Err(file.error_at(
-                    Some(span),
-                    &format!(
-                        "sweep `{key}` must be an array of values, e.g. [0.1, 0.5]; found {}",
-                        other.type_str()
-                    ),
-                ))
-            }
-        };
-        if axes.iter().any(|a| a.key == key) {
-            return Err(file.error_at(Some(span), &format!("sweep `{key}` is declared twice")));
-        }
-        for value in &values {
-            base.with(&key, value.clone())
-                .and_then(|sim| sim.build().map_err(|e| e.to_string()))
-                .map_err(|m| {
-                    let v = display_value(value);
-                    file.error_at(Some(span.clone()), &format!("sweep `{key}` = {v}: {m}"))
-                })?;
-        }
-        axes.push(Axis { key, values });
-    }
-    Ok(axes)
-}
-
-/// Every cell of the sweep grid, each sim checked to build with all its
-/// axes' values together.
-fn expand_cells(file: &SourceFile, base: &SimSpec, axes: &[Axis]) -> Result<Vec<Cell>> {
-    let mut cells = Vec::new();
-    for (index, values) in grid(axes).into_iter().enumerate() {
-        let at = |m: String| {
-            file.error_at(
-                None,
-                &format!("cell {index} ({}): {m}", describe_cell(axes, &values)),
-            )
-        };
-        let mut sim = base.clone();
-        for (axis, value) in axes.iter().zip(&values) {
-            sim = sim.with(&axis.key, value.clone()).map_err(at)?;
-        }
-        sim.build().map_err(|e| at(e.to_string()))?;
-        cells.push(Cell { index, values, sim });
-    }
-    Ok(cells)
 }
 
 /// The error for an experiment with nothing to run: no estimators, policies
@@ -335,68 +277,6 @@ fn resolve(experiment: &Path, sim: &str) -> PathBuf {
         .map_or_else(|| sim.to_path_buf(), |dir| dir.join(sim))
 }
 
-/// Flattens nested tables into dotted keys; a nested value carries its parent's span.
-fn flatten(table: &SpannedTable) -> Vec<(String, Value, std::ops::Range<usize>)> {
-    fn walk(
-        prefix: &str,
-        value: &Value,
-        span: &std::ops::Range<usize>,
-        out: &mut Vec<(String, Value, std::ops::Range<usize>)>,
-    ) {
-        match value {
-            Value::Table(t) => {
-                for (k, v) in t {
-                    walk(&format!("{prefix}.{k}"), v, span, out);
-                }
-            }
-            other => out.push((prefix.to_string(), other.clone(), span.clone())),
-        }
-    }
-    let mut out = Vec::new();
-    for (key, value) in &table.0 {
-        walk(key, value.get_ref(), &value.span(), &mut out);
-    }
-    out
-}
-
-/// The cartesian grid of axis values, row-major with the last axis fastest.
-fn grid(axes: &[Axis]) -> Vec<Vec<Value>> {
-    let mut cells = vec![Vec::new()];
-    for axis in axes {
-        cells = cells
-            .iter()
-            .flat_map(|prefix| {
-                axis.values.iter().map(move |v| {
-                    let mut cell: Vec<Value> = prefix.clone();
-                    cell.push(v.clone());
-                    cell
-                })
-            })
-            .collect();
-    }
-    cells
-}
-
-/// Human-readable cell label: "instrument.strength = 0.1, compliance.defiers = 0".
-pub(crate) fn describe_cell(axes: &[Axis], values: &[Value]) -> String {
-    if axes.is_empty() {
-        return "base".to_string();
-    }
-    axes.iter()
-        .zip(values)
-        .map(|(a, v)| format!("{} = {}", a.key, display_value(v)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A TOML value as a user would write it, strings without quotes.
-pub(crate) fn display_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Checks a `[paper]` section: valid settings, and a hospital world in
 /// every cell (the pipeline needs its placement days and cohorts).
 fn check_paper(
@@ -407,6 +287,9 @@ fn check_paper(
 ) -> Result<PaperSpec> {
     let span = paper.span();
     let paper = paper.into_inner();
+    let default = Value::try_from(PaperSpec::default())
+        .map_err(|e| Error::Spec(format!("cannot serialize the paper's defaults: {e}")))?;
+    lint::check_shapes(file, &[Key::Name("paper")], &default)?;
     paper
         .validate()
         .map_err(|e| file.error_at(Some(span), &e.to_string()))?;
@@ -431,9 +314,18 @@ fn parse_estimators(
     cells: &[Cell],
 ) -> Result<Vec<NamedEstimator>> {
     let mut out: Vec<NamedEstimator> = Vec::new();
-    for entry in entries {
+    for (i, entry) in entries.into_iter().enumerate() {
         let span = entry.span();
         let mut table = entry.into_inner();
+        let kind = table.get("kind").and_then(Value::as_str);
+        if let Some(default) = EstimatorSpec::all_defaults()
+            .into_iter()
+            .find(|d| Some(d.kind()) == kind)
+        {
+            let default = Value::try_from(default)
+                .map_err(|e| Error::Spec(format!("cannot serialize an estimator: {e}")))?;
+            lint::check_shapes(file, &[Key::Item("estimators", i)], &default)?;
+        }
         let name = match table.remove("name") {
             Some(Value::String(name)) => Some(name),
             Some(other) => {

@@ -4,11 +4,15 @@
 mod allocation;
 mod estimator;
 mod experiment;
+mod lint;
 mod location;
+mod memory;
 pub mod policy;
 mod sim;
+mod sweep;
 
 pub use estimator::{EstimatorSpec, NamedEstimator};
-pub use experiment::{Axis, Cell, Experiment, ReportSpec};
+pub use experiment::{Experiment, ReportSpec};
 pub use location::SourceFile;
 pub use sim::{load_sim, SimSpec};
+pub use sweep::{Axis, Cell};

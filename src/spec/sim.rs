@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Value;
 
 use super::SourceFile;
+use crate::core::text::elide;
 use crate::core::Estimand;
 use crate::sim::{hospital::HospitalWorld, iv::IvWorld, regions::RegionsWorld, Sim};
 use crate::{Error, Result};
@@ -56,6 +57,23 @@ impl SimSpec {
     /// placement policies need).
     pub fn places_cohorts(&self) -> bool {
         matches!(self, SimSpec::Hospital(_))
+    }
+
+    /// About how many rows and columns one sample of this world holds
+    /// (covariates, treatment, outcome and truth columns), from its sizes
+    /// alone, so that a run can judge its memory before it draws anything.
+    pub fn sample_shape(&self) -> (f64, f64) {
+        match self {
+            SimSpec::Iv(w) => (w.n as f64, w.covariates as f64 + 12.0),
+            SimSpec::Regions(w) => (
+                w.n as f64,
+                (w.nodes.len() + w.covariates.count) as f64 + 12.0,
+            ),
+            SimSpec::Hospital(w) => (
+                w.scale * w.cohort_days as f64 * w.cohort.mean_size,
+                (w.comorbidities + w.codes) as f64 + 30.0,
+            ),
+        }
     }
 
     /// The `kind` string of this world.
@@ -113,28 +131,45 @@ impl SimSpec {
     /// This spec with the parameter at dotted `key` set to `value`; the error
     /// says why (no such parameter, with the valid keys, or a wrong type).
     pub fn with(&self, key: &str, value: Value) -> std::result::Result<SimSpec, String> {
-        let valid = self.parameters().map_err(|e| e.to_string())?;
-        if !valid.iter().any(|(k, _)| k == key) {
-            let keys: Vec<&str> = valid.iter().map(|(k, _)| k.as_str()).collect();
-            return Err(format!(
-                "`{key}` names no parameter of the `{}` sim; valid keys: {}",
-                self.kind(),
-                keys.join(", ")
-            ));
-        }
+        self.with_all(&[(key, value)])
+    }
+
+    /// This spec with every `(key, value)` of `settings` set, in one pass
+    /// (a sweep cell sets every axis at once); errors as in [`SimSpec::with`].
+    pub fn with_all(&self, settings: &[(&str, Value)]) -> std::result::Result<SimSpec, String> {
         let mut root = self.to_value().map_err(|e| e.to_string())?;
-        let mut node = &mut root;
-        for part in key.split('.') {
-            let Value::Table(table) = node else {
-                return Err(format!("`{key}` names no parameter"));
-            };
-            node = table
-                .get_mut(part)
-                .ok_or_else(|| format!("`{key}` names no parameter"))?;
+        for (key, value) in settings {
+            let mut node = &mut root;
+            for part in key.split('.') {
+                match node {
+                    Value::Table(table) if table.contains_key(part) => {
+                        node = table.get_mut(part).ok_or("a parameter vanished")?;
+                    }
+                    _ => return Err(self.no_parameter(key)),
+                }
+            }
+            if matches!(node, Value::Table(_)) || *key == "kind" {
+                return Err(self.no_parameter(key));
+            }
+            *node = value.clone();
         }
-        *node = value;
+        let keys: Vec<&str> = settings.iter().map(|(k, _)| *k).collect();
         root.try_into::<SimSpec>()
-            .map_err(|e| format!("`{key}`: {}", e.message().trim()))
+            .map_err(|e| format!("`{}`: {}", keys.join("`, `"), elide(e.message().trim())))
+    }
+
+    /// The error for a key that names no parameter, with the valid keys.
+    fn no_parameter(&self, key: &str) -> String {
+        let keys: Vec<String> = self
+            .parameters()
+            .map(|p| p.into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default();
+        format!(
+            "`{}` names no parameter of the `{}` sim; valid keys: {}",
+            elide(key),
+            self.kind(),
+            keys.join(", ")
+        )
     }
 
     fn to_value(&self) -> Result<Value> {
@@ -158,12 +193,19 @@ pub fn load_sim(path: &Path) -> Result<(SourceFile, SimSpec)> {
     let source = SourceFile::read(path)?;
     let kinds: Vec<&str> = SimSpec::all_defaults().iter().map(SimSpec::kind).collect();
     let Some(kind) = source.parse::<KindOnly>()?.kind else {
+        let experiment = source
+            .text
+            .parse::<toml::Table>()
+            .is_ok_and(|t| t.contains_key("sim") || t.contains_key("estimators"));
+        let hint = if experiment {
+            "this is an experiment file (it has `sim` or `[[estimators]]`), not a sim; point \
+             `sim` at a world such as sims/iv.toml, or run this file itself"
+        } else {
+            "start the file with e.g. kind = \"iv\""
+        };
         return Err(source.error_at(
             None,
-            &format!(
-                "no `kind`; start the file with e.g. kind = \"iv\" (kinds: {})",
-                kinds.join(", ")
-            ),
+            &format!("no `kind`; {hint} (kinds: {})", kinds.join(", ")),
         ));
     };
     let span = kind.span();
@@ -174,6 +216,12 @@ pub fn load_sim(path: &Path) -> Result<(SourceFile, SimSpec)> {
         path: source.path.clone(),
         text: blanked,
     };
+    if let Some(default) = SimSpec::all_defaults()
+        .into_iter()
+        .find(|d| d.kind() == kind.get_ref().as_str())
+    {
+        super::lint::check_shapes(&parameters, &[], &default.to_value()?)?;
+    }
     let spec = match kind.get_ref().as_str() {
         "iv" => SimSpec::Iv(parameters.parse()?),
         "hospital" => SimSpec::Hospital(parameters.parse()?),
@@ -185,7 +233,9 @@ pub fn load_sim(path: &Path) -> Result<(SourceFile, SimSpec)> {
             ))
         }
     };
-    spec.build()
-        .map_err(|e| source.error_at(None, &e.to_string()))?;
+    spec.build().map_err(|e| {
+        let message = e.to_string();
+        source.error_at(super::lint::locate(&source, &message), &message)
+    })?;
     Ok((source, spec))
 }

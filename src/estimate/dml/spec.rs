@@ -10,6 +10,16 @@ use crate::{Error, Result};
 /// must hold for the per-arm nuisance fits.
 pub const MIN_ARM: usize = 10;
 
+/// Most cross-fitting folds: beyond a hundred each fold's nuisance fit is
+/// the full sample's.
+pub const MAX_FOLDS: usize = 100;
+
+/// Most fold splits whose estimates are combined.
+pub const MAX_REPETITIONS: usize = 1_000;
+
+/// Most trees per nuisance forest, as for every forest.
+pub const MAX_TREES: usize = crate::estimate::forest::MAX_TREES;
+
 /// Which DML model (and so which orthogonal score) to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -122,17 +132,23 @@ impl Dml {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Estimate(format!("dml: {m}")));
         self.target()?;
-        if self.folds < 2 {
+        if !(2..=MAX_FOLDS).contains(&self.folds) {
             return bad(format!(
-                "folds is {}; cross-fitting needs at least 2",
+                "folds is {}; cross-fitting needs between 2 and {MAX_FOLDS}",
                 self.folds
             ));
         }
-        if self.repetitions == 0 {
-            return bad("repetitions must be at least 1".into());
+        if !(1..=MAX_REPETITIONS).contains(&self.repetitions) {
+            return bad(format!(
+                "repetitions is {}; it must lie between 1 and {MAX_REPETITIONS}",
+                self.repetitions
+            ));
         }
-        if self.trees == 0 {
-            return bad("trees must be at least 1".into());
+        if !(1..=MAX_TREES).contains(&self.trees) {
+            return bad(format!(
+                "trees is {}; it must lie between 1 and {MAX_TREES}",
+                self.trees
+            ));
         }
         if self.min_node_size == 0 {
             return bad("min_node_size must be at least 1".into());

@@ -16,6 +16,13 @@ use super::tree::{grow, Scratch, Tree, TreeSettings, MAX_FEATURES};
 use crate::core::seed::mix;
 use crate::{Error, Result};
 
+/// Most trees a forest may grow: grf's default is 2,000, and a forest's
+/// variance estimate settles long before a hundred thousand.
+pub const MAX_TREES: usize = 100_000;
+
+/// Largest `min_node_size`: beyond a million units a node is a sample.
+pub const MAX_NODE_SIZE: usize = 1_000_000;
+
 /// Forest settings, with grf's defaults; the same keys configure every forest estimator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -66,8 +73,16 @@ impl ForestParams {
     /// Checks ranges, with what to change.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Estimate(m));
-        if self.num_trees == 0 {
-            return bad("num_trees must be at least 1".into());
+        if !(1..=MAX_TREES).contains(&self.num_trees) {
+            return bad(format!(
+                "num_trees is {}; it must lie between 1 and {MAX_TREES}",
+                self.num_trees
+            ));
+        }
+        if let Some(trees) = self.nuisance_trees.filter(|t| !(1..=MAX_TREES).contains(t)) {
+            return bad(format!(
+                "nuisance_trees is {trees}; it must lie between 1 and {MAX_TREES}"
+            ));
         }
         if self.ci_group_size == 0 {
             return bad("ci_group_size must be at least 1".into());
@@ -107,6 +122,12 @@ impl ForestParams {
         }
         if self.mtry == Some(0) {
             return bad("mtry must be at least 1".into());
+        }
+        if self.min_node_size > MAX_NODE_SIZE {
+            return bad(format!(
+                "min_node_size is {}; it must be at most {MAX_NODE_SIZE}",
+                self.min_node_size
+            ));
         }
         Ok(())
     }

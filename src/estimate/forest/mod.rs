@@ -23,7 +23,7 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use binning::{Binned, Bins, MAX_BINS};
-pub use ensemble::ForestParams;
+pub use ensemble::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
 pub use grf::{FittedForest, Nuisances, Prediction};
 pub use nuisance::{fit_regression, regression_oob, RegressionFit};
 pub use paths::{LeafMeans, Path, PathPredictions};

@@ -115,8 +115,11 @@ impl Psm {
     /// Checks the settings, with what to change.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Estimate(format!("psm: {m}")));
-        if self.neighbors == 0 {
-            return bad("neighbors must be at least 1".into());
+        if !(1..=MAX_NEIGHBORS).contains(&self.neighbors) {
+            return bad(format!(
+                "neighbors is {}; it must lie between 1 and {MAX_NEIGHBORS}",
+                self.neighbors
+            ));
         }
         if !(self.caliper >= 0.0 && self.caliper.is_finite()) {
             return bad(format!(
@@ -138,6 +141,9 @@ impl Psm {
         Ok(())
     }
 }
+
+/// Most matches per unit: beyond a thousand, matching is weighting.
+pub const MAX_NEIGHBORS: usize = 1_000;
 
 /// The estimator's name in errors.
 const NAME: &str = "psm";
