@@ -61,14 +61,11 @@ impl SourceFile {
     }
 
     /// An error located at a byte span of this file: `path:line:col: message`.
+    /// Without a span (the error is about something the file lacks, such as
+    /// a `kind`), it points at the top of the file, where that would go.
     pub fn error_at(&self, span: Option<std::ops::Range<usize>>, message: &str) -> Error {
-        match span {
-            Some(span) => {
-                let (line, col) = self.line_col(span.start);
-                Error::Spec(format!("{}:{line}:{col}: {message}", self.path.display()))
-            }
-            None => Error::Spec(format!("{}: {message}", self.path.display())),
-        }
+        let (line, col) = self.line_col(span.map_or(0, |s| s.start));
+        Error::Spec(format!("{}:{line}:{col}: {message}", self.path.display()))
     }
 
     /// Parses the whole file as `T`, turning a TOML or serde error into a
