@@ -108,7 +108,10 @@ fn settings_an_estimator_can_judge_fail_at_load() {
     );
     assert_has(
         &msg,
-        &["experiment.toml:2:1", "psm: neighbors is 0; it must lie between 1 and"],
+        &[
+            "experiment.toml:2:1",
+            "psm: neighbors is 0; it must lie between 1 and",
+        ],
     );
 }
 

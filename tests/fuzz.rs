@@ -97,7 +97,10 @@ fn copy_specs(dir: &Path) {
 /// overflow a recursive parser or flood a message.
 fn monster(rng: &mut ChaCha8Rng) -> String {
     match rng.random_range(0..4) {
-        0 => format!("\"{}\"", vec!["x1"; rng.random_range(1_000..60_000)].join(" + ")),
+        0 => format!(
+            "\"{}\"",
+            vec!["x1"; rng.random_range(1_000..60_000)].join(" + ")
+        ),
         1 => {
             let depth = rng.random_range(100..5_000);
             format!("\"{}x1{}\"", "(".repeat(depth), ")".repeat(depth))
@@ -143,7 +146,11 @@ fn mutate(text: &mut Vec<u8>, rng: &mut ChaCha8Rng) {
         }
         2..=4 => {
             if let Some(i) = value_line(&lines, rng) {
-                let key = lines[i].split_once(" = ").expect("a key line").0.to_string();
+                let key = lines[i]
+                    .split_once(" = ")
+                    .expect("a key line")
+                    .0
+                    .to_string();
                 let value = if rng.random_bool(0.1) {
                     monster(rng)
                 } else {
@@ -157,9 +164,15 @@ fn mutate(text: &mut Vec<u8>, rng: &mut ChaCha8Rng) {
             lines.insert(at, line);
         }
         6 => {
-            let header = ["[x]", "[[nodes]]", "[sweep]", "[overrides]", "[[estimators]]"]
-                .choose(rng)
-                .expect("headers");
+            let header = [
+                "[x]",
+                "[[nodes]]",
+                "[sweep]",
+                "[overrides]",
+                "[[estimators]]",
+            ]
+            .choose(rng)
+            .expect("headers");
             lines.insert(at, header.to_string());
         }
         7 => {
@@ -178,9 +191,17 @@ fn mutate(text: &mut Vec<u8>, rng: &mut ChaCha8Rng) {
         }
         _ => {
             // A sweep or an override of a random key to a random value.
-            let key = ["n", "covariates", "scale", "tau", "nodes", "seed", "instrument"]
-                .choose(rng)
-                .expect("keys");
+            let key = [
+                "n",
+                "covariates",
+                "scale",
+                "tau",
+                "nodes",
+                "seed",
+                "instrument",
+            ]
+            .choose(rng)
+            .expect("keys");
             let value = EXTREMES.choose(rng).expect("extremes");
             let table = if rng.random_bool(0.5) {
                 format!("[{value}]")
@@ -232,22 +253,28 @@ fn run(mut command: Command, limit: Duration) -> Outcome {
     }
 }
 
-/// Whether `message` names `file` and a place in it: `file:line:col`, or a
-/// line or row number.
+/// Whether every error in `message` (a line starting `error: `; a message
+/// may continue on further lines) names `file` and a place in it:
+/// `file:line:col`, or a line or row number.
 fn names_file_and_place(message: &str, file: &str) -> bool {
-    message.lines().all(|line| {
-        let Some(at) = line.find(file) else {
-            return line.starts_with("error: 1 of 1 files") || line.trim().is_empty();
-        };
-        let after = &line[at + file.len()..];
-        let position = after.starts_with(':') && after[1..].starts_with(|c: char| c.is_ascii_digit());
-        let row = ["line ", "row "].iter().any(|w| {
-            line.match_indices(w).any(|(i, _)| {
-                line[i + w.len()..].starts_with(|c: char| c.is_ascii_digit())
-            })
-        });
-        position || row
-    })
+    let errors: Vec<&str> = message
+        .lines()
+        .filter(|l| l.starts_with("error: ") && !l.starts_with("error: 1 of 1 files"))
+        .collect();
+    !errors.is_empty()
+        && errors.iter().all(|line| {
+            let Some(at) = line.find(file) else {
+                return false;
+            };
+            let after = &line[at + file.len()..];
+            let position =
+                after.starts_with(':') && after[1..].starts_with(|c: char| c.is_ascii_digit());
+            let row = ["line ", "row "].iter().any(|w| {
+                line.match_indices(w)
+                    .any(|(i, _)| line[i + w.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            });
+            position || row
+        })
 }
 
 /// A replayable description of a failed case.
@@ -437,7 +464,11 @@ fn mutated_csvs_fit_or_fail_cleanly() {
         .arg(&sim)
         .output()
         .expect("simulate a sample");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let clean = std::fs::read_to_string(&clean).expect("read the sample");
     let mut failures = Vec::new();
     for case in 0..cases(30) {
@@ -475,12 +506,20 @@ fn mutated_csvs_fit_or_fail_cleanly() {
         }
         let text: Vec<String> = rows.iter().map(|r| r.join(",")).collect();
         let csv = common::write(&dir, &format!("case{case}.csv"), &(text.join("\n") + "\n"));
-        let estimator = ["ols", "two_stage_least_squares", "psm", "dml", "difference_in_means"]
-            .choose(&mut rng)
-            .expect("estimators");
+        let estimator = [
+            "ols",
+            "two_stage_least_squares",
+            "psm",
+            "dml",
+            "difference_in_means",
+        ]
+        .choose(&mut rng)
+        .expect("estimators");
         let mut command = common::causim();
         command
-            .args(["fit", "--y", "y", "--w", "w", "--z", "z", "--x", "x1,x2,x3", "--data"])
+            .args([
+                "fit", "--y", "y", "--w", "w", "--z", "z", "--x", "x1,x2,x3", "--data",
+            ])
             .arg(&csv)
             .args(["--estimator", estimator]);
         let outcome = run(command, RUN_LIMIT);

@@ -63,7 +63,10 @@ fn non_finite_numbers_are_refused_at_their_key() {
     );
     assert_has(
         &msg,
-        &["experiment.toml:4:19", "`estimators[1].sample_fraction` is nan"],
+        &[
+            "experiment.toml:4:19",
+            "`estimators[1].sample_fraction` is nan",
+        ],
     );
     let msg = error(
         "guard_inf_sim",
@@ -76,7 +79,10 @@ fn non_finite_numbers_are_refused_at_their_key() {
         "kind = \"hospital\"\nscale = 0.05\n",
         "sim = \"sim.toml\"\n[paper.forest]\nimbalance_penalty = -nan\n",
     );
-    assert_has(&msg, &["experiment.toml:3:21", "`paper.forest.imbalance_penalty`"]);
+    assert_has(
+        &msg,
+        &["experiment.toml:3:21", "`paper.forest.imbalance_penalty`"],
+    );
 }
 
 #[test]
@@ -88,7 +94,12 @@ fn an_array_is_not_read_as_a_table() {
     );
     assert_has(
         &msg,
-        &["sim.toml:3:14", "`instrument` is a table", "strength", "found array"],
+        &[
+            "sim.toml:3:14",
+            "`instrument` is a table",
+            "strength",
+            "found array",
+        ],
     );
     let msg = error(
         "guard_shape_paper",
@@ -121,7 +132,10 @@ fn a_bad_override_is_blamed_on_the_override_not_the_sweep() {
         SIM,
         &format!("sim = \"sim.toml\"\n[overrides]\nn = 3\n[sweep]\nnoise = [1, 2]\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:3:5", "override `n` = 3", "at least 10"]);
+    assert_has(
+        &msg,
+        &["experiment.toml:3:5", "override `n` = 3", "at least 10"],
+    );
     assert!(!msg.contains("sweep"), "{msg}");
 }
 
@@ -140,7 +154,11 @@ fn a_sim_that_is_an_experiment_says_so() {
     let dir = common::scratch("guard_sim_is_experiment");
     common::write(&dir, "sim.toml", SIM);
     common::write(&dir, "other.toml", &format!("sim = \"sim.toml\"\n{OLS}"));
-    let path = common::write(&dir, "experiment.toml", &format!("sim = \"other.toml\"\n{OLS}"));
+    let path = common::write(
+        &dir,
+        "experiment.toml",
+        &format!("sim = \"other.toml\"\n{OLS}"),
+    );
     let msg = Experiment::load(&path).unwrap_err().to_string();
     assert_has(&msg, &["other.toml", "experiment file", "not a sim"]);
 }
@@ -204,11 +222,20 @@ fn huge_numbers_print_short() {
 #[test]
 fn estimator_settings_are_bounded() {
     for (settings, want) in [
-        ("kind = \"causal_forest\"\nnum_trees = 9223372036854775807", "num_trees"),
-        ("kind = \"causal_forest\"\nnuisance_trees = 0", "nuisance_trees"),
+        (
+            "kind = \"causal_forest\"\nnum_trees = 9223372036854775807",
+            "num_trees",
+        ),
+        (
+            "kind = \"causal_forest\"\nnuisance_trees = 0",
+            "nuisance_trees",
+        ),
         ("kind = \"dml\"\nfolds = 100000", "folds"),
         ("kind = \"dml\"\nrepetitions = 100000", "repetitions"),
-        ("kind = \"psm\"\nneighbors = 9223372036854775807", "neighbors"),
+        (
+            "kind = \"psm\"\nneighbors = 9223372036854775807",
+            "neighbors",
+        ),
         ("kind = \"entropy_balancing\"\nmoments = 0", "moments"),
         ("kind = \"entropy_balancing\"\nmoments = 3", "moments"),
     ] {
@@ -248,8 +275,16 @@ fn validate_lists_a_large_sweep_briefly() {
 #[test]
 fn a_run_that_needs_more_memory_than_the_machine_has_stops_first() {
     let dir = common::scratch("guard_memory");
-    common::write(&dir, "sim.toml", "kind = \"iv\"\nn = 10000000\ncovariates = 100\n");
-    let path = common::write(&dir, "experiment.toml", &format!("sim = \"sim.toml\"\n{OLS}"));
+    common::write(
+        &dir,
+        "sim.toml",
+        "kind = \"iv\"\nn = 10000000\ncovariates = 100\n",
+    );
+    let path = common::write(
+        &dir,
+        "experiment.toml",
+        &format!("sim = \"sim.toml\"\n{OLS}"),
+    );
     let experiment = Experiment::load(&path).unwrap();
     let msg = experiment
         .check_memory(4, Some(8e9))

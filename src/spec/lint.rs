@@ -1,6 +1,7 @@
 //! Checks on a spec file's TOML before serde reads it, where every value
-//! still has its position: numbers must be finite, nesting shallow, and a
-//! table of parameters must be written as a table.
+//! still has its position: numbers must be finite (and integers within
+//! TOML's 64-bit range), nesting shallow, and a table of parameters must be
+//! written as a table.
 //!
 //! serde reads a struct from an array by position (`instrument = [1, 2]`
 //! would set the strength to 1 and the propensity to "2") and writes a NaN
@@ -17,8 +18,8 @@ use crate::Result;
 /// spec nests three levels, and every later step may then recurse freely.
 pub const MAX_NESTING: usize = 16;
 
-/// Checks every value of `file`: finite numbers, at most [`MAX_NESTING`]
-/// levels deep. A TOML syntax error is left to the parse that follows.
+/// Checks every value of `file`: finite numbers, integers TOML can hold,
+/// at most [`MAX_NESTING`] levels deep. A TOML syntax error is left to the parse that follows.
 pub(super) fn check_values(file: &SourceFile) -> Result<()> {
     let Ok(root) = DeTable::parse(&file.text) else {
         return Ok(());
@@ -53,6 +54,14 @@ fn walk_values(
                     "`{}` is {}; every number in a spec must be finite",
                     elide(path),
                     f.as_str()
+                ),
+            )),
+        DeValue::Integer(i) if i64::from_str_radix(i.as_str(), i.radix()).is_err() => Err(file
+            .error_at(
+                Some(value.span()),
+                &format!(
+                    "`{}` is {i}, beyond the integers TOML holds (-2^63 to 2^63 - 1)",
+                    elide(path)
                 ),
             )),
         DeValue::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
