@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::find_non_finite;
 use crate::{Error, Result};
 
 /// The file in a report folder that records the experiment as run.
@@ -26,6 +27,27 @@ pub struct Manifest {
     pub fingerprint: u64,
     /// The experiment as run, encoded by the layer that owns it.
     pub experiment: serde_json::Value,
+}
+
+impl Manifest {
+    /// The manifest of `experiment` (encoded by the layer that owns it) in
+    /// this build's record format. A number that is not finite is refused:
+    /// JSON would hold it as `null`, and the folder could not be read back.
+    pub fn new<E: Serialize + ?Sized>(fingerprint: u64, experiment: &E) -> Result<Manifest> {
+        if let Some(found) = find_non_finite(experiment) {
+            return Err(Error::Store(format!(
+                "cannot record the experiment in {MANIFEST}: {found}; every number of an \
+                 experiment must be finite"
+            )));
+        }
+        let experiment = serde_json::to_value(experiment)
+            .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
+        Ok(Manifest {
+            format: FORMAT,
+            fingerprint,
+            experiment,
+        })
+    }
 }
 
 fn legacy_format() -> u32 {

@@ -2,7 +2,9 @@
 //! store they live in. A record names no stage: each stage's outcome is
 //! kept under the stage's name as the stage wrote it, so adding a stage
 //! changes nothing here, and the report reads records without the runner.
+//! Every number stored is finite ([`find_non_finite`]): JSON has no NaN.
 
+mod finite;
 mod manifest;
 mod store;
 
@@ -12,6 +14,7 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use finite::{find_non_finite, NonFinite};
 pub use manifest::{read_manifest, write_manifest, Manifest, FORMAT, MANIFEST};
 pub use store::{load_records, results_path, Writer};
 
@@ -27,7 +30,8 @@ pub struct Record {
     pub replication: usize,
     /// The seed the sample was drawn with.
     pub seed: u64,
-    /// The sample's true estimands.
+    /// The sample's true estimands; one that is not finite is left out (the
+    /// estimators that target it record why they could not be judged).
     pub truth: BTreeMap<String, f64>,
     /// Each stage's outcome, keyed by stage name, as the stage encoded it.
     pub stages: BTreeMap<String, serde_json::Value>,

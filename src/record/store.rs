@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Record, Shard};
+use super::{find_non_finite, Record, Shard};
 use crate::{Error, Result};
 
 /// The results file a run (or shard) appends to.
@@ -78,7 +78,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// gathered in memory and written together at most [`FLUSH_EVERY`] apart, so
 /// fast tasks do not pay a system call each; a kill loses at most that much
 /// work (those tasks rerun on resume) and at most one partial line, which the
-/// next open cuts.
+/// next open cuts. A record with a number that is not finite is refused.
 pub struct Writer {
     state: Mutex<Pending>,
     path: PathBuf,
@@ -120,8 +120,16 @@ impl Writer {
     }
 
     /// Queues one record as a whole line, writing the queue out if the last
-    /// write is older than [`FLUSH_EVERY`].
+    /// write is older than [`FLUSH_EVERY`]. A record holding a number that
+    /// is not finite is an error (JSON would hold it as `null`); stages
+    /// record such a result as a failure instead.
     pub fn append(&self, record: &Record) -> Result<()> {
+        if let Some(found) = find_non_finite(record) {
+            return Err(Error::Store(format!(
+                "cell {} replication {}: {found}, and a record holds finite numbers only",
+                record.cell, record.replication
+            )));
+        }
         let mut line = serde_json::to_vec(record)
             .map_err(|e| Error::Store(format!("cannot encode a record: {e}")))?;
         line.push(b'\n');

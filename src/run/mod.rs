@@ -17,7 +17,6 @@ pub use observe::{Observe, ProgressBarObserver, Silent};
 use crate::core::seed;
 use crate::record::{
     load_records, read_manifest, results_path, write_manifest, Manifest, Record, Shard, Writer,
-    FORMAT,
 };
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -91,11 +90,15 @@ pub fn run_task(
     for stage in stages {
         outcomes.insert(stage.name().to_string(), stage.run(&mut state)?);
     }
+    // A truth that is not finite cannot be stored; the estimators stage has
+    // recorded why the estimators that target it could not be judged.
+    let mut truth = state.sample.truth.values;
+    truth.retain(|_, value| value.is_finite());
     Ok(Record {
         cell: task.cell,
         replication: task.replication,
         seed,
-        truth: state.sample.truth.values,
+        truth,
         stages: outcomes,
     })
 }
@@ -117,7 +120,7 @@ pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result
 
 /// Checks that `dir` holds no results of a different experiment (or clears
 /// them when `fresh`), then records this experiment's manifest.
-fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bool) -> Result<()> {
+fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if fresh {
         for entry in std::fs::read_dir(dir)
@@ -132,7 +135,7 @@ fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bo
         }
     } else if dir.join(crate::record::MANIFEST).exists() {
         let same = match read_manifest(dir) {
-            Ok(old) => old.fingerprint == print,
+            Ok(old) => old.fingerprint == manifest.fingerprint,
             Err(e) if has_results(dir)? => return Err(e),
             Err(_) => true,
         };
@@ -144,16 +147,7 @@ fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bo
             )));
         }
     }
-    let experiment = serde_json::to_value(experiment)
-        .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
-    write_manifest(
-        dir,
-        &Manifest {
-            format: FORMAT,
-            fingerprint: print,
-            experiment,
-        },
-    )
+    write_manifest(dir, manifest)
 }
 
 /// Whether `dir` holds any results file with a line in it.
@@ -187,12 +181,8 @@ pub fn run_observed(
     observer: &dyn Observe,
 ) -> Result<RunSummary> {
     let stages = crate::stage::build(experiment)?;
-    prepare(
-        &options.out,
-        experiment,
-        fingerprint(experiment, &stages)?,
-        options.fresh,
-    )?;
+    let manifest = Manifest::new(fingerprint(experiment, &stages)?, experiment)?;
+    prepare(&options.out, &manifest, options.fresh)?;
     let sims = experiment
         .cells
         .iter()
