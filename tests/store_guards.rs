@@ -1,13 +1,17 @@
 //! No input spoils a run folder: numbers that are not finite never reach
-//! the store.
+//! the store, a damaged line is named by file and line, and foreign and
+//! conflicting records are refused.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use causim::paper::PaperSpec;
-use causim::record::{find_non_finite, load_records, results_path, Manifest, Record, Writer};
+use causim::record::{
+    find_non_finite, load_records, results_path, Manifest, Record, Shard, Writer,
+};
 use causim::run::{run, run_task, tasks, RunOptions};
 use causim::sim::{Sample, Sim};
 use causim::spec::{Experiment, SimSpec};
@@ -237,4 +241,161 @@ fn a_manifest_holds_finite_numbers_only() {
          nan); every number of an experiment must be finite"
     );
     assert!(!out.exists(), "nothing is written");
+}
+
+/// A finished tiny run in `DIR/out`, and its results file.
+fn finished(name: &str) -> (PathBuf, Experiment, PathBuf) {
+    let (dir, exp) = setup(name, TINY);
+    let out = dir.join("out");
+    run(&exp, &options(&out)).expect("runs");
+    let results = results_path(&out, None);
+    (out, exp, results)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("results")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_damaged_line_is_named_by_file_and_line() {
+    let (out, exp, results) = finished("guard_damaged");
+    let mut text = lines(&results);
+    text[1] = "{\"cell\":0,\"repl".to_string();
+    std::fs::write(&results, text.join("\n") + "\n").expect("damage");
+    let want = format!("{} line 2 is damaged", results.display());
+    let err = error_of(load_records(&out));
+    assert!(err.contains(&want) && err.contains("--fresh"), "{err}");
+    let err = error_of(run(&exp, &options(&out)));
+    assert!(err.contains(&want), "a resume stops too: {err}");
+    let report = common::causim()
+        .arg("report")
+        .arg(&out)
+        .output()
+        .expect("report");
+    assert!(!report.status.success());
+    assert!(String::from_utf8_lossy(&report.stderr).contains(&want));
+    // --fresh rewrites the folder.
+    run(
+        &exp,
+        &RunOptions {
+            fresh: true,
+            ..options(&out)
+        },
+    )
+    .expect("fresh");
+    assert_eq!(load_records(&out).expect("records").len(), 3);
+}
+
+#[test]
+fn an_unterminated_last_line_is_an_interrupted_write_and_is_rerun() {
+    let (out, exp, results) = finished("guard_unterminated");
+    let whole = load_records(&out).expect("records");
+    // A kill just before the newline leaves a whole record without it: not
+    // counted, cut by the next writer, and its task run again.
+    let text = std::fs::read_to_string(&results).expect("results");
+    std::fs::write(&results, text.trim_end()).expect("cut");
+    assert_eq!(load_records(&out).expect("records").len(), 2);
+    let summary = run(&exp, &options(&out)).expect("resume");
+    assert_eq!((summary.skipped, summary.ran), (2, 1));
+    assert_eq!(load_records(&out).expect("records"), whole);
+    assert_eq!(lines(&results).len(), 3);
+}
+
+#[test]
+fn records_of_another_experiment_are_refused() {
+    let (out, exp, results) = finished("guard_foreign");
+    // Copied without its manifest into a folder that another experiment uses.
+    let other_dir = out.with_file_name("other");
+    std::fs::create_dir_all(&other_dir).expect("folder");
+    let foreign = results_path(&other_dir, None);
+    std::fs::copy(&results, &foreign).expect("copy");
+    let other = Experiment {
+        seed: 8,
+        ..exp.clone()
+    };
+    let err = error_of(run(&other, &options(&other_dir)));
+    assert!(
+        err.contains(&format!(
+            "{} line 1 is a record of another experiment",
+            foreign.display()
+        )) && err.contains("--fresh"),
+        "{err}"
+    );
+    assert!(
+        !other_dir.join("experiment.json").exists(),
+        "the folder is left as it was"
+    );
+
+    // Beside a folder's own results, as a shard's file.
+    let shard = results_path(&out, Some(Shard { index: 0, count: 2 }));
+    let other_out = common::scratch("guard_foreign_other").join("out");
+    run(&other, &options(&other_out)).expect("the other experiment runs");
+    std::fs::copy(results_path(&other_out, None), &shard).expect("copy");
+    let err = error_of(load_records(&out));
+    assert!(
+        err.contains(&format!(
+            "{} line 1 is a record of another experiment",
+            shard.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn records_of_an_older_format_are_refused() {
+    let (out, _, results) = finished("guard_old_format");
+    let mut line: serde_json::Value = serde_json::from_str(&lines(&results)[0]).expect("a record");
+    line.as_object_mut()
+        .expect("an object")
+        .remove("fingerprint");
+    std::fs::write(&results, format!("{line}\n")).expect("old line");
+    let err = error_of(load_records(&out));
+    assert!(
+        err.contains("line 1 was written by an older causim") && err.contains("--fresh"),
+        "{err}"
+    );
+
+    let manifest = out.join("experiment.json");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(&manifest, text.replace("\"format\": 3", "\"format\": 2")).expect("old");
+    let err = error_of(load_records(&out));
+    assert!(
+        err.contains("record format 2") && err.contains("--fresh"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_task_recorded_twice_counts_once_or_is_an_error_when_they_differ() {
+    let (out, _, results) = finished("guard_duplicates");
+    let whole = load_records(&out).expect("records");
+    let first = lines(&results)[0].clone();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&results)
+        .expect("results");
+    writeln!(file, "{first}").expect("identical duplicate");
+    drop(file);
+    assert_eq!(load_records(&out).expect("records"), whole);
+
+    let mut changed: serde_json::Value = serde_json::from_str(&first).expect("a record");
+    changed["seed"] = serde_json::json!(99);
+    // A shard's file sorts before results.jsonl, so it is read first.
+    let shard = results_path(&out, Some(Shard { index: 1, count: 2 }));
+    std::fs::write(&shard, format!("{changed}\n")).expect("a conflicting shard");
+    let (cell, replication) = (&changed["cell"], &changed["replication"]);
+    let err = error_of(load_records(&out));
+    assert!(
+        err.contains(&format!(
+            "{} line 1 records cell {cell} replication {replication} again, with results that \
+             differ from {} line 1",
+            results.display(),
+            shard.display()
+        )),
+        "{err}"
+    );
 }

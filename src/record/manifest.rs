@@ -12,10 +12,11 @@ use crate::{Error, Result};
 /// The file in a report folder that records the experiment as run.
 pub const MANIFEST: &str = "experiment.json";
 
-/// The record format this build writes and reads. Version 2 keeps each
-/// stage's outcome under its name; version 1 (no `format` field) had one
-/// field per kind of stage.
-pub const FORMAT: u32 = 2;
+/// The record format this build writes and reads. Version 3 stamps every
+/// record with the fingerprint of the experiment that made it; version 2
+/// kept each stage's outcome under its name, unstamped; version 1 (no
+/// `format` field) had one field per kind of stage.
+pub const FORMAT: u32 = 3;
 
 /// What a report folder says about its results.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,10 @@
 //! store they live in. A record names no stage: each stage's outcome is
 //! kept under the stage's name as the stage wrote it, so adding a stage
 //! changes nothing here, and the report reads records without the runner.
-//! Every number stored is finite ([`find_non_finite`]): JSON has no NaN.
+//!
+//! What keeps a run folder readable: every number stored is finite
+//! ([`find_non_finite`]: JSON has no NaN), every record carries its
+//! experiment's fingerprint, and a damaged line is named by file and line.
 
 mod finite;
 mod manifest;
@@ -16,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use finite::{find_non_finite, NonFinite};
 pub use manifest::{read_manifest, write_manifest, Manifest, FORMAT, MANIFEST};
-pub use store::{load_records, results_path, Writer};
+pub(crate) use store::is_results_file;
+pub use store::{load_records, load_records_of, results_path, Writer};
 
 use crate::{Error, Result};
 

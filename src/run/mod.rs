@@ -16,7 +16,8 @@ pub use observe::{Observe, ProgressBarObserver, Silent};
 
 use crate::core::seed;
 use crate::record::{
-    load_records, read_manifest, results_path, write_manifest, Manifest, Record, Shard, Writer,
+    is_results_file, load_records_of, read_manifest, results_path, write_manifest, Manifest,
+    Record, Shard, Writer, MANIFEST,
 };
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -119,21 +120,19 @@ pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result
 }
 
 /// Checks that `dir` holds no results of a different experiment (or clears
-/// them when `fresh`), then records this experiment's manifest.
-fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// them when `fresh`), reads the records already there, then records this
+/// experiment's manifest.
+fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<Vec<Record>> {
     if fresh {
         for entry in std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
             .flatten()
         {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("results") && name.ends_with(".jsonl") {
+            if is_results_file(&entry.file_name().to_string_lossy()) {
                 std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
             }
         }
-    } else if dir.join(crate::record::MANIFEST).exists() {
+    } else if dir.join(MANIFEST).exists() {
         let same = match read_manifest(dir) {
             Ok(old) => old.fingerprint == manifest.fingerprint,
             Err(e) if has_results(dir)? => return Err(e),
@@ -147,7 +146,9 @@ fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<()
             )));
         }
     }
-    write_manifest(dir, manifest)
+    let records = load_records_of(dir, manifest.fingerprint)?;
+    write_manifest(dir, manifest)?;
+    Ok(records)
 }
 
 /// Whether `dir` holds any results file with a line in it.
@@ -156,10 +157,7 @@ fn has_results(dir: &std::path::Path) -> Result<bool> {
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .any(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("results")
-                && name.ends_with(".jsonl")
+            is_results_file(&entry.file_name().to_string_lossy())
                 && entry.metadata().is_ok_and(|m| m.len() > 0)
         }))
 }
@@ -181,14 +179,16 @@ pub fn run_observed(
     observer: &dyn Observe,
 ) -> Result<RunSummary> {
     let stages = crate::stage::build(experiment)?;
-    let manifest = Manifest::new(fingerprint(experiment, &stages)?, experiment)?;
-    prepare(&options.out, &manifest, options.fresh)?;
+    let print = fingerprint(experiment, &stages)?;
+    let manifest = Manifest::new(print, experiment)?;
     let sims = experiment
         .cells
         .iter()
         .map(|c| c.sim.build())
         .collect::<Result<Vec<_>>>()?;
-    let done: HashSet<(usize, usize)> = load_records(&options.out)?
+    let dir = &options.out;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let done: HashSet<(usize, usize)> = prepare(dir, &manifest, options.fresh)?
         .iter()
         .map(|r| (r.cell, r.replication))
         .collect();
@@ -206,7 +206,7 @@ pub fn run_observed(
         todo.truncate(max);
     }
 
-    let writer = Writer::open(&results_path(&options.out, options.shard))?;
+    let writer = Writer::with_fingerprint(&results_path(dir, options.shard), print)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
         .build()
