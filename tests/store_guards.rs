@@ -1,6 +1,7 @@
 //! No input spoils a run folder: numbers that are not finite never reach
-//! the store, a damaged line is named by file and line, and foreign and
-//! conflicting records are refused.
+//! the store, a damaged line is named by file and line, foreign and
+//! conflicting records are refused, and one writer at a time holds a
+//! folder (shards side by side).
 
 mod common;
 
@@ -10,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use causim::paper::PaperSpec;
 use causim::record::{
-    find_non_finite, load_records, results_path, Manifest, Record, Shard, Writer,
+    find_non_finite, load_records, results_path, Access, FolderLock, Manifest, Record, Shard,
+    Writer, LOCK,
 };
 use causim::run::{run, run_task, tasks, RunOptions};
 use causim::sim::{Sample, Sim};
@@ -398,4 +400,114 @@ fn a_task_recorded_twice_counts_once_or_is_an_error_when_they_differ() {
         )),
         "{err}"
     );
+}
+
+#[test]
+fn one_writer_holds_a_folder_and_shards_share_it() {
+    let (dir, exp) = setup("guard_lock", TINY);
+    let out = dir.join("out");
+    run(&exp, &options(&out)).expect("runs");
+    let pid = std::process::id();
+    let shown = out.display();
+
+    let held = FolderLock::acquire(&out, Access::Run).expect("the folder is free");
+    let err = error_of(run(&exp, &options(&out)));
+    assert_eq!(
+        err,
+        format!(
+            "another causim run is writing {shown} (pid {pid}); wait for it or choose another --out"
+        )
+    );
+    let err = error_of(FolderLock::acquire(&out, Access::Report));
+    assert!(err.contains("render the report again"), "{err}");
+    drop(held);
+
+    let zero = Shard { index: 0, count: 2 };
+    let one = Shard { index: 1, count: 2 };
+    let first = FolderLock::acquire(&out, Access::Shard(zero)).expect("shard 0");
+    let second = FolderLock::acquire(&out, Access::Shard(one)).expect("shards run together");
+    let err = error_of(FolderLock::acquire(&out, Access::Shard(zero)));
+    assert_eq!(
+        err,
+        format!(
+            "another causim run --shard 0/2 is writing shard 0/2 of {shown} (pid {pid}); wait \
+             for it or choose another --out"
+        )
+    );
+    let err = error_of(FolderLock::acquire(&out, Access::Run));
+    assert_eq!(
+        err,
+        format!(
+            "shards of a causim run are writing {shown} (pid {pid}); wait for them or choose \
+             another --out"
+        )
+    );
+    drop((first, second));
+    FolderLock::acquire(&out, Access::Run).expect("released");
+}
+
+#[test]
+fn shards_run_at_the_same_time_into_one_folder() {
+    let (dir, exp) = setup("guard_shards", TINY);
+    let whole = common::run_fresh(&exp, &dir.join("whole"));
+    let out = dir.join("sharded");
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..3)
+            .map(|index| {
+                let (exp, out) = (&exp, &out);
+                scope.spawn(move || {
+                    run(
+                        exp,
+                        &RunOptions {
+                            shard: Some(Shard { index, count: 3 }),
+                            ..options(out)
+                        },
+                    )
+                })
+            })
+            .collect();
+        for handle in runs {
+            handle.join().expect("no panic").expect("each shard runs");
+        }
+    });
+    assert_eq!(load_records(&out).expect("records"), whole);
+}
+
+#[test]
+fn a_killed_run_releases_its_folder() {
+    let dir = common::scratch("guard_kill");
+    common::write(
+        &dir,
+        "sim.toml",
+        &common::SMALL_SIM.replace("n = 300", "n = 20000"),
+    );
+    let path = common::write(
+        &dir,
+        "experiment.toml",
+        &TINY.replace("replications = 3", "replications = 1000"),
+    );
+    let exp = Experiment::load(&path).expect("valid experiment");
+    let out = dir.join("out");
+    let mut child = common::causim()
+        .args(["run", "--quiet", "--jobs", "1", "--no-report", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .spawn()
+        .expect("start causim");
+    let stamp = format!("{} run", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(out.join(LOCK)).map_or(true, |t| t.trim() != stamp)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let err = error_of(run(&exp, &options(&out)));
+    assert!(
+        err.contains(&format!("another causim run is writing {}", out.display()))
+            && err.contains(&format!("(pid {})", child.id())),
+        "{err}"
+    );
+    child.kill().expect("kill -9 causim");
+    child.wait().expect("reap causim");
+    FolderLock::acquire(&out, Access::Run).expect("the kernel released the lock");
 }

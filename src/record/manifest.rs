@@ -3,6 +3,7 @@
 //! format they were written in.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,12 +81,15 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 /// Writes the manifest atomically (aside, then renamed), so shards of one
-/// sweep that start together never read half a file.
+/// sweep that start together never read half a file. Each write has its
+/// own aside file, named by process and by write.
 pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
     let path = dir.join(MANIFEST);
     let text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::Store(format!("cannot encode the manifest: {e}")))?;
-    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!("{MANIFEST}.{}-{write}.tmp", std::process::id()));
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }

@@ -4,10 +4,12 @@
 //! changes nothing here, and the report reads records without the runner.
 //!
 //! What keeps a run folder readable: every number stored is finite
-//! ([`find_non_finite`]: JSON has no NaN), every record carries its
-//! experiment's fingerprint, and a damaged line is named by file and line.
+//! ([`find_non_finite`]), every record carries its experiment's fingerprint,
+//! a damaged line is named by file and line, and one writer at a time holds
+//! a folder (or a shard of it) through its [`FolderLock`].
 
 mod finite;
+mod lock;
 mod manifest;
 mod store;
 
@@ -18,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use finite::{find_non_finite, NonFinite};
+pub use lock::{Access, FolderLock, LOCK};
 pub use manifest::{read_manifest, write_manifest, Manifest, FORMAT, MANIFEST};
 pub(crate) use store::is_results_file;
 pub use store::{load_records, load_records_of, results_path, Writer};

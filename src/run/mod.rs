@@ -3,6 +3,10 @@
 //! runs. It names no stage: [`crate::stage::build`] lists them, and each
 //! stage stores its outcome under its own name. Progress is reported to an
 //! [`Observe`]r, never drawn here.
+//!
+//! A run holds its folder's [`FolderLock`] from before it reads the folder
+//! until its last record is written: the folder alone, or, for a shard,
+//! the folder shared with the other shards and the shard alone.
 
 mod observe;
 
@@ -16,8 +20,8 @@ pub use observe::{Observe, ProgressBarObserver, Silent};
 
 use crate::core::seed;
 use crate::record::{
-    is_results_file, load_records_of, read_manifest, results_path, write_manifest, Manifest,
-    Record, Shard, Writer, MANIFEST,
+    is_results_file, load_records_of, read_manifest, results_path, write_manifest, Access,
+    FolderLock, Manifest, Record, Shard, Writer, MANIFEST,
 };
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -56,7 +60,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Run only this shard of the tasks.
     pub shard: Option<Shard>,
-    /// Discard earlier results in `out` instead of resuming.
+    /// Discard earlier results in `out` instead of resuming (every shard's:
+    /// a fresh run, sharded or not, takes the folder alone).
     pub fresh: bool,
     /// Stop after this many new tasks (for a quick look; a rerun resumes).
     pub max_tasks: Option<usize>,
@@ -121,7 +126,7 @@ pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result
 
 /// Checks that `dir` holds no results of a different experiment (or clears
 /// them when `fresh`), reads the records already there, then records this
-/// experiment's manifest.
+/// experiment's manifest. The caller holds the folder's lock.
 fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<Vec<Record>> {
     if fresh {
         for entry in std::fs::read_dir(dir)
@@ -188,6 +193,11 @@ pub fn run_observed(
         .collect::<Result<Vec<_>>>()?;
     let dir = &options.out;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let access = match options.shard {
+        Some(shard) if !options.fresh => Access::Shard(shard),
+        _ => Access::Run,
+    };
+    let _lock = FolderLock::acquire(dir, access)?;
     let done: HashSet<(usize, usize)> = prepare(dir, &manifest, options.fresh)?
         .iter()
         .map(|r| (r.cell, r.replication))
