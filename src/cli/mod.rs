@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use crate::record::Shard;
+use crate::record::{Access, FolderLock, Shard};
 use crate::run::RunOptions;
 use crate::spec::Experiment;
 
@@ -131,6 +131,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::simulate(args),
         Command::Fit(args) => fit::fit(args),
         Command::Report { dir } => {
+            let _lock = FolderLock::acquire(&dir, Access::Report)?;
             let index = crate::report::render(&dir)?;
             println!("report: {}", index.display());
             Ok(())
@@ -170,6 +171,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         out.display()
     );
     if args.shard.is_none() && !args.no_report {
+        let _lock = FolderLock::acquire(&out, Access::Report)?;
         let index = crate::report::render(&out)
             .with_context(|| format!("rendering the report in {}", out.display()))?;
         println!("report: {}", index.display());

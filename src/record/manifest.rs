@@ -3,18 +3,21 @@
 //! format they were written in.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::find_non_finite;
 use crate::{Error, Result};
 
 /// The file in a report folder that records the experiment as run.
 pub const MANIFEST: &str = "experiment.json";
 
-/// The record format this build writes and reads. Version 2 keeps each
-/// stage's outcome under its name; version 1 (no `format` field) had one
-/// field per kind of stage.
-pub const FORMAT: u32 = 2;
+/// The record format this build writes and reads. Version 3 stamps every
+/// record with the fingerprint of the experiment that made it; version 2
+/// kept each stage's outcome under its name, unstamped; version 1 (no
+/// `format` field) had one field per kind of stage.
+pub const FORMAT: u32 = 3;
 
 /// What a report folder says about its results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +29,27 @@ pub struct Manifest {
     pub fingerprint: u64,
     /// The experiment as run, encoded by the layer that owns it.
     pub experiment: serde_json::Value,
+}
+
+impl Manifest {
+    /// The manifest of `experiment` (encoded by the layer that owns it) in
+    /// this build's record format. A number that is not finite is refused:
+    /// JSON would hold it as `null`, and the folder could not be read back.
+    pub fn new<E: Serialize + ?Sized>(fingerprint: u64, experiment: &E) -> Result<Manifest> {
+        if let Some(found) = find_non_finite(experiment) {
+            return Err(Error::Store(format!(
+                "cannot record the experiment in {MANIFEST}: {found}; every number of an \
+                 experiment must be finite"
+            )));
+        }
+        let experiment = serde_json::to_value(experiment)
+            .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
+        Ok(Manifest {
+            format: FORMAT,
+            fingerprint,
+            experiment,
+        })
+    }
 }
 
 fn legacy_format() -> u32 {
@@ -57,12 +81,15 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 }
 
 /// Writes the manifest atomically (aside, then renamed), so shards of one
-/// sweep that start together never read half a file.
+/// sweep that start together never read half a file. Each write has its
+/// own aside file, named by process and by write.
 pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
     let path = dir.join(MANIFEST);
     let text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::Store(format!("cannot encode the manifest: {e}")))?;
-    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!("{MANIFEST}.{}-{write}.tmp", std::process::id()));
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }

@@ -2,7 +2,14 @@
 //! store they live in. A record names no stage: each stage's outcome is
 //! kept under the stage's name as the stage wrote it, so adding a stage
 //! changes nothing here, and the report reads records without the runner.
+//!
+//! What keeps a run folder readable: every number stored is finite
+//! ([`find_non_finite`]), every record carries its experiment's fingerprint,
+//! a damaged line is named by file and line, and one writer at a time holds
+//! a folder (or a shard of it) through its [`FolderLock`].
 
+mod finite;
+mod lock;
 mod manifest;
 mod store;
 
@@ -12,8 +19,11 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use finite::{find_non_finite, NonFinite};
+pub use lock::{Access, FolderLock, LOCK};
 pub use manifest::{read_manifest, write_manifest, Manifest, FORMAT, MANIFEST};
-pub use store::{load_records, results_path, Writer};
+pub(crate) use store::is_results_file;
+pub use store::{load_records, load_records_of, results_path, Writer};
 
 use crate::{Error, Result};
 
@@ -27,7 +37,8 @@ pub struct Record {
     pub replication: usize,
     /// The seed the sample was drawn with.
     pub seed: u64,
-    /// The sample's true estimands.
+    /// The sample's true estimands; one that is not finite is left out (the
+    /// estimators that target it record why they could not be judged).
     pub truth: BTreeMap<String, f64>,
     /// Each stage's outcome, keyed by stage name, as the stage encoded it.
     pub stages: BTreeMap<String, serde_json::Value>,

@@ -3,6 +3,10 @@
 //! runs. It names no stage: [`crate::stage::build`] lists them, and each
 //! stage stores its outcome under its own name. Progress is reported to an
 //! [`Observe`]r, never drawn here.
+//!
+//! A run holds its folder's [`FolderLock`] from before it reads the folder
+//! until its last record is written: the folder alone, or, for a shard,
+//! the folder shared with the other shards and the shard alone.
 
 mod observe;
 
@@ -16,8 +20,8 @@ pub use observe::{Observe, ProgressBarObserver, Silent};
 
 use crate::core::seed;
 use crate::record::{
-    load_records, read_manifest, results_path, write_manifest, Manifest, Record, Shard, Writer,
-    FORMAT,
+    is_results_file, load_records_of, read_manifest, results_path, write_manifest, Access,
+    FolderLock, Manifest, Record, Shard, Writer, MANIFEST,
 };
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -56,7 +60,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Run only this shard of the tasks.
     pub shard: Option<Shard>,
-    /// Discard earlier results in `out` instead of resuming.
+    /// Discard earlier results in `out` instead of resuming (every shard's:
+    /// a fresh run, sharded or not, takes the folder alone).
     pub fresh: bool,
     /// Stop after this many new tasks (for a quick look; a rerun resumes).
     pub max_tasks: Option<usize>,
@@ -91,11 +96,15 @@ pub fn run_task(
     for stage in stages {
         outcomes.insert(stage.name().to_string(), stage.run(&mut state)?);
     }
+    // A truth that is not finite cannot be stored; the estimators stage has
+    // recorded why the estimators that target it could not be judged.
+    let mut truth = state.sample.truth.values;
+    truth.retain(|_, value| value.is_finite());
     Ok(Record {
         cell: task.cell,
         replication: task.replication,
         seed,
-        truth: state.sample.truth.values,
+        truth,
         stages: outcomes,
     })
 }
@@ -116,23 +125,21 @@ pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result
 }
 
 /// Checks that `dir` holds no results of a different experiment (or clears
-/// them when `fresh`), then records this experiment's manifest.
-fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bool) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// them when `fresh`), reads the records already there, then records this
+/// experiment's manifest. The caller holds the folder's lock.
+fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<Vec<Record>> {
     if fresh {
         for entry in std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
             .flatten()
         {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("results") && name.ends_with(".jsonl") {
+            if is_results_file(&entry.file_name().to_string_lossy()) {
                 std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
             }
         }
-    } else if dir.join(crate::record::MANIFEST).exists() {
+    } else if dir.join(MANIFEST).exists() {
         let same = match read_manifest(dir) {
-            Ok(old) => old.fingerprint == print,
+            Ok(old) => old.fingerprint == manifest.fingerprint,
             Err(e) if has_results(dir)? => return Err(e),
             Err(_) => true,
         };
@@ -144,16 +151,9 @@ fn prepare(dir: &std::path::Path, experiment: &Experiment, print: u64, fresh: bo
             )));
         }
     }
-    let experiment = serde_json::to_value(experiment)
-        .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
-    write_manifest(
-        dir,
-        &Manifest {
-            format: FORMAT,
-            fingerprint: print,
-            experiment,
-        },
-    )
+    let records = load_records_of(dir, manifest.fingerprint)?;
+    write_manifest(dir, manifest)?;
+    Ok(records)
 }
 
 /// Whether `dir` holds any results file with a line in it.
@@ -162,10 +162,7 @@ fn has_results(dir: &std::path::Path) -> Result<bool> {
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .any(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("results")
-                && name.ends_with(".jsonl")
+            is_results_file(&entry.file_name().to_string_lossy())
                 && entry.metadata().is_ok_and(|m| m.len() > 0)
         }))
 }
@@ -187,18 +184,21 @@ pub fn run_observed(
     observer: &dyn Observe,
 ) -> Result<RunSummary> {
     let stages = crate::stage::build(experiment)?;
-    prepare(
-        &options.out,
-        experiment,
-        fingerprint(experiment, &stages)?,
-        options.fresh,
-    )?;
+    let print = fingerprint(experiment, &stages)?;
+    let manifest = Manifest::new(print, experiment)?;
     let sims = experiment
         .cells
         .iter()
         .map(|c| c.sim.build())
         .collect::<Result<Vec<_>>>()?;
-    let done: HashSet<(usize, usize)> = load_records(&options.out)?
+    let dir = &options.out;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let access = match options.shard {
+        Some(shard) if !options.fresh => Access::Shard(shard),
+        _ => Access::Run,
+    };
+    let _lock = FolderLock::acquire(dir, access)?;
+    let done: HashSet<(usize, usize)> = prepare(dir, &manifest, options.fresh)?
         .iter()
         .map(|r| (r.cell, r.replication))
         .collect();
@@ -216,7 +216,7 @@ pub fn run_observed(
         todo.truncate(max);
     }
 
-    let writer = Writer::open(&results_path(&options.out, options.shard))?;
+    let writer = Writer::with_fingerprint(&results_path(dir, options.shard), print)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.unwrap_or(0))
         .build()

@@ -2,7 +2,7 @@
 //! budget across the sample's regions from its estimator's effects, judged
 //! by the world's per-region effects (a failure is recorded with the policy).
 
-use super::{encode, PolicyOutcome, Stage, TaskState};
+use super::{encode, settings, PolicyOutcome, Stage, TaskState};
 use crate::core::seed;
 use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
 use crate::policy::allocation::AllocationSpec;
@@ -36,7 +36,7 @@ impl Stage for AllocationStage {
     }
 
     fn fingerprint(&self) -> Result<serde_json::Value> {
-        encode(NAME, &self.policies)
+        settings(NAME, &self.policies)
     }
 
     fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {

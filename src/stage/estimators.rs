@@ -5,9 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{encode, Fit, Fitted, Stage, TaskState};
+use super::{encode, settings, Fit, Fitted, Stage, TaskState};
 use crate::core::seed;
+use crate::core::text::number;
 use crate::estimate::Estimate;
+use crate::record::find_non_finite;
+use crate::sim::Sample;
 use crate::spec::{Experiment, NamedEstimator};
 use crate::{Error, Result};
 
@@ -75,7 +78,7 @@ impl Stage for EstimatorsStage {
     }
 
     fn fingerprint(&self) -> Result<serde_json::Value> {
-        encode(NAME, &self.estimators)
+        settings(NAME, &self.estimators)
     }
 
     fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
@@ -96,38 +99,57 @@ impl Stage for EstimatorsStage {
         if per_unit {
             task.ensure_conditional_truth()?;
         }
+        let sample = &task.sample;
         let results: Vec<EstimatorResult> = self
             .estimators
             .iter()
-            .zip(&task.fits)
-            .map(|(named, fit)| match &fit.result {
-                Ok(fitted) => {
-                    let truth = task
-                        .sample
-                        .truth
-                        .conditional(named.spec.estimator().estimand());
-                    let iate = fitted
-                        .estimate
-                        .units
-                        .as_ref()
-                        .zip(truth)
-                        .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
-                    EstimatorResult {
-                        estimator: named.name.clone(),
-                        estimate: Some(fitted.estimate.clone()),
-                        error: None,
-                        iate,
-                    }
-                }
-                Err(e) => EstimatorResult {
-                    estimator: named.name.clone(),
-                    estimate: None,
-                    error: Some(e.clone()),
-                    iate: None,
-                },
-            })
+            .zip(task.fits.iter_mut())
+            .map(|(named, fit)| judge(named, fit, sample))
             .collect();
         encode(NAME, &results)
+    }
+}
+
+/// One estimator's fit judged against the sample's truth, as it is
+/// recorded. A result that cannot be judged (the truth of its estimand is
+/// not finite) or recorded (a number in it is not finite) is a failed fit
+/// with its reason; in the second case the policies that read the fit see
+/// the failure too.
+fn judge(named: &NamedEstimator, fit: &mut Fit, sample: &Sample) -> EstimatorResult {
+    let fitted = match &fit.result {
+        Ok(fitted) => fitted,
+        Err(e) => return EstimatorResult::failed(&named.name, e.clone()),
+    };
+    let estimand = named.spec.estimator().estimand();
+    if let Some(&truth) = sample.truth.values.get(estimand.key()) {
+        if !truth.is_finite() {
+            let reason = format!(
+                "the truth's {} is not finite ({})",
+                estimand.label(),
+                number(truth)
+            );
+            return EstimatorResult::failed(&named.name, reason);
+        }
+    }
+    let iate = fitted
+        .estimate
+        .units
+        .as_ref()
+        .zip(sample.truth.conditional(estimand))
+        .and_then(|(u, t)| Iate::measure(&u.tau, &u.se, t));
+    let result = EstimatorResult {
+        estimator: named.name.clone(),
+        estimate: Some(fitted.estimate.clone()),
+        error: None,
+        iate,
+    };
+    match find_non_finite(&result) {
+        None => result,
+        Some(found) => {
+            let reason = format!("the estimate is not finite: {found}");
+            fit.result = Err(reason.clone());
+            EstimatorResult::failed(&named.name, reason)
+        }
     }
 }
 
@@ -151,6 +173,18 @@ pub struct EstimatorResult {
     /// How well per-unit effects matched the truth, for estimators that have them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iate: Option<Iate>,
+}
+
+impl EstimatorResult {
+    /// The result of the estimator named `name` whose fit failed for `reason`.
+    pub fn failed(name: &str, reason: String) -> Self {
+        EstimatorResult {
+            estimator: name.to_string(),
+            estimate: None,
+            error: Some(reason),
+            iate: None,
+        }
+    }
 }
 
 /// Per-unit (individualized) effects against the sample's per-unit truth:

@@ -6,6 +6,11 @@
 //!
 //! Adding a stage is one new file here with a type that implements
 //! [`Stage`], and one line in [`build`].
+//!
+//! Records hold finite numbers only (JSON has no NaN): a stage records a
+//! result with a number that is not finite as a failure with its reason
+//! (an estimator's fit, a policy, the paper's pipeline), and [`encode`]
+//! refuses an outcome that still holds one.
 
 pub mod allocation;
 pub mod estimators;
@@ -14,6 +19,7 @@ pub mod placement;
 
 use crate::estimate::forest::FittedForest;
 use crate::estimate::Estimate;
+use crate::record::find_non_finite;
 use crate::sim::{Sample, Sim};
 use crate::spec::Experiment;
 use crate::Result;
@@ -118,10 +124,15 @@ pub struct PolicyOutcome<S> {
     pub error: Option<String>,
 }
 
-impl<S> PolicyOutcome<S> {
+impl<S: serde::Serialize> PolicyOutcome<S> {
     /// The outcome of the policy named `name`; a failure is prefixed with
-    /// the policy's name.
+    /// the policy's name. A summary with a number that is not finite is a
+    /// failure that names the number.
     pub fn new(name: &str, result: std::result::Result<S, String>) -> Self {
+        let result = result.and_then(|summary| match find_non_finite(&summary) {
+            None => Ok(summary),
+            Some(found) => Err(format!("its result is not finite: {found}")),
+        });
         match result {
             Ok(summary) => PolicyOutcome {
                 policy: name.to_string(),
@@ -137,10 +148,31 @@ impl<S> PolicyOutcome<S> {
     }
 }
 
-/// Encodes a stage's outcome for the record.
+/// Encodes a stage's outcome for the record. An outcome holding a number
+/// that is not finite is an error (JSON would hold it as `null`): a stage
+/// records such a result as a failure before it gets here.
 pub(crate) fn encode<T: serde::Serialize>(name: &str, outcome: &T) -> Result<serde_json::Value> {
+    if let Some(found) = find_non_finite(outcome) {
+        return Err(crate::Error::Store(format!(
+            "cannot record the `{name}` outcome: {found}; a record holds finite numbers only"
+        )));
+    }
     serde_json::to_value(outcome)
         .map_err(|e| crate::Error::Store(format!("cannot encode the `{name}` outcome: {e}")))
+}
+
+/// Encodes a stage's settings for the experiment's fingerprint. A number
+/// that is not finite is an error: it could not be told from another in
+/// the fingerprint, nor be recorded in the manifest.
+pub(crate) fn settings<T: serde::Serialize>(name: &str, settings: &T) -> Result<serde_json::Value> {
+    if let Some(found) = find_non_finite(settings) {
+        return Err(crate::Error::Store(format!(
+            "the experiment's `{name}` settings hold a number that is not finite ({found}); \
+             every number of an experiment must be finite"
+        )));
+    }
+    serde_json::to_value(settings)
+        .map_err(|e| crate::Error::Store(format!("cannot encode the `{name}` settings: {e}")))
 }
 
 /// The registry: the stages an experiment runs, in order. Each line builds

@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{encode, Stage, TaskState};
+use super::{encode, settings, Stage, TaskState};
 use crate::core::seed;
 use crate::paper::{PaperResult, PaperSpec};
-use crate::record::Record;
+use crate::record::{find_non_finite, Record};
 use crate::spec::Experiment;
 use crate::Result;
 
@@ -46,7 +46,7 @@ impl Stage for PaperStage {
     }
 
     fn fingerprint(&self) -> Result<serde_json::Value> {
-        encode(NAME, &self.spec)
+        settings(NAME, &self.spec)
     }
 
     fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
@@ -55,9 +55,15 @@ impl Stage for PaperStage {
         let outcome = match crate::paper::run(&task.sample, &self.spec, seed) {
             Ok(mut result) => {
                 drop_non_finite(&mut result);
-                PaperOutcome {
-                    result: Some(result),
-                    error: None,
+                match find_non_finite(&result) {
+                    None => PaperOutcome {
+                        result: Some(result),
+                        error: None,
+                    },
+                    Some(found) => PaperOutcome {
+                        result: None,
+                        error: Some(format!("the pipeline's result is not finite: {found}")),
+                    },
                 }
             }
             Err(e) => PaperOutcome {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{encode, PolicyOutcome, Stage, TaskState};
+use super::{encode, settings, PolicyOutcome, Stage, TaskState};
 use crate::bounds::BoundKind;
 use crate::data::Unit;
 use crate::evaluate::placement::PolicySummary;
@@ -73,7 +73,7 @@ impl Stage for PlacementStage {
     }
 
     fn fingerprint(&self) -> Result<serde_json::Value> {
-        encode(NAME, &self.policies)
+        settings(NAME, &self.policies)
     }
 
     fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
