@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use pipeline::run;
 
+use crate::core::text::number;
 use crate::estimate::forest::ForestParams;
 use crate::{Error, Result};
 
@@ -42,7 +43,7 @@ impl PaperSpec {
         if !(self.test_share > 0.0 && self.test_share < 1.0) {
             return Err(Error::Spec(format!(
                 "`paper.test_share` is {}; it must lie strictly between 0 and 1 (the paper: 0.25)",
-                self.test_share
+                number(self.test_share)
             )));
         }
         self.forest

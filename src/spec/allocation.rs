@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use super::NamedEstimator;
+use crate::core::text::number;
 use crate::policy::allocation::{AllocationSpec, Eligible, Fairness, Robust};
 use crate::policy::Solver;
 
@@ -59,9 +60,10 @@ impl AllocationEntry {
         let returns = self.returns.unwrap_or(1.0);
         if !(returns > 0.0 && returns <= 1.0) {
             return Err(format!(
-                "`returns` is {returns}; it is the share of the previous unit's gain that the \
+                "`returns` is {}; it is the share of the previous unit's gain that the \
                  next unit in the same region yields, in (0, 1] (1: constant returns). Increasing \
-                 returns are not supported: gains must be concave for the solvers' guarantees"
+                 returns are not supported: gains must be concave for the solvers' guarantees",
+                number(returns)
             ));
         }
         let oracle = self.oracle.unwrap_or(false);
@@ -147,8 +149,9 @@ fn fairness(
             let step = step.unwrap_or(1.0);
             if !(step.is_finite() && step > 0.0) {
                 return Err(format!(
-                    "`step` is {step}; it is how much one unit raises a region's `{level}`, \
-                     a positive number"
+                    "`step` is {}; it is how much one unit raises a region's `{level}`, \
+                     a positive number",
+                    number(step)
                 ));
             }
             if min_level.is_some_and(|m| !m.is_finite()) {
@@ -194,8 +197,9 @@ fn robust(
             }
             if !(quantile > 0.0 && quantile < 1.0) {
                 return Err(format!(
-                    "`quantile` is {quantile}; it is the share of draws below the gain \
-                     maximized, in (0, 1), e.g. 0.1"
+                    "`quantile` is {}; it is the share of draws below the gain \
+                     maximized, in (0, 1), e.g. 0.1",
+                    number(quantile)
                 ));
             }
             Some(Robust { draws, quantile })

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{EstimatorSpec, NamedEstimator};
 use crate::bounds::BoundKind;
+use crate::core::text::number;
 use crate::policy::placement::{PlacementRule, PlacementSpec};
 use crate::policy::Solver;
 
@@ -76,8 +77,9 @@ impl PolicyEntry {
         if let Some(limit) = self.reassignment_limit {
             if !(0.0..=1.0).contains(&limit) {
                 return Err(format!(
-                    "`reassignment_limit` is {limit}; it is the largest share of a day's cohort \
-                     that may be moved, between 0 and 1 (e.g. 0.2), or leave it out for no limit"
+                    "`reassignment_limit` is {}; it is the largest share of a day's cohort \
+                     that may be moved, between 0 and 1 (e.g. 0.2), or leave it out for no limit",
+                    number(limit)
                 ));
             }
         }

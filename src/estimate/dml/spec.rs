@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::text::number;
 use crate::core::Estimand;
 use crate::{Error, Result};
 
@@ -157,7 +158,10 @@ impl Dml {
             return bad("mtry must be at least 1".into());
         }
         if !(0.0..0.5).contains(&self.trim) {
-            return bad(format!("trim is {}; it must lie in [0, 0.5)", self.trim));
+            return bad(format!(
+                "trim is {}; it must lie in [0, 0.5)",
+                number(self.trim)
+            ));
         }
         if self.cate == Cate::Linear
             && (self.model, self.target()?) != (DmlModel::Irm, Estimand::Ate)

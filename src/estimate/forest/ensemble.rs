@@ -14,6 +14,7 @@ use super::binning::Binned;
 use super::rules::SplitRule;
 use super::tree::{grow, Scratch, Tree, TreeSettings, MAX_FEATURES};
 use crate::core::seed::mix;
+use crate::core::text::number;
 use crate::{Error, Result};
 
 /// Most trees a forest may grow: grf's default is 2,000, and a forest's
@@ -96,28 +97,31 @@ impl ForestParams {
         if !(self.sample_fraction > 0.0 && self.sample_fraction <= 1.0) {
             return bad(format!(
                 "sample_fraction is {}; it must lie in (0, 1]",
-                self.sample_fraction
+                number(self.sample_fraction)
             ));
         }
         if self.ci_group_size > 1 && self.sample_fraction > 0.5 {
             return bad(format!(
                 "sample_fraction is {}; with ci_group_size > 1 it must be at most 0.5",
-                self.sample_fraction
+                number(self.sample_fraction)
             ));
         }
         if !(self.honesty_fraction > 0.0 && self.honesty_fraction < 1.0) {
             return bad(format!(
                 "honesty_fraction is {}; it must lie in (0, 1)",
-                self.honesty_fraction
+                number(self.honesty_fraction)
             ));
         }
         if !(0.0..0.25).contains(&self.alpha) {
-            return bad(format!("alpha is {}; it must lie in [0, 0.25)", self.alpha));
+            return bad(format!(
+                "alpha is {}; it must lie in [0, 0.25)",
+                number(self.alpha)
+            ));
         }
         if self.imbalance_penalty < 0.0 || !self.imbalance_penalty.is_finite() {
             return bad(format!(
                 "imbalance_penalty is {}; it must be >= 0",
-                self.imbalance_penalty
+                number(self.imbalance_penalty)
             ));
         }
         if self.mtry == Some(0) {

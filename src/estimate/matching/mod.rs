@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use self::neighbors::SortedArm;
 use super::{Estimate, Estimator};
+use crate::core::text::number;
 use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -124,11 +125,14 @@ impl Psm {
         if !(self.caliper >= 0.0 && self.caliper.is_finite()) {
             return bad(format!(
                 "caliper is {}; it must be >= 0 (0 for no caliper)",
-                self.caliper
+                number(self.caliper)
             ));
         }
         if !(self.penalty >= 0.0 && self.penalty.is_finite()) {
-            return bad(format!("penalty is {}; it must be >= 0", self.penalty));
+            return bad(format!(
+                "penalty is {}; it must be >= 0",
+                number(self.penalty)
+            ));
         }
         if !self.replacement && self.estimand == MatchTarget::Ate {
             return bad(
