@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use self::neighbors::SortedArm;
 use super::{Estimate, Estimator};
+use crate::core::text::number;
 use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -410,7 +411,8 @@ pub(crate) fn binary_treatment(estimator: &str, data: &Dataset) -> Result<Vec<bo
                 Ok(w == 1.0)
             } else {
                 Err(Error::Data(format!(
-                    "{estimator} needs a binary 0/1 treatment; found value {w} at row {}",
+                    "{estimator} needs a binary 0/1 treatment; found value {} at row {}",
+                    number(w),
                     i + 1
                 )))
             }
