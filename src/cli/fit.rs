@@ -8,13 +8,29 @@ use toml::Value;
 
 use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
+use crate::core::text::{elide, number};
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::forest::average_effect;
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
 
+/// What `causim fit --help` says after the options: how it treats bad input
+/// and results that are not numbers.
+const AFTER_HELP: &str = "\
+Input: the CSV needs a header row with distinct column names; a cell of a \
+column the model uses must be a finite number within ±1e150, else the error \
+names the file, the column, the row and its line.
+
+Results: an estimate, standard error or confidence limit that is not finite \
+(an overflow to inf, a NaN) is an error with exit status 1, never a table of \
+NaNs; so are such per-unit predictions (--predict) and group effects \
+(--group). Estimators that cannot fit more covariates than units (psm, \
+entropy_balancing, ols, two_stage_least_squares) say so before fitting; \
+dml with --param learner=lasso and the forests can.";
+
 /// Arguments of `causim fit`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct FitArgs {
     /// CSV file with a header row.
     #[arg(long)]
@@ -76,6 +92,69 @@ pub fn estimator_spec(kind: &str, params: &[String]) -> anyhow::Result<Estimator
     Ok(spec)
 }
 
+/// The covariate columns: `--x` as given, else every named column other
+/// than the outcome, treatment and instrument.
+fn covariate_names(args: &FitArgs, table: &Table, used: &[&str]) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = match &args.x {
+        Some(names) => names
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => {
+            if let Some(k) = table.names().iter().position(String::is_empty) {
+                bail!(
+                    "{}: line 1: column {} of the header has no name, so it cannot be a \
+                     covariate; name it (an unnamed first column is often a row index: write \
+                     the file without it), or list the covariates with --x",
+                    table.path(),
+                    k + 1
+                );
+            }
+            table
+                .names()
+                .iter()
+                .filter(|n| !used.contains(&n.as_str()))
+                .cloned()
+                .collect()
+        }
+    };
+    if let Some(name) = names.iter().find(|n| used.contains(&n.as_str())) {
+        bail!(
+            "--x: column `{}` is both a covariate and the outcome, treatment or instrument",
+            elide(name)
+        );
+    }
+    Ok(names)
+}
+
+/// Fails when `values` (the column `name` in `role`) is the same in every
+/// row, naming the file, the column's place and the rows.
+fn check_varies(
+    table: &Table,
+    role: &str,
+    name: &str,
+    values: &[f64],
+    why: &str,
+) -> anyhow::Result<()> {
+    let Some(first) = values.first() else {
+        return Ok(());
+    };
+    if values.iter().all(|v| v == first) {
+        bail!(
+            "{}: {role} column `{name}` is constant ({}): it is {} in all {} rows \
+             (lines {} to {}); {why}",
+            table.path(),
+            table.position_label(name),
+            number(*first),
+            values.len(),
+            table.line(0),
+            table.line(values.len() - 1),
+        );
+    }
+    Ok(())
+}
+
 /// Reads the CSV into a dataset, checking the columns and that treatment and
 /// instrument vary.
 pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
@@ -93,49 +172,61 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
     .into_iter()
     .flatten()
     .collect();
-    let x_names: Vec<String> = match &args.x {
-        Some(names) => names
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None => table
-            .names()
-            .iter()
-            .filter(|n| !used.contains(&n.as_str()))
-            .cloned()
-            .collect(),
-    };
-    for name in &x_names {
-        if used.contains(&name.as_str()) {
-            bail!("column `{name}` is both a covariate and the outcome, treatment or instrument");
-        }
-    }
+    let x_names = covariate_names(args, table, &used)?;
     let mut x = Array2::zeros((table.rows(), x_names.len()));
     for (j, name) in x_names.iter().enumerate() {
         x.column_mut(j)
             .assign(&Array1::from(table.column(name)?.to_vec()));
     }
-    let constant = |v: &Array1<f64>| v.iter().all(|a| *a == v[0]);
-    if constant(&w) {
-        bail!(
-            "treatment column `{}` is constant (all {}); an effect needs treated and untreated units",
-            args.w,
-            w[0]
-        );
-    }
+    check_varies(
+        table,
+        "treatment",
+        &args.w,
+        w.as_slice().unwrap_or_default(),
+        "an effect needs treated and untreated units",
+    )?;
     if let (Some(z), Some(name)) = (&z, &args.z) {
-        if constant(z) {
-            bail!(
-                "instrument column `{name}` is constant (all {}); an instrument must vary",
-                z[0]
-            );
-        }
+        check_varies(
+            table,
+            "instrument",
+            name,
+            z.as_slice().unwrap_or_default(),
+            "an instrument must vary",
+        )?;
     }
     Ok(Dataset::new(y, w, z, x, x_names)?)
 }
 
+/// Fits on the data and predicts per-unit effects for the rows of the CSV
+/// at `path`, returning the estimate, the predictions and that CSV.
+fn fit_and_predict(
+    spec: &EstimatorSpec,
+    data: &Dataset,
+    seed: u64,
+    path: &Path,
+) -> anyhow::Result<(Estimate, UnitEffects, Table)> {
+    let table = read_csv(path)?;
+    let mut x = Array2::zeros((table.rows(), data.x_names.len()));
+    for (j, name) in data.x_names.iter().enumerate() {
+        x.column_mut(j)
+            .assign(&Array1::from(table.column(name)?.to_vec()));
+    }
+    let (estimate, units) = spec.estimator().fit_predict(data, seed, x.view())?;
+    let Some(units) = units else {
+        bail!(
+            "{} gives no per-unit effects; --predict needs a forest (causal_forest, \
+             instrumental_forest, regression_forest)",
+            spec.kind()
+        );
+    };
+    Ok((estimate, units, table))
+}
+
 /// Runs `causim fit`.
+///
+/// # Errors
+/// Bad arguments or CSV input, an estimator that fails, and a result that
+/// is not finite (estimate, SE, CI, a prediction or a group's effect).
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let spec = estimator_spec(&args.estimator, &args.params)?;
     let csv = read_csv(&args.data)?;
@@ -143,23 +234,9 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let context = || format!("{} on {}", spec.kind(), args.data.display());
     let (estimate, predictions) = match &args.predict {
         Some(path) => {
-            let table = read_csv(path)?;
-            let mut x = Array2::zeros((table.rows(), data.x_names.len()));
-            for (j, name) in data.x_names.iter().enumerate() {
-                x.column_mut(j)
-                    .assign(&Array1::from(table.column(name)?.to_vec()));
-            }
-            let (estimate, units) = spec
-                .estimator()
-                .fit_predict(&data, args.seed, x.view())
-                .with_context(context)?;
-            let Some(units) = units else {
-                bail!(
-                    "{} gives no per-unit effects; --predict needs a forest (causal_forest, instrumental_forest, regression_forest)",
-                    spec.kind()
-                );
-            };
-            (estimate, Some(units))
+            let (estimate, units, table) =
+                fit_and_predict(&spec, &data, args.seed, path).with_context(context)?;
+            (estimate, Some((units, table)))
         }
         None => (
             spec.estimator()
@@ -168,8 +245,15 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
             None,
         ),
     };
+    check_finite(&estimate, &args, &data, &csv).with_context(context)?;
+    if let Some((units, table)) = &predictions {
+        check_predictions(units, table).with_context(context)?;
+    }
     let groups = match &args.group {
-        Some(column) => Some(group_effects(csv.column(column)?, &estimate, spec.kind())?),
+        Some(column) => Some(
+            group_effects(csv.column(column)?, &estimate, spec.kind())
+                .with_context(|| format!("--group {}", elide(column)))?,
+        ),
         None => None,
     };
     if args.json {
@@ -190,8 +274,107 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if let (Some(units), Some(out)) = (predictions, &args.out) {
+    if let (Some((units, _)), Some(out)) = (predictions, &args.out) {
         write_predictions(&units, out, args.json)?;
+    }
+    Ok(())
+}
+
+/// Magnitudes beyond which (or, for a column's largest value, below which)
+/// arithmetic on a column is likely to overflow or underflow.
+const EXTREME: (f64, f64) = (1e-100, 1e100);
+
+/// The used columns whose values are extreme in magnitude, described with
+/// the row of their largest value: the likely cause of a result that is not
+/// finite.
+fn extreme_columns(args: &FitArgs, data: &Dataset, table: &Table) -> Vec<String> {
+    let mut columns: Vec<(&str, ndarray::ArrayView1<'_, f64>)> =
+        vec![(&args.y, data.y.view()), (&args.w, data.w.view())];
+    if let (Some(z), Some(name)) = (&data.z, &args.z) {
+        columns.push((name, z.view()));
+    }
+    for (name, col) in data.x_names.iter().zip(data.x.columns()) {
+        columns.push((name, col));
+    }
+    columns
+        .into_iter()
+        .filter_map(|(name, col)| {
+            let (i, largest) =
+                col.iter()
+                    .map(|v| v.abs())
+                    .enumerate()
+                    .fold(
+                        (0, 0.0),
+                        |best, (i, v)| if v > best.1 { (i, v) } else { best },
+                    );
+            let extreme = largest > EXTREME.1 || (largest > 0.0 && largest < EXTREME.0);
+            extreme.then(|| {
+                format!(
+                    "the largest magnitude of `{}` is {}, at {}",
+                    elide(name),
+                    number(largest),
+                    table.row_label(i)
+                )
+            })
+        })
+        .take(3)
+        .collect()
+}
+
+/// Fails when the estimate, its SE or a confidence limit is not finite,
+/// saying which and what in the data may have caused it.
+fn check_finite(
+    estimate: &Estimate,
+    args: &FitArgs,
+    data: &Dataset,
+    table: &Table,
+) -> anyhow::Result<()> {
+    let parts = [
+        ("estimate", estimate.estimate),
+        ("standard error", estimate.se),
+        ("lower confidence limit", estimate.ci_lower),
+        ("upper confidence limit", estimate.ci_upper),
+    ];
+    let Some((what, value)) = parts.iter().find(|(_, v)| !v.is_finite()) else {
+        return Ok(());
+    };
+    let extreme = extreme_columns(args, data, table);
+    let hint = if extreme.is_empty() {
+        "look for an outlier, or a covariate that nearly repeats another or the treatment"
+            .to_string()
+    } else {
+        format!(
+            "columns of extreme magnitude are the likely cause: {}; rescale them \
+             (e.g. divide by a power of ten) or fix those rows",
+            extreme.join("; ")
+        )
+    };
+    bail!(
+        "the {what} is {}, not a finite number (estimate {}, SE {}, 95% CI {} to {}); {hint}",
+        number(*value),
+        number(estimate.estimate),
+        number(estimate.se),
+        number(estimate.ci_lower),
+        number(estimate.ci_upper),
+    )
+}
+
+/// Fails at the first prediction row whose effect or SE is not finite.
+fn check_predictions(units: &UnitEffects, table: &Table) -> anyhow::Result<()> {
+    let bad = units
+        .tau
+        .iter()
+        .zip(&units.se)
+        .position(|(t, s)| !(t.is_finite() && s.is_finite()));
+    if let Some(i) = bad {
+        bail!(
+            "{}: {}: the predicted effect is {} with SE {}, not finite numbers; check that \
+             row's covariates against the training data's range",
+            table.path(),
+            table.row_label(i),
+            number(units.tau[i]),
+            number(units.se[i])
+        );
     }
     Ok(())
 }
@@ -240,24 +423,35 @@ fn group_effects(
         .with_context(|| {
             format!("{kind} has no doubly robust scores; --group needs a forest estimator")
         })?;
-    let mut levels: Vec<f64> = values.to_vec();
-    levels.sort_by(f64::total_cmp);
-    levels.dedup();
-    Ok(levels
-        .into_iter()
-        .map(|level| {
-            let members: Vec<f64> = scores
-                .iter()
-                .zip(values)
-                .filter(|(_, v)| **v == level)
-                .map(|(s, _)| *s)
-                .collect();
-            let (mean, se) = average_effect(&members).unwrap_or((f64::NAN, f64::NAN));
-            (level, mean, se, members.len())
+    let mut pairs: Vec<(f64, f64)> = values.iter().copied().zip(scores.iter().copied()).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pairs
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| {
+            let level = group[0].0;
+            let members: Vec<f64> = group.iter().map(|(_, s)| *s).collect();
+            match average_effect(&members) {
+                Some((mean, se)) if mean.is_finite() && se.is_finite() => {
+                    Ok((level, mean, se, members.len()))
+                }
+                Some((mean, se)) => bail!(
+                    "the group {} has the effect {} with SE {}, not finite numbers",
+                    number(level),
+                    number(mean),
+                    number(se)
+                ),
+                None => bail!(
+                    "the group {} has {} unit, too few for an effect with a standard error \
+                     (it needs 2); merge it into another group or drop its rows",
+                    number(level),
+                    members.len()
+                ),
+            }
         })
-        .collect())
+        .collect()
 }
 
+/// The group effects as a table under the main one.
 fn group_table(column: &str, groups: &[(f64, f64, f64, usize)]) -> String {
     let mut out = format!(
         "\nby {column}\n  {:<12} {:>12} {:>12} {:>8}\n",
@@ -265,12 +459,29 @@ fn group_table(column: &str, groups: &[(f64, f64, f64, usize)]) -> String {
     );
     for (level, estimate, se, n) in groups {
         out.push_str(&format!(
-            "  {level:<12} {estimate:>12.6} {se:>12.6} {n:>8}\n"
+            "  {:<12} {:>12} {:>12} {n:>8}\n",
+            number(*level),
+            fixed(*estimate),
+            fixed(*se)
         ));
     }
     out
 }
 
+/// A number for the printed tables: six decimals in the usual range, six
+/// significant digits in scientific form beyond it (never hundreds of
+/// digits), `nan` and `inf` as such.
+fn fixed(x: f64) -> String {
+    if !x.is_finite() {
+        number(x)
+    } else if x == 0.0 || (1e-4..1e9).contains(&x.abs()) {
+        format!("{x:.6}")
+    } else {
+        format!("{x:.5e}")
+    }
+}
+
+/// The result as one JSON object.
 fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
     serde_json::json!({
         "estimator": kind,
@@ -284,9 +495,10 @@ fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
     })
 }
 
+/// The result as a table, with the diagnostics under it.
 fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
     let mut out = format!(
-        "{kind}  (n = {}, {} covariates)\n\n{:<15} {:>12} {:>12} {:>12} {:>12}\n{:<15} {:>12.6} {:>12.6} {:>12.6} {:>12.6}\n",
+        "{kind}  (n = {}, {} covariates)\n\n{:<15} {:>12} {:>12} {:>12} {:>12}\n{:<15} {:>12} {:>12} {:>12} {:>12}\n",
         data.n(),
         data.x_names.len(),
         "estimand",
@@ -295,15 +507,15 @@ fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
         "ci_lower",
         "ci_upper",
         e.estimand.label(),
-        e.estimate,
-        e.se,
-        e.ci_lower,
-        e.ci_upper
+        fixed(e.estimate),
+        fixed(e.se),
+        fixed(e.ci_lower),
+        fixed(e.ci_upper)
     );
     if !e.diagnostics.is_empty() {
         out.push_str("\ndiagnostics\n");
         for (name, value) in &e.diagnostics {
-            out.push_str(&format!("  {name:<22} {value:>12.6}\n"));
+            out.push_str(&format!("  {name:<22} {:>12}\n", fixed(*value)));
         }
     }
     out

@@ -7,7 +7,7 @@ mod date;
 pub mod graph;
 
 pub use cohorts::{CohortDay, Cohorts, Unit};
-pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table};
+pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table, MAX_MAGNITUDE};
 pub use date::Date;
 
 use std::sync::Arc;

@@ -6,9 +6,10 @@
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::linalg::Cholesky;
+use super::linalg::{ldexp, scale_exponent, Cholesky, SPREAD_TOL};
 use super::matching::{binary_treatment, check_arms, with_balance};
 use super::{Estimate, Estimator};
+use crate::core::text::number;
 use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -19,10 +20,6 @@ const MAX_ITERATIONS: usize = 200;
 /// Balance is exact when every weighted control mean is within this many
 /// control standard deviations of the treated mean.
 const BALANCE_TOL: f64 = 1e-9;
-
-/// A constraint whose standard deviation among the controls is at most
-/// this share of its magnitude (plus one) is constant among them.
-const CONSTANT_TOL: f64 = 1e-12;
 
 /// Damping added to the dual's Hessian, relative to its largest diagonal
 /// entry, so that collinear constraints (a binary covariate and its square)
@@ -187,24 +184,48 @@ impl EntropyBalancing {
         let mut names = Vec::new();
         let mut kept = Vec::new();
         for (label, col) in columns {
+            if let Some(i) = col.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Estimate(format!(
+                    "{name}: {label} overflows at row {} ({}); rescale the covariate",
+                    i + 1,
+                    number(col[i])
+                )));
+            }
+            // Judged on the column brought near 1 by a power of two, so that
+            // constancy is relative to its magnitude.
+            let e = scale_exponent(largest_at(&col, &rows0).max(largest_at(&col, &rows1)));
+            let col = col.mapv(|v| ldexp(v, -e));
             let mean =
                 |rows: &[usize]| rows.iter().map(|&i| col[i]).sum::<f64>() / rows.len() as f64;
             let (m1, m0) = (mean(&rows1), mean(&rows0));
             let sd0 = (rows0.iter().map(|&i| (col[i] - m0).powi(2)).sum::<f64>()
                 / rows0.len() as f64)
                 .sqrt();
-            let scale = CONSTANT_TOL * (m0.abs() + 1.0);
-            if sd0 <= scale {
-                if (m1 - m0).abs() <= scale {
+            let (top0, top1) = (largest_at(&col, &rows0), largest_at(&col, &rows1));
+            if sd0 <= SPREAD_TOL * top0 {
+                if (m1 - m0).abs() <= SPREAD_TOL * top0.max(top1) {
                     continue;
                 }
                 return Err(Error::Estimate(format!(
-                    "{name}: balance is infeasible: {label} is constant ({m0}) among the \
-                     controls but its treated mean is {m1}; drop it or restrict the sample"
+                    "{name}: balance is infeasible: {label} is constant ({}) among the \
+                     controls but its treated mean is {}; drop it or restrict the sample",
+                    number(ldexp(m0, e)),
+                    number(ldexp(m1, e))
                 )));
             }
             names.push(label);
             kept.push((col, m1, sd0));
+        }
+        if kept.len() >= rows0.len() {
+            return Err(Error::Estimate(format!(
+                "{name}: {} balance constraints for {} controls: weights on n controls can \
+                 meet at most n - 1 means exactly, so balance is infeasible (and solving for it \
+                 costs the cube of the constraints); use fewer covariates (causim fit --x \
+                 a,b,c), more units, or an estimator made for many covariates: dml with \
+                 learner = \"lasso\"",
+                kept.len(),
+                rows0.len()
+            )));
         }
         let standardized = |rows: &[usize]| {
             Array2::from_shape_fn((rows.len(), kept.len()), |(r, c)| {
@@ -218,6 +239,11 @@ impl EntropyBalancing {
             names,
         })
     }
+}
+
+/// The largest magnitude of `col` over `rows`.
+fn largest_at(col: &Array1<f64>, rows: &[usize]) -> f64 {
+    rows.iter().fold(0.0, |m: f64, &i| m.max(col[i].abs()))
 }
 
 /// Minimizes the dual `log Σⱼ exp(λᵀcⱼ)` by damped Newton steps with a

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::policy_table::{build, Policies, PolicyGroup};
 use super::section::{Rendered, ReportInput, Section};
-use super::tables::{notes, Note};
+use super::tables::{notes, More, Note};
 use crate::evaluate::allocation::AllocationSummary;
 use crate::record::Record;
 use crate::spec::Experiment;
@@ -54,8 +54,10 @@ pub(super) struct Allocation;
 struct View {
     notes: Vec<Note>,
     groups: Vec<PolicyGroup>,
+    more: Option<More>,
     first_error: Option<String>,
     svg: Option<String>,
+    figure_note: Option<String>,
 }
 
 impl Section for Allocation {
@@ -79,8 +81,10 @@ impl Section for Allocation {
         let view = View {
             notes: notes(MEASURES),
             groups: table.groups,
+            more: table.more,
             first_error: table.first_error,
             svg: table.svg,
+            figure_note: table.figure_note,
         };
         Rendered::new(view, vec![table.csv]).map(Some)
     }

@@ -11,7 +11,11 @@ use super::tables::{cell_header, cell_values, raw, record_counts, sig, Csv, Html
 use crate::summary::truth_means;
 use crate::Result;
 
-/// The cells section; always shown, so that cells not run yet are listed too.
+/// The file the cells table is written to.
+const CSV: &str = "cells.csv";
+
+/// The cells section; always shown, so that cells not run yet are listed
+/// too (a run of them as one row).
 pub(super) struct Cells;
 
 /// What the cells partial shows.
@@ -79,19 +83,19 @@ fn table(input: &ReportInput) -> (Csv, HtmlTable) {
             });
         }
         rows.push(row);
-        html.push(HtmlRow {
-            values: shown,
-            pending: count == 0,
-        });
+        html.push(HtmlRow::new(shown, count == 0));
     }
     let csv = Csv {
-        name: "cells.csv".into(),
+        name: CSV.into(),
         header,
         rows,
     };
-    let table = HtmlTable {
-        header: html_header,
-        rows: html,
+    let cells = &experiment.cells;
+    let label = |i: usize| {
+        cells.get(i).map_or_else(String::new, |c| {
+            format!("cell {} ({})", c.index, experiment.cell_label(c))
+        })
     };
+    let table = HtmlTable::bounded(html_header, html, label, CSV);
     (csv, table)
 }

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::{
-    cell_header, cell_values, mc_raw, mc_text, notes, raw, sig, Csv, McText, Note,
+    bounded_groups, cell_header, cell_values, mc_raw, mc_text, notes, raw, sig, Csv, Group, McText,
+    More, Note,
 };
 use crate::spec::Cell;
 use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
@@ -38,17 +39,16 @@ struct DiagnosandRow {
     pub failures: usize,
 }
 
-/// The diagnosand rows of one cell under its label; empty when not run yet.
-#[derive(Debug, Serialize)]
-struct DiagnosandGroup {
-    pub label: String,
-    pub rows: Vec<DiagnosandRow>,
-}
+/// The file the diagnosands are written to.
+const CSV: &str = "diagnosands.csv";
 
-/// What the diagnosands partial shows: the groups and the legend.
+/// What the diagnosands partial shows: the rows of each cell under its
+/// label (none when not run yet; a run of such cells as one group), the
+/// line about rows left out, and the legend.
 #[derive(Debug, Serialize)]
 struct View {
-    diagnosands: Vec<DiagnosandGroup>,
+    diagnosands: Vec<Group<DiagnosandRow>>,
+    more: Option<More>,
     diagnosand_notes: Vec<Note>,
 }
 
@@ -71,14 +71,18 @@ impl Section for DiagnosandTable {
             .iter()
             .map(|e| (e.name.as_str(), e.spec.kind()))
             .collect();
+        let mut by_cell: HashMap<usize, Vec<&Diagnosands>> = HashMap::new();
+        for d in &input.diagnosands {
+            by_cell.entry(d.cell).or_default().push(d);
+        }
         let mut rows = Vec::new();
         let mut groups = Vec::new();
         for cell in &input.experiment.cells {
-            let mut group = DiagnosandGroup {
+            let mut group = Group {
                 label: input.experiment.cell_label(cell),
                 rows: Vec::new(),
             };
-            for d in input.diagnosands.iter().filter(|d| d.cell == cell.index) {
+            for d in by_cell.get(&cell.index).into_iter().flatten() {
                 let kind = kinds.get(d.estimator.as_str()).copied().unwrap_or_default();
                 rows.push(csv_row(cell, kind, d));
                 group.rows.push(html_row(d));
@@ -92,12 +96,14 @@ impl Section for DiagnosandTable {
             header.push(format!("{key}_mcse"));
         }
         let csv = Csv {
-            name: "diagnosands.csv".into(),
+            name: CSV.into(),
             header,
             rows,
         };
+        let (diagnosands, more) = bounded_groups(groups, CSV);
         let view = View {
-            diagnosands: groups,
+            diagnosands,
+            more,
             diagnosand_notes: notes(DIAGNOSANDS),
         };
         Rendered::new(view, vec![csv]).map(Some)

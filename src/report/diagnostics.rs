@@ -17,6 +17,9 @@ use crate::Result;
 /// The diagnostics section; hidden when the experiment has no estimators.
 pub(super) struct Diagnostics;
 
+/// The file the diagnostics are written to.
+const CSV: &str = "diagnostics.csv";
+
 /// The mean of each diagnostic per (cell, estimator index).
 type Means = BTreeMap<(usize, usize), BTreeMap<String, f64>>;
 
@@ -118,7 +121,7 @@ fn csv(experiment: &Experiment, means: &Means) -> Csv {
         }
     }
     Csv {
-        name: "diagnostics.csv".into(),
+        name: CSV.into(),
         header,
         rows,
     }
@@ -148,15 +151,12 @@ fn tables(experiment: &Experiment, means: &Means) -> Vec<DiagnosticsTable> {
                     keys.iter()
                         .map(|key| m.get(key).map_or_else(|| "–".into(), |v| sig(*v, 4))),
                 );
-                Some(HtmlRow {
-                    values,
-                    pending: false,
-                })
+                Some(HtmlRow::new(values, false))
             })
             .collect();
         tables.push(DiagnosticsTable {
             estimator: named.name.clone(),
-            table: HtmlTable { header, rows },
+            table: HtmlTable::bounded(header, rows, |_| String::new(), CSV),
         });
     }
     tables

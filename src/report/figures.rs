@@ -247,7 +247,9 @@ fn spans_decades(panels: &[Panel]) -> bool {
 }
 
 /// Renders a figure unless it has no point at all (every estimator failed);
-/// errors that span orders of magnitude (a weak instrument's RMSE) get a log axis.
+/// errors that span orders of magnitude (a weak instrument's RMSE) get a log
+/// axis. A figure of a large sweep is bounded ([`Figure::bound`]) and its
+/// caption says how.
 fn push(figures: &mut Vec<FigureView>, id: String, key: &str, mut figure: Figure) -> Result<()> {
     if matches!(key, "rmse" | "ci_width" | "iate_rmse") && spans_decades(&figure.panels) {
         figure.log_y = true;
@@ -258,12 +260,17 @@ fn push(figures: &mut Vec<FigureView>, id: String, key: &str, mut figure: Figure
         .iter()
         .any(|p| p.lines.iter().any(|l| !l.is_empty()));
     if any {
+        let bounded = figure.bound("diagnosands.csv");
         let mut caption = "Error bars: ±1.96 Monte Carlo SE.".to_string();
         if let Some(r) = figure.reference {
             caption.push_str(&format!(" Dashed line: the ideal value, {r}."));
         }
         if figure.log_y {
             caption.push_str(" Log scale: the values span orders of magnitude.");
+        }
+        if let Some(note) = bounded {
+            caption.push(' ');
+            caption.push_str(&note);
         }
         figures.push(FigureView {
             id,

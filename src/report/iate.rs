@@ -2,12 +2,15 @@
 //! effect for every unit (forests) recover the true conditional effects,
 //! raw for `iate.csv` and grouped by cell for HTML.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::section::{Rendered, ReportInput, Section};
-use super::tables::{cell_header, cell_values, mc_raw, mc_text, notes, Csv, McText, Note};
+use super::tables::{
+    bounded_groups, cell_header, cell_values, mc_raw, mc_text, notes, Csv, Group, McText, More,
+    Note,
+};
 use crate::spec::Experiment;
 use crate::summary::{Diagnosands, IATE_DIAGNOSANDS};
 use crate::Result;
@@ -18,10 +21,12 @@ const CSV: &str = "iate.csv";
 /// The per-unit effects section; hidden when no estimator has per-unit effects.
 pub(super) struct PerUnit;
 
-/// What the per-unit partial shows: the groups and the legend.
+/// What the per-unit partial shows: the groups, the line about rows left
+/// out, and the legend.
 #[derive(Debug, Serialize)]
 struct View {
-    iate: Vec<IateGroup>,
+    iate: Vec<Group<IateRow>>,
+    more: Option<More>,
     iate_notes: Vec<Note>,
 }
 
@@ -38,8 +43,10 @@ impl Section for PerUnit {
         let Some((csv, iate)) = table(&input.experiment, &input.diagnosands) else {
             return Ok(None);
         };
+        let (iate, more) = bounded_groups(iate, CSV);
         let view = View {
             iate,
+            more,
             iate_notes: notes(IATE_DIAGNOSANDS),
         };
         Rendered::new(view, vec![csv]).map(Some)
@@ -63,16 +70,12 @@ struct IateRow {
     pub corr: Option<McText>,
 }
 
-/// The per-unit rows of one cell under its label; empty when not run yet.
-#[derive(Debug, Serialize)]
-struct IateGroup {
-    pub label: String,
-    pub rows: Vec<IateRow>,
-}
-
 /// The per-unit effects table, with a row per cell and estimator that has
 /// per-unit effects in some cell; `None` when no estimator has any.
-fn table(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Option<(Csv, Vec<IateGroup>)> {
+fn table(
+    experiment: &Experiment,
+    diagnosands: &[Diagnosands],
+) -> Option<(Csv, Vec<Group<IateRow>>)> {
     let per_unit: HashSet<&str> = diagnosands
         .iter()
         .filter(|d| d.iate_rmse.is_some())
@@ -87,17 +90,20 @@ fn table(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Option<(Csv, V
         header.push(key.to_string());
         header.push(format!("{key}_mcse"));
     }
+    let mut by_cell: HashMap<usize, Vec<&Diagnosands>> = HashMap::new();
+    for d in diagnosands {
+        if per_unit.contains(d.estimator.as_str()) {
+            by_cell.entry(d.cell).or_default().push(d);
+        }
+    }
     let mut rows = Vec::new();
     let mut groups = Vec::new();
     for cell in &experiment.cells {
-        let mut group = IateGroup {
+        let mut group = Group {
             label: experiment.cell_label(cell),
             rows: Vec::new(),
         };
-        for d in diagnosands
-            .iter()
-            .filter(|d| d.cell == cell.index && per_unit.contains(d.estimator.as_str()))
-        {
+        for d in by_cell.get(&cell.index).into_iter().flatten() {
             let mut row = cell_values(cell);
             row.extend([d.estimator.clone(), d.estimand.label().to_string()]);
             for (key, _) in IATE_DIAGNOSANDS {

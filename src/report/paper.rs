@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::section::{Rendered, ReportInput, Section};
-use super::tables::{axis_keys, axis_values, raw, sig, Csv};
+use super::tables::{axis_keys, axis_values, bounded_groups, raw, sig, Csv, Group, More};
 use crate::paper::{PaperFigure, PaperTable};
 use crate::record::Record;
 use crate::spec::Experiment;
@@ -82,14 +82,13 @@ pub(super) struct TableView {
     pub averaging: String,
     pub csv: String,
     pub groups: Vec<GroupView>,
+    /// The line about rows left out of a long table.
+    pub more: Option<More>,
 }
 
-/// The rows of one cell; `label` only when the experiment has several cells.
-#[derive(Debug, Serialize)]
-pub(super) struct GroupView {
-    pub label: Option<String>,
-    pub rows: Vec<RowView>,
-}
+/// The rows of one cell; labelled (non-empty) only when the experiment has
+/// several cells.
+pub(super) type GroupView = Group<RowView>;
 
 /// One row, formatted; blank where there is no number.
 #[derive(Debug, Serialize)]
@@ -355,13 +354,15 @@ fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>
     let several = experiment.cells.len() > 1;
     let cell = experiment.cells.iter().find(|c| c.index == sum.cell);
     let mut group = GroupView {
-        label: several.then(|| {
+        label: if several {
             let label = cell.map_or_else(
                 || format!("cell {}", sum.cell),
                 |c| experiment.cell_label(c),
             );
             format!("{label}: {}", over(sum.replications))
-        }),
+        } else {
+            String::new()
+        },
         rows: Vec::new(),
     };
     for row in &sum.rows {
@@ -419,6 +420,7 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         );
     }
     let name = format!("{CSV_PREFIX}{}.csv", file_part(&table.id));
+    let (groups, more) = bounded_groups(groups, &name);
     let view = TableView {
         id: format!("paper-{}", file_part(&table.id)),
         title: table.title.clone(),
@@ -426,6 +428,7 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         averaging,
         csv: name.clone(),
         groups,
+        more,
     };
     let header = table_header(experiment);
     (Csv { name, header, rows }, view)

@@ -7,6 +7,7 @@ use std::ops::Range;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
 
+use super::tables::count;
 use crate::{Error, Result};
 
 /// Tableau 10: distinct on white and reasonably safe for colour-blind readers.
@@ -31,6 +32,13 @@ const GRID: RGBColor = RGBColor(225, 225, 225);
 const REFERENCE: RGBColor = RGBColor(110, 110, 110);
 /// Most panels in one row of a figure.
 const MAX_COLUMNS: usize = 4;
+/// Most panels [`Figure::bound`] leaves in a figure.
+pub const MAX_PANELS: usize = 24;
+/// Most points [`Figure::bound`] leaves on a line.
+pub const MAX_POINTS: usize = 200;
+/// Most labels a categorical x axis writes; with more categories only every
+/// k-th is labelled.
+const MAX_LABELS: usize = 30;
 const TITLE_HEIGHT: u32 = 34;
 const LEGEND_ROW: u32 = 22;
 
@@ -80,6 +88,81 @@ pub struct Figure {
     pub diagonal: bool,
     /// The panels, laid out left to right, at most four per row.
     pub panels: Vec<Panel>,
+}
+
+impl Figure {
+    /// Keeps the figure small whatever the sweep behind it: panels without
+    /// a point are left out, then all but the first [`MAX_PANELS`], and a
+    /// line of more than [`MAX_POINTS`] points is drawn as the means of runs
+    /// of consecutive points, without error bars. Returns what was left
+    /// out, in sentences ending with the `csv` that holds every value, or
+    /// `None` when the figure was small already.
+    pub fn bound(&mut self, csv: &str) -> Option<String> {
+        let mut notes = Vec::new();
+        let total = self.panels.len();
+        self.panels.retain(|p| {
+            p.lines
+                .iter()
+                .flatten()
+                .any(|q| q.x.is_finite() && q.y.is_finite())
+        });
+        let empty = total - self.panels.len();
+        if empty > 0 {
+            notes.push(format!(
+                "{} of its {} panels have no result yet and are not drawn.",
+                count(empty),
+                count(total)
+            ));
+        }
+        if self.panels.len() > MAX_PANELS {
+            notes.push(format!(
+                "Only the first {MAX_PANELS} of the {} panels with results are drawn.",
+                count(self.panels.len())
+            ));
+            self.panels.truncate(MAX_PANELS);
+        }
+        let longest = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.lines)
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
+        if longest > MAX_POINTS {
+            let run = longest.div_ceil(MAX_POINTS);
+            for line in self.panels.iter_mut().flat_map(|p| &mut p.lines) {
+                if line.len() > MAX_POINTS {
+                    *line = run_means(line, run);
+                }
+            }
+            notes.push(format!(
+                "Lines of more than {MAX_POINTS} points are drawn as the mean of each {run} \
+                 consecutive points, without error bars."
+            ));
+        }
+        (!notes.is_empty()).then(|| {
+            notes.push(format!("{csv} holds every value."));
+            notes.join(" ")
+        })
+    }
+}
+
+/// The means of x and y over each run of `run` consecutive finite points.
+fn run_means(line: &[Point], run: usize) -> Vec<Point> {
+    line.chunks(run)
+        .filter_map(|chunk| {
+            let finite: Vec<&Point> = chunk
+                .iter()
+                .filter(|p| p.x.is_finite() && p.y.is_finite())
+                .collect();
+            let n = finite.len() as f64;
+            (!finite.is_empty()).then(|| Point {
+                x: finite.iter().map(|p| p.x).sum::<f64>() / n,
+                y: finite.iter().map(|p| p.y).sum::<f64>() / n,
+                err: None,
+            })
+        })
+        .collect()
 }
 
 fn fail(e: impl std::fmt::Display) -> Error {
@@ -259,7 +342,10 @@ fn axes(figure: &Figure) -> (Ticked, Ticked) {
         Some(c) => Ticked {
             lo: -0.5,
             hi: c.len().max(1) as f64 - 0.5,
-            ticks: (0..c.len()).map(|i| i as f64).collect(),
+            ticks: (0..c.len())
+                .step_by(c.len().div_ceil(MAX_LABELS).max(1))
+                .map(|i| i as f64)
+                .collect(),
             decimals: Some(0),
             log: false,
         },
@@ -585,6 +671,49 @@ mod tests {
         assert!(svg.contains("\n100\n") && svg.contains("\n1\n"));
         assert_eq!(log_ticks(0.08, 190.0), vec![0.1, 1.0, 10.0, 100.0]);
         assert_eq!(log_ticks(0.3, 4.0), vec![0.5, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn a_huge_figure_is_bounded_and_says_so() {
+        let mut huge = figure(3, None);
+        let long: Vec<Point> = (0..10_000)
+            .map(|i| Point {
+                x: i as f64,
+                y: (i % 7) as f64,
+                err: Some(0.1),
+            })
+            .collect();
+        huge.panels = (0..10_000)
+            .map(|i| Panel {
+                title: Some(format!("panel {i}")),
+                lines: if i % 100 == 0 {
+                    vec![long.clone(), Vec::new()]
+                } else {
+                    vec![Vec::new(), Vec::new()]
+                },
+            })
+            .collect();
+        let note = huge.bound("diagnosands.csv").expect("bounded");
+        assert_eq!(huge.panels.len(), MAX_PANELS);
+        assert!(huge.panels.iter().all(|p| p.lines[0].len() == MAX_POINTS));
+        assert!(huge.panels[0].lines[0].iter().all(|p| p.err.is_none()));
+        assert_eq!(
+            (huge.panels[0].lines[0][0].x, huge.panels[0].lines[0][0].y),
+            (24.5, 3.0 - 3.0 / 50.0)
+        );
+        for part in [
+            "9,900 of its 10,000 panels have no result yet",
+            "first 24 of the 100 panels",
+            "mean of each 50 consecutive points",
+            "diagnosands.csv holds every value.",
+        ] {
+            assert!(note.contains(part), "{part}: {note}");
+        }
+        let svg = render_svg(&huge).expect("renders");
+        assert!(svg.len() < 2_000_000, "{} bytes", svg.len());
+        let mut small = figure(3, None);
+        assert_eq!(small.bound("x.csv"), None);
+        assert_eq!(small.panels.len(), 3);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::policy_table::{build, Policies, PolicyGroup};
 use super::section::{Rendered, ReportInput, Section};
-use super::tables::{notes, Note};
+use super::tables::{notes, More, Note};
 use crate::bounds::BoundKind;
 use crate::evaluate::placement::PolicySummary;
 use crate::policy::placement::PlacementRule;
@@ -60,8 +60,10 @@ struct View {
     notes: Vec<Note>,
     regret_headers: Vec<String>,
     groups: Vec<PolicyGroup>,
+    more: Option<More>,
     first_error: Option<String>,
     svg: Option<String>,
+    figure_note: Option<String>,
 }
 
 impl Section for Placement {
@@ -86,8 +88,10 @@ impl Section for Placement {
                 .map(|b| format!("{} regret", b.label()))
                 .collect(),
             groups: table.groups,
+            more: table.more,
             first_error: table.first_error,
             svg: table.svg,
+            figure_note: table.figure_note,
         };
         Rendered::new(view, vec![table.csv]).map(Some)
     }

@@ -3,10 +3,14 @@
 //! SE, raw for the section's CSV, grouped by cell for HTML, and a figure of
 //! the gain each policy promised against the gain the world gave.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::plot::{render_svg, Figure, Panel, Point};
-use super::tables::{cell_header, cell_values, mc_raw, mc_text, Csv, McText};
+use super::tables::{
+    bounded_groups, cell_header, cell_values, mc_raw, mc_text, Csv, Group, McText, More,
+};
 use crate::core::stats::Z_95;
 use crate::record::Record;
 use crate::spec::{Cell, Experiment};
@@ -47,23 +51,24 @@ pub(super) struct PolicyRow {
 }
 
 /// The rows of one cell under its label; empty when not run yet.
-#[derive(Debug, Serialize)]
-pub(super) struct PolicyGroup {
-    pub label: String,
-    pub rows: Vec<PolicyRow>,
-}
+pub(super) type PolicyGroup = Group<PolicyRow>;
 
 /// The shared table: the CSV, and for HTML the groups, the first failure
 /// and the figure (when any policy has a point to draw).
 pub(super) struct PolicyTable {
     /// The raw table, a row per cell and policy that has records.
     pub csv: Csv,
-    /// The formatted rows, grouped by cell.
+    /// The formatted rows, grouped by cell (a run of cells not run yet as
+    /// one group), at most [`super::tables::ROW_LIMIT`] of them.
     pub groups: Vec<PolicyGroup>,
+    /// The line about the rows left out, when the table was cut.
+    pub more: Option<More>,
     /// The first failure, in cell then policy order.
     pub first_error: Option<String>,
     /// The figure of promised against true gain, when it has a point.
     pub svg: Option<String>,
+    /// What the figure leaves out of a large sweep, for its caption.
+    pub figure_note: Option<String>,
 }
 
 /// One cell's rows: raw for the CSV, formatted, a point per policy, and
@@ -89,12 +94,12 @@ pub(super) fn build<P: Policies>(
     let mut rows = Vec::new();
     let mut groups = Vec::new();
     let mut panels = Vec::new();
+    let mut by_cell: HashMap<usize, Vec<&[PolicyOutcome<P::Summary>]>> = HashMap::new();
+    for (cell, outcomes) in &decoded {
+        by_cell.entry(*cell).or_default().push(outcomes.as_slice());
+    }
     for cell in &experiment.cells {
-        let here: Vec<&[PolicyOutcome<P::Summary>]> = decoded
-            .iter()
-            .filter(|(c, _)| *c == cell.index)
-            .map(|(_, o)| o.as_slice())
-            .collect();
+        let here = by_cell.remove(&cell.index).unwrap_or_default();
         let cell_rows = cell_rows(family, experiment, cell, &here);
         first_error = first_error.or(cell_rows.first_error);
         rows.extend(cell_rows.rows);
@@ -107,6 +112,8 @@ pub(super) fn build<P: Policies>(
         let mcse = format!("{key}_mcse");
         header.extend([key, mcse]);
     }
+    let (groups, more) = bounded_groups(groups, P::CSV);
+    let (svg, figure_note) = figure(family, panels)?;
     Ok(PolicyTable {
         csv: Csv {
             name: P::CSV.into(),
@@ -114,8 +121,10 @@ pub(super) fn build<P: Policies>(
             rows,
         },
         groups,
+        more,
         first_error,
-        svg: figure(family, panels)?,
+        svg,
+        figure_note,
     })
 }
 
@@ -188,13 +197,14 @@ fn cell_rows<P: Policies>(
 }
 
 /// The figure of promised against true gain, one point per policy and a
-/// panel per cell; `None` when no policy has a point.
-fn figure<P: Policies>(family: &P, panels: Vec<Panel>) -> Result<Option<String>> {
+/// panel per cell with results (at most [`super::plot::MAX_PANELS`]), and
+/// what it leaves out; `None` when no policy has a point.
+fn figure<P: Policies>(family: &P, panels: Vec<Panel>) -> Result<(Option<String>, Option<String>)> {
     let any = panels.iter().any(|p| p.lines.iter().any(|l| !l.is_empty()));
     if !any {
-        return Ok(None);
+        return Ok((None, None));
     }
-    let figure = Figure {
+    let mut figure = Figure {
         title: P::TITLE.into(),
         x_label: "estimated (by the policy's own estimates)".into(),
         y_label: "true (the world)".into(),
@@ -206,5 +216,6 @@ fn figure<P: Policies>(family: &P, panels: Vec<Panel>) -> Result<Option<String>>
         diagonal: true,
         panels,
     };
-    render_svg(&figure).map(Some)
+    let note = figure.bound(P::CSV);
+    Ok((Some(render_svg(&figure)?), note))
 }

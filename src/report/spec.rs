@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::section::{Rendered, ReportInput, Section};
+use super::tables::count;
 use crate::Result;
 
 /// The spec-as-run section; always shown.
@@ -61,9 +62,28 @@ impl Section for Spec {
                     p.test_share, p.forest.num_trees
                 )
             }),
-            experiment_source: experiment.experiment_source.clone(),
-            sim_source: experiment.sim_source.clone(),
+            experiment_source: excerpt(&experiment.experiment_source),
+            sim_source: excerpt(&experiment.sim_source),
         };
         Rendered::new(view, Vec::new()).map(Some)
     }
+}
+
+/// Most characters of a spec file the page shows (a sweep of ten thousand
+/// values is a long file); `experiment.json` beside it holds it whole.
+const SOURCE_LIMIT: usize = 20_000;
+
+/// `text` cut after [`SOURCE_LIMIT`] characters, saying how many more
+/// there are and where they are.
+fn excerpt(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars <= SOURCE_LIMIT {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(SOURCE_LIMIT).collect();
+    format!(
+        "{head} …\n\n[{} more characters are not shown here; experiment.json beside this \
+         report holds the experiment as run]",
+        count(chars - SOURCE_LIMIT)
+    )
 }

@@ -1,6 +1,9 @@
 //! What the report's tables share: a table as CSV and as HTML, the two ways
 //! of writing a number (raw for the CSV files written beside the report,
-//! 3-4 significant digits for the HTML), and a cell's leading columns.
+//! 3-4 significant digits for the HTML), a cell's leading columns, and the
+//! bounds that keep a page readable whatever the sweep: cells not run yet
+//! are listed as runs, not one by one, and a table shows at most
+//! [`ROW_LIMIT`] rows, then says how many more its CSV holds.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,18 +39,183 @@ impl Csv {
     }
 }
 
-/// A table for the HTML report: a header and rows of formatted text.
+/// Most rows a table of the page shows (a group's heading counts as one);
+/// the CSV beside the page holds them all.
+pub(super) const ROW_LIMIT: usize = 200;
+
+/// The line that closes a table cut at [`ROW_LIMIT`]: what is not shown
+/// and the CSV that holds it.
+#[derive(Debug, Serialize)]
+pub(super) struct More {
+    /// What is left out, as a sentence's subject: "9,950 more cells (39,800 rows)".
+    pub text: String,
+    /// The CSV file with every row.
+    pub csv: String,
+}
+
+/// A table for the HTML report: a header, rows of formatted text and, when
+/// it was cut, the line saying what is left out.
 #[derive(Debug, Serialize)]
 pub(super) struct HtmlTable {
     pub header: Vec<String>,
     pub rows: Vec<HtmlRow>,
+    pub more: Option<More>,
 }
 
-/// One formatted row; `pending` marks a cell that has no records yet.
+/// One formatted row; `pending` marks a cell that has no records yet, and
+/// `span` a row whose one value spans the table (a run of such cells).
 #[derive(Debug, Serialize)]
 pub(super) struct HtmlRow {
     pub values: Vec<String>,
     pub pending: bool,
+    pub span: bool,
+}
+
+impl HtmlRow {
+    /// A row of values.
+    pub fn new(values: Vec<String>, pending: bool) -> HtmlRow {
+        HtmlRow {
+            values,
+            pending,
+            span: false,
+        }
+    }
+}
+
+impl HtmlTable {
+    /// A table of `rows` as the page shows it: each run of two or more
+    /// pending rows (cells not run yet, labelled by `label`) as one row,
+    /// then at most [`ROW_LIMIT`] rows, with the line about the rest of
+    /// `csv`.
+    pub fn bounded(
+        header: Vec<String>,
+        rows: Vec<HtmlRow>,
+        label: impl Fn(usize) -> String,
+        csv: &str,
+    ) -> HtmlTable {
+        let mut merged: Vec<(HtmlRow, usize)> = Vec::new();
+        let mut at = 0;
+        let mut rows = rows.into_iter().peekable();
+        while let Some(row) = rows.next() {
+            let mut run = 1;
+            while row.pending && rows.peek().is_some_and(|r| r.pending) {
+                rows.next();
+                run += 1;
+            }
+            if run == 1 {
+                merged.push((row, 1));
+            } else {
+                let text = format!(
+                    "{} cells not run yet, from {} to {}",
+                    count(run),
+                    label(at),
+                    label(at + run - 1)
+                );
+                let row = HtmlRow {
+                    values: vec![text],
+                    pending: true,
+                    span: true,
+                };
+                merged.push((row, run));
+            }
+            at += run;
+        }
+        let left: usize = merged.iter().skip(ROW_LIMIT).map(|(_, n)| n).sum();
+        merged.truncate(ROW_LIMIT);
+        HtmlTable {
+            header,
+            rows: merged.into_iter().map(|(row, _)| row).collect(),
+            more: (left > 0).then(|| More {
+                text: format!("{} more cells", count(left)),
+                csv: csv.to_string(),
+            }),
+        }
+    }
+}
+
+/// The rows of one cell under its heading; a heading of "" is not shown
+/// (a table with one cell).
+#[derive(Debug, Serialize)]
+pub(super) struct Group<T> {
+    pub label: String,
+    pub rows: Vec<T>,
+}
+
+/// Groups as the page shows them: each run of two or more groups without
+/// rows (cells not run yet) as one, labelled by its count and ends; then
+/// the first groups that fit in [`ROW_LIMIT`] rows (a heading, and a
+/// group without rows, count as one), with the line about the rest of
+/// `csv`. A first group longer than the limit is cut itself.
+pub(super) fn bounded_groups<T>(groups: Vec<Group<T>>, csv: &str) -> (Vec<Group<T>>, Option<More>) {
+    let mut merged: Vec<(Group<T>, usize)> = Vec::new();
+    let mut groups = groups.into_iter().peekable();
+    while let Some(group) = groups.next() {
+        if !group.rows.is_empty() || !groups.peek().is_some_and(|g| g.rows.is_empty()) {
+            merged.push((group, 1));
+            continue;
+        }
+        let mut last = group.label.clone();
+        let mut run = 1;
+        while let Some(next) = groups.next_if(|g| g.rows.is_empty()) {
+            last = next.label;
+            run += 1;
+        }
+        let label = format!("{} cells, from {} to {last}", count(run), group.label);
+        merged.push((
+            Group {
+                label,
+                rows: Vec::new(),
+            },
+            run,
+        ));
+    }
+    let (mut shown, mut used) = (Vec::new(), 0);
+    let (mut cells, mut rows) = (0, 0);
+    for (mut group, run) in merged {
+        let heading = usize::from(!group.label.is_empty());
+        let height = heading + group.rows.len().max(1);
+        if cells == 0 && used + height <= ROW_LIMIT {
+            used += height;
+            shown.push(group);
+        } else if cells == 0 && shown.is_empty() {
+            let keep = ROW_LIMIT - heading;
+            rows += group.rows.len().saturating_sub(keep);
+            group.rows.truncate(keep);
+            used = ROW_LIMIT;
+            shown.push(group);
+        } else {
+            cells += run;
+            rows += group.rows.len();
+        }
+    }
+    let text = match (cells, rows) {
+        (0, 0) => None,
+        (0, rows) => Some(format!("{} more rows", count(rows))),
+        (cells, 0) => Some(format!("{} more cells, not run yet,", count(cells))),
+        (cells, rows) => Some(format!(
+            "{} more cells ({} rows)",
+            count(cells),
+            count(rows)
+        )),
+    };
+    let more = text.map(|text| More {
+        text,
+        csv: csv.to_string(),
+    });
+    (shown, more)
+}
+
+/// A count with thousands separators: 39,996.
+pub(super) fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A value ± its Monte Carlo standard error, flagged when it signals a problem.
@@ -175,5 +343,72 @@ mod tests {
         assert_eq!(sig(1.5e-5, 2), "1.5e-5");
         assert_eq!(raw(f64::NAN), "");
         assert_eq!(raw(0.5), "0.5");
+        assert_eq!(count(39_996), "39,996");
+        assert_eq!(count(1_000_000), "1,000,000");
+        assert_eq!(count(7), "7");
+    }
+
+    fn group(label: &str, rows: usize) -> Group<usize> {
+        Group {
+            label: label.into(),
+            rows: (0..rows).collect(),
+        }
+    }
+
+    #[test]
+    fn runs_of_pending_cells_merge_and_long_tables_are_cut() {
+        let groups = vec![
+            group("a", 2),
+            group("b", 0),
+            group("c", 0),
+            group("d", 0),
+            group("e", 1),
+            group("f", 0),
+        ];
+        let (shown, more) = bounded_groups(groups, "x.csv");
+        let labels: Vec<&str> = shown.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["a", "3 cells, from b to d", "e", "f"]);
+        assert!(more.is_none());
+
+        let groups = (0..500).map(|i| group(&i.to_string(), 3)).collect();
+        let (shown, more) = bounded_groups(groups, "x.csv");
+        assert_eq!(shown.len(), 50);
+        let more = more.expect("cut");
+        assert_eq!(
+            (more.text.as_str(), more.csv.as_str()),
+            ("450 more cells (1,350 rows)", "x.csv")
+        );
+
+        let (shown, more) = bounded_groups(vec![group("", 1000)], "x.csv");
+        assert_eq!(shown[0].rows.len(), ROW_LIMIT);
+        assert_eq!(more.expect("cut").text, "800 more rows");
+    }
+
+    #[test]
+    fn a_flat_table_lists_pending_cells_as_runs() {
+        let mut rows: Vec<HtmlRow> = (0..3)
+            .map(|i| HtmlRow::new(vec![i.to_string()], false))
+            .collect();
+        rows.extend((3..40_000).map(|i| HtmlRow::new(vec![i.to_string()], true)));
+        let table = HtmlTable::bounded(
+            vec!["cell".into()],
+            rows,
+            |i| format!("cell {i}"),
+            "cells.csv",
+        );
+        assert_eq!(table.rows.len(), 4);
+        assert!(table.rows[3].span);
+        assert_eq!(
+            table.rows[3].values,
+            ["39,997 cells not run yet, from cell 3 to cell 39999"]
+        );
+        assert!(table.more.is_none());
+
+        let rows = (0..1000)
+            .map(|i| HtmlRow::new(vec![i.to_string()], false))
+            .collect();
+        let table = HtmlTable::bounded(Vec::new(), rows, |i| i.to_string(), "cells.csv");
+        assert_eq!(table.rows.len(), ROW_LIMIT);
+        assert_eq!(table.more.expect("cut").text, "800 more cells");
     }
 }

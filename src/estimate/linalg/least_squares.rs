@@ -1,8 +1,11 @@
 //! Least squares on centered and scaled columns, with the transformations
-//! undone in the coefficients and in `(XᵀX)⁻¹`.
+//! undone in the coefficients and in `(XᵀX)⁻¹`. A column of extreme
+//! magnitude is first divided by an exact power of two, so that a column
+//! near 1e300 is not called constant nor one near 5e-320 all zeros.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
 
+use super::scale::{ldexp, scale_exponent};
 use super::{collinear, column_name, Cholesky};
 use crate::{Error, Result};
 
@@ -77,8 +80,8 @@ impl LeastSquares {
 }
 
 /// A design prepared for least squares: a working copy whose column `j` is
-/// `(x_j − shift_j) / scale_j`, the Cholesky factor of its Gram matrix, and
-/// what maps a fit on it back to the original columns.
+/// `(x_j / 2^e_j − shift_j) / scale_j`, the Cholesky factor of its Gram
+/// matrix, and what maps a fit on it back to the original columns.
 ///
 /// With a constant column `c` (an intercept) the other columns are centered
 /// at their means, so that large offsets do not swamp their variation;
@@ -86,6 +89,9 @@ impl LeastSquares {
 struct Solver {
     /// The centered and scaled design, n×k.
     xs: Array2<f64>,
+    /// The power of two each column was divided by first (0 for columns
+    /// whose magnitude needs none, which is nearly every column).
+    exponents: Vec<i32>,
     /// Root-mean-square of each (centered) column.
     scale: Array1<f64>,
     /// The constant column and each column's shift divided by its value
@@ -108,6 +114,7 @@ impl Solver {
         let buf = xs
             .as_slice_mut()
             .expect("an array in standard layout is one slice");
+        let exponents = bring_into_range(buf, k);
         let first = buf[..k].to_vec();
         let mut sum = vec![0.0; k];
         let mut raw_ss = vec![0.0; k];
@@ -117,6 +124,8 @@ impl Solver {
                 *q += v * v;
             }
         }
+        // In range, a square underflows to zero only for values 1e-140 times
+        // smaller than the column's largest: a zero sum of squares means zeros.
         if let Some(j) = raw_ss.iter().position(|&q| q == 0.0) {
             return Err(collinear(names, j, "is all zeros"));
         }
@@ -140,9 +149,15 @@ impl Solver {
             let value = first[c];
             (c, shift.iter().map(|m| m / value).collect())
         });
-        let xtx_inv = original_inverse(chol.inverse(), &scale, centering.as_ref());
+        let mut xtx_inv = original_inverse(chol.inverse(), &scale, centering.as_ref());
+        if exponents.iter().any(|&e| e != 0) {
+            for ((i, j), v) in xtx_inv.indexed_iter_mut() {
+                *v = ldexp(*v, -(exponents[i] + exponents[j]));
+            }
+        }
         Ok(Solver {
             xs,
+            exponents,
             scale,
             centering,
             chol,
@@ -171,15 +186,40 @@ impl Solver {
 
     /// Maps coefficients of the working design back to the original one.
     ///
-    /// The original design is `X = Xc (I + e_c gᵀ)` with `Xc` the centered
-    /// design, so `β = (I − e_c gᵀ) βc`.
+    /// The design brought into range is `X = Xc (I + e_c gᵀ)` with `Xc` the
+    /// centered design, so `β = (I − e_c gᵀ) βc`; then each coefficient is
+    /// divided by the power of two its column was.
     fn to_original_beta(&self, gamma: Array1<f64>) -> Array1<f64> {
         let mut beta = gamma / &self.scale;
         if let Some((c, g)) = &self.centering {
             beta[*c] -= g.dot(&beta);
         }
+        for (b, &e) in beta.iter_mut().zip(&self.exponents) {
+            *b = ldexp(*b, -e);
+        }
         beta
     }
+}
+
+/// Divides each column of the row-major design `buf` (`k` columns) whose
+/// largest magnitude is extreme by the power of two that brings it near 1
+/// (exact), and returns those powers (0 for the others).
+fn bring_into_range(buf: &mut [f64], k: usize) -> Vec<i32> {
+    let mut top = vec![0.0f64; k];
+    for row in buf.chunks_exact(k) {
+        for (t, &v) in top.iter_mut().zip(row) {
+            *t = t.max(v.abs());
+        }
+    }
+    let exponents: Vec<i32> = top.into_iter().map(scale_exponent).collect();
+    if exponents.iter().any(|&e| e != 0) {
+        for row in buf.chunks_exact_mut(k) {
+            for (v, &e) in row.iter_mut().zip(&exponents) {
+                *v = ldexp(*v, -e);
+            }
+        }
+    }
+    exponents
 }
 
 /// Fails for a non-finite value in the design `x`, for no columns and for
@@ -310,6 +350,34 @@ mod tests {
                 .contains("column `b` is constant, so it duplicates the intercept column `one`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn zero_and_constant_are_judged_relative_to_the_column() {
+        // A column near 1e300 (squares overflow) is not constant, one near
+        // 5e-320 (squares underflow) not all zeros: both fit like any other.
+        // (The coefficient of `b` is small so that, divided by 5e-320, it
+        // stays finite.)
+        let x = random_design(40, 3, 8);
+        let beta_true = array![0.5, 2.0, -1e-12];
+        let y = x.dot(&beta_true);
+        for (j, scale) in [(1, 1e300), (2, 5e-320), (1, 1e-300)] {
+            let mut scaled = x.clone();
+            scaled.column_mut(j).mapv_inplace(|v| v * scale);
+            let fit = LeastSquares::fit(scaled.view(), y.view(), &names(&["one", "a", "b"]))
+                .unwrap_or_else(|e| panic!("scale {scale}: {e}"));
+            let got = fit.beta[j] * scale;
+            assert!(
+                (got / beta_true[j] - 1.0).abs() < 1e-2,
+                "scale {scale}: {got}"
+            );
+            assert!((fit.beta[0] - beta_true[0]).abs() < 1e-6, "scale {scale}");
+        }
+        let mut shifted = x.clone();
+        shifted.column_mut(1).fill(1e300);
+        let err = LeastSquares::fit(shifted.view(), y.view(), &names(&["one", "a", "b"]))
+            .expect_err("constant");
+        assert!(err.to_string().contains("column `a` is constant"), "{err}");
     }
 
     #[test]

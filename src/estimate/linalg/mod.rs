@@ -7,12 +7,15 @@
 //! forming the Gram matrix (O(n k²)) dominates the cost. Centering and scaling
 //! the columns first keeps the Cholesky factor of that Gram matrix accurate.
 //!
-//! `cholesky` holds the factor, `least_squares` the fit on a prepared design
-//! and `sandwich` the covariances with the kinds of standard error.
+//! `cholesky` holds the factor, `least_squares` the fit on a prepared design,
+//! `sandwich` the covariances with the kinds of standard error and `scale`
+//! the exact power-of-two scaling that lets zero and constant columns be
+//! judged relative to their magnitude.
 
 mod cholesky;
 mod least_squares;
 mod sandwich;
+mod scale;
 #[cfg(test)]
 mod testing;
 
@@ -21,6 +24,7 @@ use ndarray::Array2;
 pub use cholesky::Cholesky;
 pub use least_squares::LeastSquares;
 pub use sandwich::{sandwich, SeKind};
+pub use scale::{largest, ldexp, scale_exponent, Spread, SPREAD_TOL};
 
 use crate::Error;
 

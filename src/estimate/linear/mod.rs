@@ -95,7 +95,9 @@ fn check_size(estimator: &str, n: usize, k: usize) -> Result<()> {
     }
     Err(Error::Estimate(format!(
         "{estimator} needs more units than coefficients: n = {n}, but the model has {k} \
-         (intercept, treatment and {} covariates)",
+         (intercept, treatment and {} covariates); use fewer covariates (causim fit --x \
+         a,b,c; covariates = false leaves them all out), more units, or an estimator made for \
+         many covariates: dml with learner = \"lasso\"",
         k - 2
     )))
 }

@@ -5,7 +5,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::core::stats::logistic;
-use crate::estimate::linalg::Cholesky;
+use crate::estimate::linalg::{Cholesky, Spread};
 use crate::{Error, Result};
 
 /// Newton iterations before the fit is declared not to converge.
@@ -23,10 +23,6 @@ const STALL_TOL: f64 = 1e-6;
 /// of 0 or 1) has separated the arms rather than converged.
 const SEPARATED_LOGIT: f64 = 30.0;
 
-/// A covariate whose standard deviation is at most this share of its
-/// magnitude (plus one) is constant and left out of the model.
-const CONSTANT_TOL: f64 = 1e-12;
-
 /// A fitted propensity model: the logit of each unit's score.
 #[derive(Debug, Clone)]
 pub(crate) struct Propensity {
@@ -38,18 +34,15 @@ pub(crate) struct Propensity {
     pub(crate) iterations: usize,
 }
 
-/// Indices of the covariates that vary, with their means and standard
-/// deviations: constant columns carry no information about treatment.
-pub(crate) fn varying_columns(x: ArrayView2<f64>) -> Vec<(usize, f64, f64)> {
-    let n = x.nrows() as f64;
+/// Indices of the covariates that vary, with their spreads: constant
+/// columns (judged relative to each column's magnitude, see [`Spread`])
+/// carry no information about treatment.
+pub(crate) fn varying_columns(x: ArrayView2<f64>) -> Vec<(usize, Spread)> {
     x.columns()
         .into_iter()
         .enumerate()
-        .filter_map(|(j, col)| {
-            let mean = col.sum() / n;
-            let sd = (col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
-            (sd > CONSTANT_TOL * (mean.abs() + 1.0)).then_some((j, mean, sd))
-        })
+        .map(|(j, col)| (j, Spread::of(col)))
+        .filter(|(_, spread)| !spread.is_constant())
         .collect()
 }
 
@@ -67,7 +60,8 @@ pub(crate) fn varying_columns(x: ArrayView2<f64>) -> Vec<(usize, f64, f64)> {
 /// maximum-likelihood estimate does not exist.
 ///
 /// # Errors
-/// [`Error::Estimate`] when Newton's method does not converge in
+/// [`Error::Estimate`] when more covariates vary than there are units, and
+/// when Newton's method does not converge in
 /// [`MAX_ITERATIONS`] steps, which happens only with `penalty = 0` when the
 /// covariates separate the arms.
 pub(crate) fn fit(
@@ -78,6 +72,9 @@ pub(crate) fn fit(
 ) -> Result<Propensity> {
     let n = x.nrows();
     let columns = varying_columns(x);
+    if columns.len() > n {
+        return Err(too_many_covariates(estimator, columns.len(), n));
+    }
     let k = columns.len() + 1;
     let (z, names) = standardized_design(x, &columns);
     let share = w.sum() / n as f64;
@@ -141,17 +138,18 @@ pub(crate) fn fit(
 }
 
 /// The design for the propensity model: an intercept, then each varying
-/// column `(j, mean, sd)` of `x` standardized; with the columns' names.
+/// column `(j, spread)` of `x` standardized; with the columns' names.
 fn standardized_design(
     x: ArrayView2<f64>,
-    columns: &[(usize, f64, f64)],
+    columns: &[(usize, Spread)],
 ) -> (Array2<f64>, Vec<String>) {
     let k = columns.len() + 1;
     let mut z = Array2::<f64>::ones((x.nrows(), k));
     let mut names = vec!["intercept".to_string()];
-    for (c, &(j, mean, sd)) in columns.iter().enumerate() {
+    for (c, (j, spread)) in columns.iter().enumerate() {
+        let j = *j;
         z.column_mut(c + 1)
-            .assign(&x.column(j).mapv(|v| (v - mean) / sd));
+            .assign(&x.column(j).mapv(|v| spread.standardize(v)));
         names.push(format!("covariate {}", j + 1));
     }
     (z, names)
@@ -195,6 +193,18 @@ fn not_converged(estimator: &str) -> Error {
         "{estimator}: the propensity model did not converge in {MAX_ITERATIONS} Newton steps \
          (the covariates separate treated from control units, so the unpenalized maximum \
          does not exist); set `penalty` above 0"
+    ))
+}
+
+/// The error for more covariates than units, raised before any Newton step:
+/// such a score fits the treatment exactly and each step costs `p³`.
+fn too_many_covariates(estimator: &str, p: usize, n: usize) -> Error {
+    Error::Estimate(format!(
+        "{estimator}: {p} covariates that vary for n = {n} units: a propensity model with more \
+         covariates than units predicts every unit's treatment (the score separates the arms, \
+         so no unit finds a match within the caliper) and each of its Newton steps costs p³; \
+         use fewer covariates (causim fit --x a,b,c), more units, or an estimator made for \
+         many covariates: dml with learner = \"lasso\""
     ))
 }
 
@@ -258,6 +268,36 @@ mod tests {
         assert_eq!(with.covariates, 1);
         for (a, b) in with.logit.iter().zip(&without.logit) {
             assert!((a - b).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn more_covariates_than_units_fail_before_fitting() {
+        let x = Array2::from_shape_fn((6, 7), |(i, j)| ((i * 7 + j) as f64).sin());
+        let w = ndarray::array![0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        let msg = fit("psm", x.view(), w.view(), 1.0)
+            .map(|p| p.covariates)
+            .expect_err("p > n")
+            .to_string();
+        assert!(
+            msg.contains("psm: 7 covariates that vary for n = 6 units"),
+            "{msg}"
+        );
+        assert!(msg.contains("learner = \"lasso\""), "{msg}");
+    }
+
+    #[test]
+    fn tiny_and_huge_covariates_are_kept_and_fit_as_if_rescaled() {
+        let x = ndarray::array![[1.0], [2.0], [3.0], [4.0], [0.5], [2.5]];
+        let w = ndarray::array![0.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        let plain = fit("test", x.view(), w.view(), 1.0).expect("fits");
+        for scale in [5e-320 / 4.0, 1e300] {
+            let scaled = x.mapv(|v| v * scale);
+            let got = fit("test", scaled.view(), w.view(), 1.0).expect("fits");
+            assert_eq!(got.covariates, 1, "scale {scale}");
+            for (a, b) in got.logit.iter().zip(&plain.logit) {
+                assert!((a - b).abs() < 1e-2, "scale {scale}: {a} vs {b}");
+            }
         }
     }
 }

@@ -136,7 +136,7 @@ fn tables_average_over_replications_and_figures_render() {
     let [group] = &table.groups[..] else {
         panic!("one cell, one group")
     };
-    assert!(group.label.is_none());
+    assert!(group.label.is_empty());
     // Counts: whole numbers with separators; the rest 4 significant digits.
     let patients = &group.rows[0];
     assert_eq!(patients.published, "74,355");
