@@ -269,7 +269,7 @@ fn names_file_and_place(message: &str, file: &str) -> bool {
             let after = &line[at + file.len()..];
             let position =
                 after.starts_with(':') && after[1..].starts_with(|c: char| c.is_ascii_digit());
-            let row = ["line ", "row "].iter().any(|w| {
+            let row = ["line ", "lines ", "row ", "rows "].iter().any(|w| {
                 line.match_indices(w)
                     .any(|(i, _)| line[i + w.len()..].starts_with(|c: char| c.is_ascii_digit()))
             });

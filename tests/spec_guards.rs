@@ -280,16 +280,17 @@ fn a_run_that_needs_more_memory_than_the_machine_has_stops_first() {
         "sim.toml",
         "kind = \"iv\"\nn = 10000000\ncovariates = 100\n",
     );
-    let path = common::write(
-        &dir,
-        "experiment.toml",
-        &format!("sim = \"sim.toml\"\n{OLS}"),
-    );
+    let text = format!("replications = 8\nsim = \"sim.toml\"\n{OLS}");
+    let path = common::write(&dir, "experiment.toml", &text);
     let experiment = Experiment::load(&path).unwrap();
+    let per_task = experiment.bytes_per_task();
     let msg = experiment
-        .check_memory(4, Some(8e9))
+        .tasks_in_memory(&path, 4, Some(per_task / 2.0))
         .unwrap_err()
         .to_string();
-    assert_has(&msg, &["GB of memory", "8.0 GB available", "--jobs"]);
-    assert!(experiment.check_memory(1, Some(1e13)).is_ok());
+    assert_has(&msg, &["experiment.toml:2:7", "GB of memory", "available"]);
+    let fit = experiment.tasks_in_memory(&path, 4, Some(per_task * 2.5));
+    assert_eq!(fit.unwrap(), 2, "as many tasks at once as fit");
+    let fit = experiment.tasks_in_memory(&path, 4, Some(per_task * 100.0));
+    assert_eq!(fit.unwrap(), 4);
 }

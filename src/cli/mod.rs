@@ -151,11 +151,17 @@ fn default_out(experiment: &Experiment) -> PathBuf {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let experiment = Experiment::load(&args.experiment)?;
     let threads = args.jobs.unwrap_or_else(rayon::current_num_threads);
-    experiment.check_memory(threads, None)?;
+    let fit = experiment.tasks_in_memory(&args.experiment, threads, None)?;
+    if fit < threads {
+        eprintln!(
+            "note: {fit} of {threads} tasks at once fit in this machine's memory; running {fit} \
+             at a time"
+        );
+    }
     let out = args.out.unwrap_or_else(|| default_out(&experiment));
     let options = RunOptions {
         out: out.clone(),
-        jobs: args.jobs,
+        jobs: if fit < threads { Some(fit) } else { args.jobs },
         shard: args.shard,
         fresh: args.fresh,
         max_tasks: args.max_tasks,

@@ -1,9 +1,13 @@
 //! Whether a run fits in memory, judged from the experiment's sizes before
-//! anything is drawn: a run that would need more than the machine has stops
-//! with the figure in GB, rather than aborting mid-run on an allocation.
+//! anything is drawn: a run runs as many tasks at once as fit, and one
+//! whose single task would need more than the machine has stops with the
+//! figure in GB, rather than aborting mid-run on an allocation.
 
-use super::Experiment;
-use crate::{Error, Result};
+use std::path::Path;
+
+use super::{Experiment, SourceFile};
+use crate::core::text::number;
+use crate::Result;
 
 /// Bytes a task needs per value of its sample: the sample itself, the
 /// estimators' working copies (design matrices, residuals, fold copies, a
@@ -25,27 +29,37 @@ impl Experiment {
             .fold(0.0, f64::max)
     }
 
-    /// Checks that `threads` tasks at once fit in `available` bytes (the
-    /// machine's available memory when `None`, where it can be read).
-    pub fn check_memory(&self, threads: usize, available: Option<f64>) -> Result<()> {
+    /// How many of `threads` tasks can run at once in `available` bytes
+    /// (the machine's available memory when `None`; all of them where it
+    /// cannot be read). When not even one task fits, the error names the
+    /// experiment file at its `sim` line and the memory needed, in GB.
+    pub fn tasks_in_memory(
+        &self,
+        path: &Path,
+        threads: usize,
+        available: Option<f64>,
+    ) -> Result<usize> {
+        let threads = threads.clamp(1, self.task_count().max(1));
         let Some(available) = available.or_else(available_memory) else {
-            return Ok(());
+            return Ok(threads);
         };
-        let parallel = threads.clamp(1, self.task_count().max(1)) as f64;
-        let needed = self.bytes_per_task() * parallel;
-        if needed <= available {
-            return Ok(());
+        let per_task = self.bytes_per_task();
+        let fit = (available / per_task).floor();
+        if fit >= 1.0 {
+            return Ok(threads.min(fit as usize));
         }
         let gb = |bytes: f64| bytes / 1e9;
-        Err(Error::Spec(format!(
-            "`{}` would need about {:.1} GB of memory ({:.1} GB per task x {parallel} tasks at \
-             once), and this machine has {:.1} GB available; lower the sim's `n` (or `scale`), \
-             or run fewer tasks at once with --jobs",
+        let message = format!(
+            "one task of `{}` would need about {:.1} GB of memory (its largest sample holds \
+             {} values), and this machine has {:.1} GB available; lower the sim's `n` (or \
+             `scale`), or run it on a machine with more memory",
             self.name,
-            gb(needed),
-            gb(self.bytes_per_task()),
+            gb(per_task),
+            number((per_task / BYTES_PER_VALUE).round()),
             gb(available)
-        )))
+        );
+        let file = SourceFile::read(path)?;
+        Err(file.error_at(super::lint::locate(&file, "`sim`"), &message))
     }
 }
 
