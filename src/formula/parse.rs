@@ -24,10 +24,7 @@ pub(super) fn parse(
     if length > MAX_LENGTH {
         return Err(error(
             MAX_LENGTH + 1,
-            format!(
-                "formula is {length} characters long; at most {MAX_LENGTH} are allowed \
-                 (use the world's parameters, or fewer terms)"
-            ),
+            format!("formula is {length} characters long; at most {MAX_LENGTH} are allowed"),
         ));
     }
     let tokens = lex(source)?;
