@@ -7,7 +7,9 @@ use super::MAX_DEPTH;
 
 /// A node with the depth of its tree (1 for a leaf).
 pub(super) struct Tree {
+    /// The node.
     pub(super) node: Node,
+    /// Levels of its tree, itself included.
     pub(super) depth: usize,
 }
 
@@ -41,8 +43,11 @@ impl Tree {
 /// parsed: a leading run of constants is folded as it comes, as nested
 /// binary nodes would fold it, and the rest becomes one [`Chain`].
 pub(super) struct ChainBuilder {
+    /// The first operand (the folded leading constants, while nothing else came).
     first: Tree,
+    /// Each later operator with its right operand.
     rest: Vec<(Binary, Node)>,
+    /// Depth of the deepest operand.
     below: usize,
 }
 

@@ -2,7 +2,7 @@
 //! counts and numbers respect them, so that no spec can exhaust memory,
 //! overflow an arithmetic on sizes or carry a NaN into a sample.
 
-use crate::core::text::number;
+use crate::core::text::{elide, number};
 use crate::{Error, Result};
 
 /// Most units (regions, patients) a sample may hold.
@@ -73,7 +73,7 @@ pub fn at(names: &[&str], used: &[usize], values: &[f64]) -> String {
     let mut parts: Vec<String> = used
         .iter()
         .take(SHOWN)
-        .map(|&j| format!("{} = {}", names[j], number(values[j])))
+        .map(|&j| format!("{} = {}", elide(names[j]), number(values[j])))
         .collect();
     if used.len() > SHOWN {
         parts.push(format!("and {} more", used.len() - SHOWN));
