@@ -1,5 +1,11 @@
 //! The compiled expression tree and its evaluation: constant folding and the
 //! binary operators' precedence and meaning.
+//!
+//! Evaluation recurses once per level of the tree, whose depth the parser
+//! bounds by [`MAX_DEPTH`](super::MAX_DEPTH); a run of operators of one
+//! precedence level (`x1 + x2 - x3 + ...`) or the arguments of `max` and
+//! `min` are one [`Node::Chain`], walked in a loop, so a long flat sum costs
+//! no depth.
 
 /// A node of the compiled expression tree; variables are slice indices.
 #[derive(Debug, Clone)]
@@ -9,7 +15,17 @@ pub(super) enum Node {
     Call(fn(f64) -> f64, Box<Node>),
     Powi(Box<Node>, i32),
     Binary(Binary, Box<Node>, Box<Node>),
+    Chain(Box<Chain>),
     If(Box<[Node; 3]>),
+}
+
+/// Operands joined left to right by operators of one precedence level:
+/// `first op1 a1 op2 a2 ...` is `((first op1 a1) op2 a2) ...`, the value the
+/// nested binary nodes would give, computed in a loop.
+#[derive(Debug, Clone)]
+pub(super) struct Chain {
+    pub(super) first: Node,
+    pub(super) rest: Vec<(Binary, Node)>,
 }
 
 /// A binary operator, infix or from a function such as `max`.
@@ -41,6 +57,12 @@ impl Node {
             Node::Call(f, a) => f(a.operand(v)),
             Node::Powi(a, n) => a.operand(v).powi(*n),
             Node::Binary(op, a, b) => op.apply(a.operand(v), b.operand(v)),
+            Node::Chain(chain) => chain
+                .rest
+                .iter()
+                .fold(chain.first.operand(v), |acc, (op, b)| {
+                    op.apply(acc, b.operand(v))
+                }),
             Node::If(args) => {
                 let [cond, then, other] = &**args;
                 if cond.operand(v) != 0.0 {
@@ -62,7 +84,7 @@ impl Node {
         }
     }
 
-    fn is_const(&self) -> bool {
+    pub(super) fn is_const(&self) -> bool {
         matches!(self, Node::Const(_))
     }
 
@@ -72,6 +94,9 @@ impl Node {
             Node::Const(_) | Node::Var(_) => false,
             Node::Call(_, a) | Node::Powi(a, _) => a.is_const(),
             Node::Binary(_, a, b) => a.is_const() && b.is_const(),
+            Node::Chain(chain) => {
+                chain.first.is_const() && chain.rest.iter().all(|(_, b)| b.is_const())
+            }
             Node::If(args) => args.iter().all(Node::is_const),
         };
         if constant {
@@ -100,7 +125,8 @@ impl Binary {
         }
     }
 
-    fn apply(self, a: f64, b: f64) -> f64 {
+    /// The operator's value at operands `a` and `b`.
+    pub(super) fn apply(self, a: f64, b: f64) -> f64 {
         match self {
             Binary::Or => f64::from(a != 0.0 || b != 0.0),
             Binary::And => f64::from(a != 0.0 && b != 0.0),

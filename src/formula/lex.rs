@@ -2,6 +2,7 @@
 
 use super::eval::Binary;
 use super::{error, FormulaError};
+use crate::core::text::elide;
 
 /// The kind of a token.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +27,7 @@ pub(super) struct Token<'a> {
 
 /// An error at token `t`: it was not expected here, and `what` says why.
 pub(super) fn unexpected(t: Token<'_>, what: &str) -> FormulaError {
-    error(t.column, format!("unexpected `{}`{what}", t.text))
+    error(t.column, format!("unexpected `{}`{what}", elide(t.text)))
 }
 
 /// Splits `source` into tokens ending with `Tok::End`. Only ASCII is accepted outside of errors,
@@ -58,9 +59,15 @@ pub(super) fn lex(source: &str) -> Result<Vec<Token<'_>>, FormulaError> {
                     i += bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
                 }
                 let text = &source[start..i];
-                let value = text
+                let value: f64 = text
                     .parse()
-                    .map_err(|_| error(start + 1, format!("malformed number `{text}`")))?;
+                    .map_err(|_| error(start + 1, format!("malformed number `{}`", elide(text))))?;
+                if !value.is_finite() {
+                    return Err(error(
+                        start + 1,
+                        format!("number `{}` is too large for a float", elide(text)),
+                    ));
+                }
                 (Tok::Num(value), i - start)
             }
             (b'a'..=b'z' | b'A'..=b'Z' | b'_', _) => {

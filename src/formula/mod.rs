@@ -11,9 +11,15 @@
 //! zero, and `max`/`min` ignore a NaN argument as `f64::max` does.
 
 //!
-//! `lex` splits the text into tokens, `parse` builds the tree, `eval` holds
-//! the tree and walks it, `functions` lists the built-in functions and
-//! `text` is a formula as written in a spec, before it is parsed.
+//! A formula is at most [`MAX_LENGTH`] characters long, nests at most
+//! [`MAX_NESTING`] levels deep and compiles to a tree at most [`MAX_DEPTH`]
+//! levels deep (a flat sum or product of any length is one level), so that
+//! no formula can exhaust a thread's stack.
+//!
+//! `lex` splits the text into tokens, `parse` builds the tree (`tree` with
+//! each node's depth), `eval` holds the tree and walks it, `functions` lists
+//! the built-in functions, `variables` indexes the names a formula may use
+//! and `text` is a formula as written in a spec, before it is parsed.
 
 mod eval;
 mod functions;
@@ -22,12 +28,28 @@ mod parse;
 #[cfg(test)]
 mod testing;
 mod text;
+mod tree;
+mod variables;
 
 use std::fmt;
 
 pub use text::FormulaText;
+pub use variables::Variables;
 
 use eval::Node;
+
+/// Longest formula accepted, in characters.
+pub const MAX_LENGTH: usize = 10_000;
+
+/// Deepest nesting of parentheses, signs, powers and function calls, which
+/// bounds the parser's recursion.
+pub const MAX_NESTING: usize = 100;
+
+/// Most levels of a formula's compiled expression tree, which bounds the
+/// recursion of evaluating, cloning and dropping it. A run of one precedence
+/// level's operators (`x1 + x2 - x3 + ...`) and the arguments of `max` and
+/// `min` take one level, however many they are.
+pub const MAX_DEPTH: usize = 200;
 
 /// A parsed formula over a fixed list of named variables.
 #[derive(Debug, Clone)]
@@ -65,6 +87,12 @@ fn error(column: usize, message: impl Into<String>) -> FormulaError {
 impl Formula {
     /// Parses `source`; `variables` are the names it may use, resolved to their index in this slice.
     pub fn parse(source: &str, variables: &[&str]) -> Result<Formula, FormulaError> {
+        Formula::parse_in(source, &Variables::new(variables))
+    }
+
+    /// Parses `source` against indexed `variables`, which may be reused for
+    /// many formulas over the same long list of names.
+    pub fn parse_in(source: &str, variables: &Variables<'_>) -> Result<Formula, FormulaError> {
         let (root, used) = parse::parse(source, variables)?;
         Ok(Formula {
             source: source.to_owned(),

@@ -1,39 +1,55 @@
 //! Parsing tokens into a constant-folded expression tree, with errors that
 //! name the column and say what was expected.
+//!
+//! The parser recurses once per level of nesting (parentheses, signs,
+//! powers, calls), which [`MAX_NESTING`] bounds, and builds each node with
+//! its depth, which [`MAX_DEPTH`] bounds; a formula longer than
+//! [`MAX_LENGTH`] is refused before it is read. No formula can therefore
+//! exhaust a thread's stack, in parsing, evaluating, cloning or dropping it.
 
 use super::eval::{Binary, Node, COMPARISON};
 use super::functions::{Func, FUNCTIONS};
 use super::lex::{lex, unexpected, Tok, Token};
-use super::{error, FormulaError};
+use super::tree::{ChainBuilder, Tree};
+use super::{error, FormulaError, Variables, MAX_DEPTH, MAX_LENGTH, MAX_NESTING};
+use crate::core::text::elide;
 
 /// Parses `source` against `variables` into its tree and the indices of the
 /// variables it uses, sorted and deduplicated.
-pub(super) fn parse(source: &str, variables: &[&str]) -> Result<(Node, Vec<usize>), FormulaError> {
+pub(super) fn parse(
+    source: &str,
+    variables: &Variables<'_>,
+) -> Result<(Node, Vec<usize>), FormulaError> {
+    let length = source.chars().count();
+    if length > MAX_LENGTH {
+        return Err(error(
+            MAX_LENGTH + 1,
+            format!("formula is {length} characters long; at most {MAX_LENGTH} are allowed"),
+        ));
+    }
     let tokens = lex(source)?;
     let mut parser = Parser {
         tokens,
         pos: 0,
         variables,
         used: Vec::new(),
-        depth: 0,
+        nesting: 0,
     };
     let root = parser.parse_formula()?;
     let mut used = parser.used;
     used.sort_unstable();
     used.dedup();
-    Ok((root, used))
+    Ok((root.node, used))
 }
 
 struct Parser<'a, 'v> {
     tokens: Vec<Token<'a>>,
     pos: usize,
-    variables: &'v [&'v str],
+    variables: &'v Variables<'v>,
     used: Vec<usize>,
-    depth: usize,
+    nesting: usize,
 }
 
-/// Deepest nesting of parentheses, unary operators and exponents, which keeps recursion bounded.
-const MAX_DEPTH: usize = 100;
 const WANT_OPERAND: &str = "expected a number, a variable, or `(`";
 
 impl<'a> Parser<'a, '_> {
@@ -49,11 +65,30 @@ impl<'a> Parser<'a, '_> {
         t
     }
 
-    fn parse_formula(&mut self) -> Result<Node, FormulaError> {
+    /// The text of the token before the current one, elided for a message.
+    fn previous(&self, back: usize) -> String {
+        elide(self.tokens[self.pos.saturating_sub(back)].text)
+    }
+
+    /// `tree`, or the error that the formula is too deep, at the last token read.
+    #[inline(never)]
+    fn deep(&self, tree: Option<Tree>) -> Result<Tree, FormulaError> {
+        tree.ok_or_else(|| {
+            error(
+                self.tokens[self.pos.saturating_sub(1)].column,
+                format!(
+                    "formula is too deep: its expression tree would have more than \
+                     {MAX_DEPTH} levels; write it with fewer nested operations"
+                ),
+            )
+        })
+    }
+
+    fn parse_formula(&mut self) -> Result<Tree, FormulaError> {
         if self.peek().tok == Tok::End {
             return Err(error(1, "formula is empty"));
         }
-        let node = self.parse_binary(1)?;
+        let node = self.parse_binary()?;
         let t = self.peek();
         match t.tok {
             Tok::End => Ok(node),
@@ -65,108 +100,142 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn binary(op: Binary, a: Node, b: Node) -> Node {
-        Node::Binary(op, Box::new(a), Box::new(b)).folded()
-    }
-
-    /// Parses infix operators of precedence `level` or tighter (1 is `||`, then `&&`,
-    /// comparisons, `+ -`, and 5 is `* / %`); unary operators and `^` bind tighter still.
-    fn parse_binary(&mut self, level: u8) -> Result<Node, FormulaError> {
-        if level > 5 {
-            return self.parse_unary();
-        }
-        let mut node = self.parse_binary(level + 1)?;
-        while let Some(op) = self.infix(level) {
-            self.next();
-            node = Self::binary(op, node, self.parse_binary(level + 1)?);
-            if level == COMPARISON && self.infix(level).is_some() {
-                return Err(error(
-                    self.peek().column,
-                    "comparisons cannot be chained; write `a < b && b < c` instead",
-                ));
+    /// Parses an expression: operands joined by infix operators of levels 1
+    /// (`||`) to 5 (`* / %`), by precedence climbing over a stack of the
+    /// chains still open, tightest last, so that the parser recurses only
+    /// for nesting. A run of operators of one level becomes one chain,
+    /// however long; unary operators and `^` bind tighter than any.
+    fn parse_binary(&mut self) -> Result<Tree, FormulaError> {
+        // Each open chain with its level and the operator awaiting its right operand.
+        let mut open: Vec<(u8, ChainBuilder, Binary)> = Vec::new();
+        let mut operand = self.parse_unary()?;
+        loop {
+            let op = self.infix();
+            let level = op.map_or(0, Binary::level);
+            while let Some((_, mut chain, pending)) =
+                open.pop_if(|(tighter, _, _)| *tighter > level)
+            {
+                chain.push(pending, operand);
+                operand = self.deep(chain.finish())?;
             }
+            let Some(op) = op else {
+                return Ok(operand);
+            };
+            match open.last_mut() {
+                Some((same, _, _)) if *same == level && level == COMPARISON => {
+                    return Err(chained_comparison(self.peek()));
+                }
+                Some((same, chain, pending)) if *same == level => {
+                    chain.push(*pending, operand);
+                    *pending = op;
+                }
+                _ => open.push((level, ChainBuilder::new(operand), op)),
+            }
+            self.next();
+            operand = self.parse_unary()?;
         }
-        Ok(node)
     }
 
-    fn infix(&self, level: u8) -> Option<Binary> {
+    /// The infix operator at the current token, if any.
+    fn infix(&self) -> Option<Binary> {
         match self.peek().tok {
-            Tok::Op(op) if op.level() == level => Some(op),
+            Tok::Op(op) if op.level() > 0 => Some(op),
             _ => None,
         }
     }
 
-    fn parse_unary(&mut self) -> Result<Node, FormulaError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(error(self.peek().column, "formula is nested too deeply"));
+    fn parse_unary(&mut self) -> Result<Tree, FormulaError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.too_nested());
         }
-        let node = match self.peek().tok {
+        let tree = match self.peek().tok {
             Tok::Op(Binary::Add) => {
                 self.next();
                 self.parse_unary()?
             }
             Tok::Op(Binary::Sub) => {
                 self.next();
-                Node::Call(|a| -a, Box::new(self.parse_unary()?)).folded()
+                let a = self.parse_unary()?;
+                self.deep(Tree::grow(Node::Call(|a| -a, Box::new(a.node)), a.depth))?
             }
             Tok::Bang => {
                 self.next();
-                Node::Call(|a| f64::from(a == 0.0), Box::new(self.parse_unary()?)).folded()
+                let a = self.parse_unary()?;
+                let not = Node::Call(|a| f64::from(a == 0.0), Box::new(a.node));
+                self.deep(Tree::grow(not, a.depth))?
             }
             _ => self.parse_power()?,
         };
-        self.depth -= 1;
-        Ok(node)
+        self.nesting -= 1;
+        Ok(tree)
     }
 
-    fn parse_power(&mut self) -> Result<Node, FormulaError> {
+    /// The error for nesting deeper than [`MAX_NESTING`], at the current token.
+    #[cold]
+    #[inline(never)]
+    fn too_nested(&self) -> FormulaError {
+        error(
+            self.peek().column,
+            format!(
+                "formula is nested too deeply: at most {MAX_NESTING} levels of \
+                 parentheses, signs, powers and calls"
+            ),
+        )
+    }
+
+    fn parse_power(&mut self) -> Result<Tree, FormulaError> {
         let base = self.parse_primary()?;
         if self.peek().tok != Tok::Op(Binary::Pow) {
             return Ok(base);
         }
         self.next();
         let exponent = self.parse_unary()?;
-        Ok(Self::power(base, exponent))
+        self.power(base, exponent)
     }
 
     /// Builds `base ^ exponent`, using `powi` for small integer constant exponents.
-    fn power(base: Node, exponent: Node) -> Node {
-        match exponent {
+    fn power(&self, base: Tree, exponent: Tree) -> Result<Tree, FormulaError> {
+        let tree = match exponent.node {
             Node::Const(n) if n.fract() == 0.0 && n.abs() <= 64.0 => {
-                Node::Powi(Box::new(base), n as i32).folded()
+                Tree::grow(Node::Powi(Box::new(base.node), n as i32), base.depth)
             }
-            _ => Self::binary(Binary::Pow, base, exponent),
+            _ => Tree::binary(Binary::Pow, base, exponent),
+        };
+        self.deep(tree)
+    }
+
+    fn parse_primary(&mut self) -> Result<Tree, FormulaError> {
+        let t = self.next();
+        match t.tok {
+            Tok::Num(value) => Ok(Tree::leaf(Node::Const(value))),
+            Tok::LParen => {
+                let tree = self.parse_binary()?;
+                self.expect_close(t, "an operator or `)`")?;
+                Ok(tree)
+            }
+            Tok::Ident if self.peek().tok == Tok::LParen => self.parse_call(t),
+            Tok::Ident => self.variable(t).map(Tree::leaf),
+            _ => Err(self.missing_operand(t)),
         }
     }
 
-    fn parse_primary(&mut self) -> Result<Node, FormulaError> {
-        let t = self.next();
+    /// The error for token `t` where an operand should be.
+    #[cold]
+    #[inline(never)]
+    fn missing_operand(&self, t: Token<'_>) -> FormulaError {
         match t.tok {
-            Tok::Num(value) => Ok(Node::Const(value)),
-            Tok::LParen => {
-                let node = self.parse_binary(1)?;
-                self.expect_close(t, "an operator or `)`")?;
-                Ok(node)
-            }
-            Tok::Ident if self.peek().tok == Tok::LParen => self.parse_call(t),
-            Tok::Ident => self.variable(t),
-            Tok::End => {
-                let prev = self.tokens[self.pos.saturating_sub(1)].text;
-                Err(error(
-                    t.column,
-                    format!("formula ends after `{prev}`; {WANT_OPERAND}"),
-                ))
-            }
-            _ if self.pos == 1 => Err(unexpected(t, &format!(" at the start; {WANT_OPERAND}"))),
-            _ => {
-                let prev = self.tokens[self.pos - 2].text;
-                Err(unexpected(t, &format!(" after `{prev}`; {WANT_OPERAND}")))
-            }
+            Tok::End => error(
+                t.column,
+                format!("formula ends after `{}`; {WANT_OPERAND}", self.previous(1)),
+            ),
+            _ if self.pos == 1 => unexpected(t, &format!(" at the start; {WANT_OPERAND}")),
+            _ => unexpected(t, &format!(" after `{}`; {WANT_OPERAND}", self.previous(2))),
         }
     }
 
     /// Consumes the `)` matching `open`, or explains what is missing.
+    #[inline(never)]
     fn expect_close(&mut self, open: Token<'_>, wanted: &str) -> Result<(), FormulaError> {
         let t = self.next();
         match t.tok {
@@ -179,8 +248,10 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    // Kept out of line, so the frames of the recursion through `parse_primary` stay small.
+    #[inline(never)]
     fn variable(&mut self, t: Token<'_>) -> Result<Node, FormulaError> {
-        if let Some(index) = self.variables.iter().position(|v| *v == t.text) {
+        if let Some(index) = self.variables.index(t.text) {
             self.used.push(index);
             return Ok(Node::Var(index));
         }
@@ -195,80 +266,121 @@ impl<'a> Parser<'a, '_> {
                 format!("`{0}` is a function; call it like `{0}(...)`", t.text),
             ));
         }
-        let names = self.variables;
+        let names = self.variables.names();
+        let list = |names: &[&str]| -> String {
+            let elided: Vec<String> = names.iter().map(|name| elide(name)).collect();
+            elided.join(", ")
+        };
         let available = match names.len() {
             0 => "this formula cannot use any variables".to_owned(),
-            1..=12 => format!("the available variables are {}", names.join(", ")),
+            1..=12 => format!("the available variables are {}", list(names)),
             n => format!(
                 "the available variables are {}, ..., {}",
-                names[..5].join(", "),
-                names[n - 5..].join(", ")
+                list(&names[..5]),
+                list(&names[n - 5..])
             ),
         };
         Err(error(
             t.column,
-            format!("unknown variable `{}`; {available}", t.text),
+            format!("unknown variable `{}`; {available}", elide(t.text)),
         ))
     }
 
-    fn parse_call(&mut self, name: Token<'_>) -> Result<Node, FormulaError> {
+    // Kept out of line, so the frames of the recursion through `parse_primary` stay small.
+    #[inline(never)]
+    fn parse_call(&mut self, name: Token<'_>) -> Result<Tree, FormulaError> {
         let Some(&(_, func)) = FUNCTIONS.iter().find(|(n, _)| *n == name.text) else {
-            let what = if self.variables.contains(&name.text) {
-                format!("`{}` is a variable, not a function", name.text)
-            } else {
-                let names: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
-                format!(
-                    "unknown function `{}`; available functions: {}",
-                    name.text,
-                    names.join(", ")
-                )
-            };
-            return Err(error(name.column, what));
+            return Err(self.unknown_function(name));
         };
         let open = self.next();
         let mut args = Vec::new();
         if self.peek().tok != Tok::RParen {
-            args.push(self.parse_binary(1)?);
+            args.push(self.parse_binary()?);
             while self.peek().tok == Tok::Comma {
                 self.next();
-                args.push(self.parse_binary(1)?);
+                args.push(self.parse_binary()?);
             }
         }
-        self.expect_close(open, &format!("`,` or `)` in the call to `{}`", name.text))?;
-        let node = match func {
+        if self.peek().tok == Tok::RParen {
+            self.next();
+        } else {
+            let wanted = format!("`,` or `)` in the call to `{}`", name.text);
+            self.expect_close(open, &wanted)?;
+        }
+        self.call(func, name, args)
+    }
+
+    /// The error for `name(...)` where `name` is no function.
+    #[cold]
+    #[inline(never)]
+    fn unknown_function(&self, name: Token<'_>) -> FormulaError {
+        let what = if self.variables.index(name.text).is_some() {
+            format!("`{}` is a variable, not a function", elide(name.text))
+        } else {
+            let names: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown function `{}`; available functions: {}",
+                elide(name.text),
+                names.join(", ")
+            )
+        };
+        error(name.column, what)
+    }
+
+    /// The node of a call to built-in `func` with its parsed `args`.
+    #[inline(never)]
+    fn call(&self, func: Func, name: Token<'_>, args: Vec<Tree>) -> Result<Tree, FormulaError> {
+        let tree = match func {
             Func::Unary(op) => {
                 let [a] = exact(name, args)?;
-                Node::Call(op, Box::new(a))
+                Tree::grow(Node::Call(op, Box::new(a.node)), a.depth)
             }
             Func::Pow => {
                 let [base, exponent] = exact(name, args)?;
-                Self::power(base, exponent)
+                return self.power(base, exponent);
             }
             Func::Clamp => {
                 let [x, lo, hi] = exact(name, args)?;
-                let x = Self::binary(Binary::Max, x, lo);
-                Self::binary(Binary::Min, x, hi)
+                let x = self.deep(Tree::binary(Binary::Max, x, lo))?;
+                Tree::binary(Binary::Min, x, hi)
             }
-            Func::If => Node::If(Box::new(exact(name, args)?)),
+            Func::If => {
+                let args: [Tree; 3] = exact(name, args)?;
+                let below = args.iter().map(|a| a.depth).max().unwrap_or(0);
+                Tree::grow(Node::If(Box::new(args.map(|a| a.node))), below)
+            }
             Func::Variadic(op) => {
                 let got = args.len();
                 let mut args = args.into_iter();
-                let (Some(a), Some(b)) = (args.next(), args.next()) else {
+                let (Some(first), Some(second)) = (args.next(), args.next()) else {
                     return Err(arity_error(name, "at least 2 arguments", got));
                 };
-                args.fold(Self::binary(op, a, b), |acc, arg| {
-                    Self::binary(op, acc, arg)
-                })
+                let mut chain = ChainBuilder::new(first);
+                chain.push(op, second);
+                for arg in args {
+                    chain.push(op, arg);
+                }
+                chain.finish()
             }
         };
-        Ok(node.folded())
+        self.deep(tree)
     }
 }
 
+/// The error for a second comparison at token `t`.
+#[cold]
+#[inline(never)]
+fn chained_comparison(t: Token<'_>) -> FormulaError {
+    error(
+        t.column,
+        "comparisons cannot be chained; write `a < b && b < c` instead",
+    )
+}
+
 /// Moves the arguments of a fixed-arity function into an array, or reports the wrong count.
-fn exact<const N: usize>(name: Token<'_>, args: Vec<Node>) -> Result<[Node; N], FormulaError> {
+fn exact<const N: usize>(name: Token<'_>, args: Vec<Tree>) -> Result<[Tree; N], FormulaError> {
     let s = if N == 1 { "" } else { "s" };
-    <[Node; N]>::try_from(args)
+    <[Tree; N]>::try_from(args)
         .map_err(|args| arity_error(name, &format!("{N} argument{s}"), args.len()))
 }
 
@@ -283,8 +395,8 @@ fn arity_error(name: Token<'_>, expected: &str, got: usize) -> FormulaError {
 #[cfg(test)]
 mod tests {
     use crate::formula::eval::Node;
-    use crate::formula::testing::{check, parse};
-    use crate::formula::Formula;
+    use crate::formula::testing::{check, on_small_stack, parse, NAMES, VALUES};
+    use crate::formula::{Formula, MAX_LENGTH, MAX_NESTING};
 
     #[test]
     fn precedence_and_associativity() {
@@ -359,12 +471,17 @@ mod tests {
             ("0 < x1 < 1", 8, "comparisons cannot be chained"),
             ("max + 1", 1, "`max` is a function; call it like `max(...)`"),
             ("x1(2)", 1, "`x1` is a variable, not a function"),
+            ("1e400 * x1", 1, "number `1e400` is too large for a float"),
         ];
         for (source, column, message) in cases {
             let e = Formula::parse(source, &names).expect_err(source);
             assert_eq!(e.column, column, "`{source}`: {e}");
             assert!(e.message.contains(message), "`{source}`: {e}");
         }
+        let long = format!("x1 + {}", "y".repeat(5000));
+        let e = Formula::parse(&long, &names).expect_err("unknown");
+        assert!(e.message.contains("(5000 characters)"), "{e}");
+        assert!(e.message.len() < 300, "{e}");
         let e = Formula::parse("(", &[]).expect_err("unclosed");
         let expected = "column 2: formula ends after `(`; expected a number, a variable, or `(`";
         assert_eq!(e.to_string(), expected);
@@ -376,6 +493,62 @@ mod tests {
                 .column,
             51
         );
+    }
+
+    #[test]
+    fn formulas_longer_than_the_limit_are_refused_before_they_are_read() {
+        for terms in [50_000, 200_000, 1_000_000] {
+            let sum = format!("{}x", "x + ".repeat(terms - 1));
+            let e = on_small_stack(move || Formula::parse(&sum, &["x"]).expect_err("too long"));
+            assert_eq!(e.column, MAX_LENGTH + 1);
+            let chars = 4 * terms - 3;
+            assert!(
+                e.message.contains(&format!("{chars} characters long"))
+                    && e.message.contains("at most 10000"),
+                "{e}"
+            );
+        }
+        let limit = format!("{}1 ", "1+".repeat((MAX_LENGTH - 1) / 2));
+        assert!(Formula::parse(&limit, &[]).is_ok());
+        assert!(Formula::parse(&format!("{limit} "), &[]).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_fails_with_the_limit_and_never_overflows() {
+        let n = MAX_NESTING - 1;
+        #[rustfmt::skip]
+        let within = [
+            format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "abs(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "max(1, ".repeat(n), ")".repeat(n)),
+            format!("{}x", "x^".repeat(n)),
+            format!("{}x", "-".repeat(n)),
+            format!("{}x{}", "x * (x + ".repeat(n), ")".repeat(n)),
+        ];
+        for source in within {
+            let f = on_small_stack(move || {
+                let f = parse(&source);
+                (f.eval(&VALUES), f)
+            });
+            drop(f);
+        }
+        let n = MAX_NESTING + 1;
+        for source in [
+            format!("{}x{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "if(x, 1, ".repeat(n), ")".repeat(n)),
+            format!("{}x", "x^".repeat(n)),
+            format!("{}x", "!".repeat(n)),
+            format!("{}x{}", "(".repeat(1_000_000), ")".repeat(1_000_000)),
+        ] {
+            let e = on_small_stack(move || Formula::parse(&source, &NAMES).expect_err("deep"));
+            assert!(
+                e.message.contains("nested too deeply") || e.message.contains("characters long"),
+                "{e}"
+            );
+        }
+        let e = Formula::parse(&format!("{}x{}", "(".repeat(n), ")".repeat(n)), &NAMES)
+            .expect_err("deep");
+        assert!(e.message.contains("at most 100 levels"), "{e}");
     }
 
     #[test]

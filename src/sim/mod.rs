@@ -3,6 +3,7 @@
 
 pub mod hospital;
 pub mod iv;
+pub mod limits;
 mod quadrature;
 pub mod regions;
 

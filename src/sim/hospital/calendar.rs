@@ -122,13 +122,12 @@ pub fn draw_series<R: Rng>(
         shocks.push(shock);
     }
     let years = (world.last_year - world.first_year + 1) as usize;
+    let mut by_year: Vec<Vec<u32>> = vec![Vec::new(); years];
+    for (d, &count) in emergencies.iter().enumerate() {
+        by_year[(calendar.date(d).year - world.first_year) as usize].push(count);
+    }
     let mut yearly_median = Vec::with_capacity(years);
-    for y in 0..years {
-        let year = world.first_year + y as i32;
-        let mut counts: Vec<u32> = (0..calendar.days)
-            .filter(|&d| calendar.date(d).year == year)
-            .map(|d| emergencies[d])
-            .collect();
+    for mut counts in by_year {
         counts.sort_unstable();
         let m = counts.len();
         let median = if m % 2 == 1 {

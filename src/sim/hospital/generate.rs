@@ -333,6 +333,7 @@ impl HospitalSim {
         drawn: &mut Drawn,
     ) -> Result<[f64; 2]> {
         let world = &self.world;
+        world.check_drawn(day.end)?;
         let (series, capacity, date, base) = (&ward.series, day.capacity, day.date, day.base);
         let patients: Vec<Patient> = (0..day.size())
             .map(|_| {
@@ -388,7 +389,7 @@ impl HospitalSim {
         busy_shift: f64,
     ) -> Placement {
         let world = &self.world;
-        let zi = f64::from(high - u32::from(p.emergency)) > median;
+        let zi = f64::from(high.saturating_sub(u32::from(p.emergency))) > median;
         let informative: f64 = p.codes[..world.informative_codes]
             .iter()
             .map(|&c| f64::from(u8::from(c)))

@@ -28,14 +28,14 @@ specialization by diagnosis and congestion spillover (calibrated to the placemen
 
 /// Each parameter and what it means, for `causim list`.
 pub const PARAMETERS: &[(&str, &str)] = &[
-    ("scale", "multiplies the number of cohort days (1 = the paper's 74,355 cases; 0.1 for tests)"),
-    ("cohort_days", "hospital-days with a study cohort at scale 1, spread over the calendar at random"),
-    ("first_year / last_year", "calendar years simulated (occupancy runs every day)"),
+    ("scale", "multiplies the number of cohort days (1 = the paper's 74,355 cases; 0.1 for tests), in [0.0001, 100]; a sample holds at most 10,000,000 patients and 200,000,000 covariate values"),
+    ("cohort_days", "hospital-days with a study cohort at scale 1, spread over the calendar at random (1 to 1,000,000)"),
+    ("first_year / last_year", "calendar years simulated (occupancy runs every day), within 1900..2200; hospitals × calendar days at most 2,000,000"),
     ("cohort.mean_size", "mean number of study patients per cohort day"),
     ("cohort.dispersion", "coefficient of variation of the gamma-Poisson cohort size"),
     ("length_of_stay", "mean length of stay in days (geometric, at least 1)"),
-    ("comorbidities", "number of comorbidity indicators (each lowers survival)"),
-    ("codes", "number of sparse binary code features (the paper has 2,122 variables)"),
+    ("comorbidities", "number of comorbidity indicators (each lowers survival; at most 1,000)"),
+    ("codes", "number of sparse binary code features (the paper has 2,122 variables; at most 10,000)"),
     ("informative_codes", "how many of the codes affect placement and survival (the rest are noise)"),
     ("code_prevalence", "share of patients carrying each code"),
     ("spillover", "congestion: log-odds of survival lost per unit of the own unit's load (occupancy / capacity); 0 = SUTVA holds"),
@@ -58,15 +58,37 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("instrument.occupancy", "relative rise of internal-medicine background occupancy per SD of that shock"),
     ("instrument.emergency_mix", "log-odds of a cohort patient being an emergency admission per SD of that shock"),
     ("compliance.defiers", "share of responding patients who defy (internal medicine on low-emergency days)"),
-    ("hospitals.<H>.share", "share of cohort days in hospital H"),
+    ("hospitals.<H>.share", "share of cohort days in hospital H (1 to 255 hospitals)"),
     ("hospitals.<H>.<unit>.mean", "mean occupancy of the unit (internal_medicine or surgical), study patients included"),
-    ("hospitals.<H>.<unit>.capacity", "beds: occupancy never exceeds it"),
+    ("hospitals.<H>.<unit>.capacity", "beds: occupancy never exceeds it (1 to 100,000)"),
     ("hospitals.<H>.<unit>.volatility", "SD of the unit's log background occupancy"),
-    ("diagnoses.<D>.share", "share of study patients with diagnosis group D"),
+    ("diagnoses.<D>.share", "share of study patients with diagnosis group D (1 to 255 groups)"),
     ("diagnoses.<D>.internal_medicine", "P(internal medicine) of a typical patient at typical busyness"),
     ("diagnoses.<D>.survival", "survival of a typical patient in the surgical unit at the reference load"),
     ("diagnoses.<D>.specialization", "log-odds of survival in internal medicine vs surgical (the truth behind the CATE by diagnosis)"),
 ];
+
+/// Most cohort days (`cohort_days`) a hospital world may ask for at scale 1.
+pub const MAX_COHORT_DAYS: usize = 1_000_000;
+
+/// Earliest and latest calendar year a hospital world may simulate.
+pub const YEARS: (i32, i32) = (1900, 2200);
+
+/// Most hospital-days (hospitals × calendar days) a sample may simulate:
+/// each hospital's occupancy runs every day of the calendar.
+pub const MAX_HOSPITAL_DAYS: usize = 2_000_000;
+
+/// Most hospitals, and most diagnosis groups, a hospital world may name.
+pub const MAX_GROUPS: usize = 255;
+
+/// Most beds (`capacity`) of one normal care unit.
+pub const MAX_BEDS: u32 = 100_000;
+
+/// Most comorbidity indicators.
+pub const MAX_COMORBIDITIES: usize = 1_000;
+
+/// Most code features.
+pub const MAX_CODES: usize = 10_000;
 
 /// Daily cohort sizes: gamma-Poisson around a mean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,20 +3,23 @@
 //! that drives both selection and outcome, and effect and baseline functions
 //! written as formulas.
 //!
-//! `spec` holds the parameters and their checks, `generate` draws samples and
-//! `truth` integrates the confounder out of each unit's effect.
+//! `spec` holds the parameters and their checks, `check` evaluates the
+//! formulas on the world's ranges when it is built, `generate` draws samples
+//! and `truth` integrates the confounder out of each unit's effect.
 
+mod check;
 mod generate;
 mod spec;
 mod truth;
 
 use std::fmt;
 
-pub use spec::{Compliance, Instrument, IvWorld, Outcome};
+pub use spec::{Compliance, Instrument, IvWorld, Outcome, MAX_COVARIATES};
 pub use truth::iv_truth;
 
 use super::{Sample, Sim};
 use crate::core::stats::logistic;
+use crate::core::text::{elide, number};
 use crate::formula::Formula;
 use crate::{Error, Result};
 use truth::Quadrature;
@@ -28,15 +31,15 @@ unobserved confounding, effect and baseline as formulas of x1..xp and u";
 
 /// Each parameter and what it means, for `causim list`.
 pub const PARAMETERS: &[(&str, &str)] = &[
-    ("n", "units per sample"),
-    ("covariates", "number of covariates x1..xp, each U(-1, 1)"),
+    ("n", "units per sample (10 to 10,000,000, and n × covariates at most 200,000,000)"),
+    ("covariates", "number of covariates x1..xp, each U(-1, 1) (at most 10,000)"),
     ("outcome", "\"continuous\" or \"binary\""),
-    ("tau", "true effect, a formula of x1..xp and the unobserved u (binary: probability scale)"),
-    ("baseline", "untreated mean (continuous) or probability (binary), a formula of x1..xp and u"),
+    ("tau", "true effect, a formula of x1..xp and the unobserved u (binary: probability scale); every formula is at most 10,000 characters and must be finite for x in [-1, 1) and u in [-4, 4]"),
+    ("baseline", "untreated mean (continuous) or probability in [0, 1] (binary), a formula of x1..xp and u"),
     ("confounding", "effect of the unobserved u ~ N(0,1) on taking treatment and defying (log-odds) and on the outcome"),
     ("noise", "standard deviation of the continuous outcome's noise"),
     ("instrument.strength", "share of units whose treatment responds to the instrument"),
-    ("instrument.propensity", "P(Z = 1 | x), a formula of x1..xp"),
+    ("instrument.propensity", "P(Z = 1 | x), a formula of x1..xp with values in [0, 1]"),
     ("compliance.defiers", "share of responders who defy the instrument (at u = 0)"),
     ("compliance.always_takers", "share of non-responders who always take treatment (at U = 0)"),
 ];
@@ -94,7 +97,9 @@ fn probability(formula: &Formula, key: &str, value: f64, at: At) -> Result<f64> 
         Ok(value)
     } else {
         Err(Error::Formula(format!(
-            "formula `{key}` = \"{formula}\" is {value} {at}; a probability must lie in [0, 1]"
+            "formula `{key}` = \"{}\" is {} {at}; a probability must lie in [0, 1]",
+            elide(formula.source()),
+            number(value)
         )))
     }
 }

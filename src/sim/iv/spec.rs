@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{check_formulas, Check, Range};
 use super::{IvSim, Quadrature};
-use crate::formula::{Formula, FormulaText};
+use crate::core::text::{elide, number};
+use crate::formula::{Formula, FormulaText, Variables};
+use crate::sim::limits::{self, MAX_UNITS};
 use crate::{Error, Result};
 
 /// Whether the outcome is continuous or binary (0/1).
@@ -100,54 +103,48 @@ impl Default for IvWorld {
     }
 }
 
+/// Most covariates x1..xp an IV world may have.
+pub const MAX_COVARIATES: usize = 10_000;
+
 impl IvWorld {
     /// Checks the parameters and parses the formulas into a runnable sim.
     pub fn build(&self) -> Result<IvSim> {
-        let unit_share = |name: &str, value: f64| {
-            if (0.0..=1.0).contains(&value) {
-                Ok(())
-            } else {
-                Err(Error::Spec(format!(
-                    "`{name}` is {value}; it is a share and must lie in [0, 1]"
-                )))
-            }
-        };
-        unit_share("instrument.strength", self.instrument.strength)?;
-        unit_share("compliance.defiers", self.compliance.defiers)?;
-        unit_share("compliance.always_takers", self.compliance.always_takers)?;
-        if self.n < 10 {
-            return Err(Error::Spec(format!(
-                "`n` is {}; a sample needs at least 10 units",
-                self.n
-            )));
-        }
-        for (name, value) in [("confounding", self.confounding), ("noise", self.noise)] {
-            if !value.is_finite() || (name == "noise" && value < 0.0) {
-                return Err(Error::Spec(format!(
-                    "`{name}` is {value}; it must be a finite{} number",
-                    if name == "noise" { " non-negative" } else { "" }
-                )));
-            }
-        }
-        let names: Vec<String> = (1..=self.covariates).map(|j| format!("x{j}")).collect();
+        self.check_numbers()?;
+        let p = self.covariates;
+        let names: Vec<String> = (1..=p).map(|j| format!("x{j}")).collect();
         let mut vars: Vec<&str> = names.iter().map(String::as_str).collect();
         vars.push("u");
+        let index = Variables::new(&vars);
         let parse = |key: &str, source: &FormulaText| {
-            let source = source.as_str();
-            Formula::parse(source, &vars)
-                .map_err(|e| Error::Formula(format!("formula `{key}` = \"{source}\": {e}")))
+            Formula::parse_in(source.as_str(), &index).map_err(|e| {
+                Error::Formula(format!(
+                    "formula `{key}` = \"{}\": {e}",
+                    elide(source.as_str())
+                ))
+            })
         };
         let propensity = parse("instrument.propensity", &self.instrument.propensity)?;
-        if propensity.used_variables().contains(&self.covariates) {
+        if propensity.used_variables().contains(&p) {
             return Err(Error::Formula(format!(
                 "formula `instrument.propensity` = \"{}\" uses `u`; an instrument must be \
                  independent of the unobserved confounder",
-                self.instrument.propensity
+                elide(self.instrument.propensity.as_str())
             )));
         }
         let tau = parse("tau", &self.tau)?;
         let baseline = parse("baseline", &self.baseline)?;
-        let uses_u = |f: &Formula| f.used_variables().contains(&self.covariates);
+        let baseline_range = match self.outcome {
+            Outcome::Continuous => Range::Finite,
+            Outcome::Binary => Range::Probability,
+        };
+        #[rustfmt::skip]
+        let checks = [
+            Check { key: "instrument.propensity", formula: &propensity, range: Range::Probability },
+            Check { key: "tau", formula: &tau, range: Range::Finite },
+            Check { key: "baseline", formula: &baseline, range: baseline_range },
+        ];
+        check_formulas(p, &vars, &checks)?;
+        let uses_u = |f: &Formula| f.used_variables().contains(&p);
         let quadrature = Quadrature::new(self, uses_u(&tau), uses_u(&baseline));
         Ok(IvSim {
             world: self.clone(),
@@ -157,5 +154,29 @@ impl IvWorld {
             names,
             quadrature,
         })
+    }
+
+    /// Checks the sizes against their bounds and the numbers: shares in
+    /// [0, 1], every number finite, the noise non-negative.
+    fn check_numbers(&self) -> Result<()> {
+        limits::count("n", self.n, 10, MAX_UNITS)?;
+        limits::count("covariates", self.covariates, 0, MAX_COVARIATES)?;
+        limits::cells(
+            &format!("n = {} units with {} covariates", self.n, self.covariates),
+            self.n,
+            self.covariates,
+        )?;
+        limits::share("instrument.strength", self.instrument.strength)?;
+        limits::share("compliance.defiers", self.compliance.defiers)?;
+        limits::share("compliance.always_takers", self.compliance.always_takers)?;
+        limits::finite("confounding", self.confounding)?;
+        limits::finite("noise", self.noise)?;
+        if self.noise < 0.0 {
+            return Err(Error::Spec(format!(
+                "`noise` is {}; it is a standard deviation and must be non-negative",
+                number(self.noise)
+            )));
+        }
+        Ok(())
     }
 }

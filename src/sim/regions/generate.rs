@@ -11,11 +11,13 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::{NodeType, RegionsWorld};
 use crate::core::stats::logistic;
+use crate::core::text::{elide, number};
 use crate::data::graph::CausalGraph;
 use crate::data::Dataset;
 use crate::formula::Formula;
+use crate::sim::limits::at;
 use crate::sim::{Sample, Sim, Truth};
-use crate::Result;
+use crate::{Error, Result};
 
 /// The regions world with its equations parsed, ready to generate samples.
 #[derive(Debug, Clone)]
@@ -60,7 +62,8 @@ impl RegionsSim {
     /// Evaluates nodes `from..` into `vars[..m]`, the treatment (when in
     /// range) set to `set`, or drawn when `set` is None; `shift` is the
     /// confounders' contribution, `noise` the unit's draws (normal for
-    /// continuous nodes, uniform for binary ones).
+    /// continuous nodes, uniform for binary ones). Stops at the first node
+    /// whose formula or value is not finite.
     fn pass(
         &self,
         vars: &mut [f64],
@@ -69,7 +72,7 @@ impl RegionsSim {
         shift: f64,
         noise: &[f64],
         draws: Draws,
-    ) {
+    ) -> Result<(), NotFinite> {
         for i in from..self.formulas.len() {
             if i == self.treatment {
                 if let Some(t) = set {
@@ -82,15 +85,78 @@ impl RegionsSim {
                 value += shift;
             }
             let mean = draws == Draws::Mean && self.is_descendant[i];
-            vars[i] = match self.world.nodes[i].kind {
+            let node = match self.world.nodes[i].kind {
                 NodeType::Continuous if mean => value,
                 NodeType::Continuous => value + self.noise[i] * noise[i],
                 NodeType::Binary if mean => logistic(value),
                 NodeType::Binary => f64::from(u8::from(noise[i] < logistic(value))),
             };
+            if !(value.is_finite() && node.is_finite()) {
+                return Err(NotFinite {
+                    node: i,
+                    value: if value.is_finite() { node } else { value },
+                    set,
+                });
+            }
+            vars[i] = node;
         }
+        Ok(())
+    }
+
+    /// The error for a node that is not finite at unit `unit` of a sample
+    /// of `n` (the pilot sample when `pilot`), `vars` holding the values its
+    /// formula read.
+    fn not_finite(&self, e: NotFinite, unit: usize, n: usize, pilot: bool, vars: &[f64]) -> Error {
+        let formula = &self.formulas[e.node];
+        let node = &self.world.nodes[e.node];
+        let names: Vec<String> = self.variable_names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let place = at(&names, &formula.used_variables(), vars);
+        let world = match e.set {
+            None => String::new(),
+            Some(t) => format!(
+                " in the world where `{}` is set to {t}",
+                elide(&self.world.nodes[self.treatment].name)
+            ),
+        };
+        let sample = if pilot {
+            format!("a pilot sample of {n} regions drawn when the world is built")
+        } else {
+            format!("a sample of {n} regions")
+        };
+        Error::Formula(format!(
+            "node `{}`: formula \"{}\" is not finite{place}: it gives {} at region {} of \
+             {sample}{world}; a node's formula and value must be finite in every region",
+            elide(&node.name),
+            elide(formula.source()),
+            number(e.value),
+            unit + 1,
+        ))
+    }
+
+    /// The names of the formulas' variables: the nodes, x1..xK, the parameters.
+    fn variable_names(&self) -> Vec<String> {
+        let w_ = &self.world;
+        let mut names: Vec<String> = w_.nodes.iter().map(|v| v.name.clone()).collect();
+        names.extend((1..=w_.covariates.count).map(|j| format!("x{j}")));
+        names.extend(w_.parameters.keys().cloned());
+        names
     }
 }
+
+/// A node whose formula or value is not finite in a pass.
+#[derive(Debug, Clone, Copy)]
+struct NotFinite {
+    node: usize,
+    value: f64,
+    set: Option<f64>,
+}
+
+/// Regions in the pilot sample every world draws when it is built.
+pub(super) const PILOT_UNITS: usize = 64;
+
+/// Seed of the pilot sample.
+const PILOT_SEED: u64 = 64_064;
 
 /// A unit's potential outcomes: untreated, treated with the mediators held
 /// at their untreated values, and treated; and its conditional effect.
@@ -168,33 +234,63 @@ impl RegionsSim {
 
     /// A unit's potential outcomes and conditional effect, by intervening
     /// on the treatment after the factual pass; leaves `vars` changed.
-    fn potential(&self, vars: &mut [f64], shift: f64, noise: &[f64]) -> Potential {
+    fn potential(
+        &self,
+        vars: &mut [f64],
+        shift: f64,
+        noise: &[f64],
+    ) -> Result<Potential, NotFinite> {
         let (t, y_) = (self.treatment, self.outcome);
         // Potential outcomes: the untreated world, Y(1, M(0)), then the treated world.
-        self.pass(vars, t, Some(0.0), shift, noise, Draws::Own);
+        self.pass(vars, t, Some(0.0), shift, noise, Draws::Own)?;
         let y0 = vars[y_];
         vars[t] = 1.0;
-        self.pass(vars, y_, None, shift, noise, Draws::Own);
+        self.pass(vars, y_, None, shift, noise, Draws::Own)
+            .map_err(|e| NotFinite {
+                set: Some(1.0),
+                ..e
+            })?;
         let y1_m0 = vars[y_];
-        self.pass(vars, t, Some(1.0), shift, noise, Draws::Own);
+        self.pass(vars, t, Some(1.0), shift, noise, Draws::Own)?;
         let y1 = vars[y_];
         // The conditional effect at the unit's pre-treatment state.
-        self.pass(vars, t, Some(0.0), shift, noise, Draws::Mean);
+        self.pass(vars, t, Some(0.0), shift, noise, Draws::Mean)?;
         let c0 = vars[y_];
-        self.pass(vars, t, Some(1.0), shift, noise, Draws::Mean);
-        Potential {
+        self.pass(vars, t, Some(1.0), shift, noise, Draws::Mean)?;
+        Ok(Potential {
             y0,
             y1_m0,
             y1,
             cate: vars[y_] - c0,
+        })
+    }
+
+    /// Draws the pilot sample: a node that is not finite there is named by
+    /// [`RegionsSim::draw`]; with every node finite, the data are, and this
+    /// checks that the truth is too.
+    pub(super) fn pilot(&self) -> Result<()> {
+        let truth = self.draw(PILOT_UNITS, PILOT_SEED, true)?.truth;
+        let finite = truth.values.values().all(|v| v.is_finite())
+            && truth.tau.iter().chain(&truth.cate).all(|v| v.is_finite());
+        if finite {
+            return Ok(());
         }
+        Err(Error::Formula(format!(
+            "the outcome `{}` of a pilot sample of {PILOT_UNITS} regions drawn when the world is \
+             built has potential outcomes too large to subtract (their difference is not \
+             finite); scale its formula down",
+            elide(&self.world.nodes[self.outcome].name)
+        )))
     }
 }
 
-impl Sim for RegionsSim {
-    fn generate(&self, seed: u64) -> Result<Sample> {
+impl RegionsSim {
+    /// Draws a sample of `n` regions (the pilot sample when `pilot`); the
+    /// same seed always gives the same sample. Fails naming the first node
+    /// that is not finite.
+    fn draw(&self, n: usize, seed: u64, pilot: bool) -> Result<Sample> {
         let w_ = &self.world;
-        let (n, m, k) = (w_.n, w_.nodes.len(), w_.covariates.count);
+        let (m, k) = (w_.nodes.len(), w_.covariates.count);
         // Two streams: node noise and covariates, so that cells differing in
         // the number of covariates still share the nodes' draws.
         let mut node_rng = ChaCha8Rng::seed_from_u64(seed);
@@ -214,9 +310,13 @@ impl Sim for RegionsSim {
         for i in 0..n {
             let shift = self.draw_unit(&mut node_rng, &mut cov_rng, &mut vars, &mut noise);
             // The factual world.
-            self.pass(&mut vars, 0, None, shift, &noise, Draws::Own);
-            world.copy_from_slice(&vars[..m]);
-            let po = self.potential(&mut vars, shift, &noise);
+            let po = self
+                .pass(&mut vars, 0, None, shift, &noise, Draws::Own)
+                .and_then(|()| {
+                    world.copy_from_slice(&vars[..m]);
+                    self.potential(&mut vars, shift, &noise)
+                })
+                .map_err(|e| self.not_finite(e, i, n, pilot, &vars))?;
             cate.push(po.cate);
             vars[..m].copy_from_slice(&world);
 
@@ -260,6 +360,12 @@ impl Sim for RegionsSim {
                 placement: None,
             },
         })
+    }
+}
+
+impl Sim for RegionsSim {
+    fn generate(&self, seed: u64) -> Result<Sample> {
+        self.draw(self.world.n, seed, false)
     }
 
     /// The conditional effects are cheap here, so `generate` already filled them.

@@ -12,15 +12,26 @@
 
 mod generate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 pub use generate::RegionsSim;
 
+use crate::core::text::{elide, number};
 use crate::data::graph::CausalGraph;
-use crate::formula::{Formula, FormulaText};
+use crate::formula::{Formula, FormulaText, Variables};
+use crate::sim::limits::{self, MAX_UNITS};
 use crate::{Error, Result};
+
+/// Most extra covariates x1..xK a regions world may have.
+pub const MAX_COVARIATES: usize = 10_000;
+
+/// Most structural equations (`[[nodes]]`) a regions world may have.
+pub const MAX_NODES: usize = 1_000;
+
+/// Most named `[parameters]` a regions world may have.
+pub const MAX_PARAMETERS: usize = 1_000;
 
 /// One line on what the world is, for `causim list`.
 pub const SUMMARY: &str =
@@ -30,13 +41,13 @@ of which some confound";
 
 /// Each parameter and what it means, for `causim list`.
 pub const PARAMETERS: &[(&str, &str)] = &[
-    ("n", "regions per sample"),
-    ("parameters.confounding", "named scalar the formulas use: scales the pre-treatment nodes' edges into the treatment (0: randomized)"),
-    ("covariates.count", "extra observed covariates x1..xK ~ N(0, 1)"),
+    ("n", "regions per sample (10 to 10,000,000, and n × (nodes + covariates.count) at most 200,000,000)"),
+    ("parameters.confounding", "named scalar the formulas use: scales the pre-treatment nodes' edges into the treatment (0: randomized); at most 1,000 parameters, each finite"),
+    ("covariates.count", "extra observed covariates x1..xK ~ N(0, 1) (at most 10,000)"),
     ("covariates.confounders", "the first k of them confound: they enter the treatment's log-odds and the outcome"),
     ("covariates.strength", "coefficient of the confounders' standardized sum in both equations"),
     ("covariates.nonlinear", "confounders enter as (x^2 - 1)/sqrt(2): linear adjustment on x is then misspecified"),
-    ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role"),
+    ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role (at most 1,000 nodes; each formula at most 10,000 characters, and finite on a pilot sample drawn at build)"),
 ];
 
 /// Whether a node is continuous or binary.
@@ -220,14 +231,15 @@ fn is_identifier(name: &str) -> bool {
 /// A node's noise standard deviation: 1 by default for a continuous node,
 /// none for a binary one (its randomness is the 0/1 draw).
 fn node_noise(v: &NodeSpec) -> Result<f64> {
-    let name = &v.name;
+    let name = elide(&v.name);
     Ok(match (v.kind, v.noise) {
         (NodeType::Continuous, None) => 1.0,
         (NodeType::Continuous, Some(sd)) if sd.is_finite() && sd >= 0.0 => sd,
         (NodeType::Continuous, Some(sd)) => {
             return spec(format!(
-                "node `{name}`: `noise` is {sd}; it is a standard deviation and must \
-                 be finite and non-negative"
+                "node `{name}`: `noise` is {}; it is a standard deviation and must \
+                 be finite and non-negative",
+                number(sd)
             ))
         }
         (NodeType::Binary, None) => 0.0,
@@ -269,7 +281,7 @@ impl RegionsWorld {
             .map(|&i| nodes[i].name.clone())
             .collect();
         x_names.extend(covariate_names);
-        Ok(RegionsSim {
+        let sim = RegionsSim {
             world: self.clone(),
             formulas,
             noise,
@@ -281,18 +293,16 @@ impl RegionsWorld {
             mediators,
             x_names,
             graph,
-        })
+        };
+        sim.pilot()?;
+        Ok(sim)
     }
 
-    /// Checks the number of regions and the covariates' counts and strength.
+    /// Checks the sizes against their bounds and the covariates' strength.
     fn check_sizes(&self) -> Result<()> {
-        if self.n < 10 {
-            return spec(format!(
-                "`n` is {}; a sample needs at least 10 regions",
-                self.n
-            ));
-        }
         let cov = &self.covariates;
+        limits::count("n", self.n, 10, MAX_UNITS)?;
+        limits::count("covariates.count", cov.count, 0, MAX_COVARIATES)?;
         if cov.confounders > cov.count {
             return spec(format!(
                 "`covariates.confounders` is {} but `covariates.count` is {}; at most all \
@@ -300,13 +310,20 @@ impl RegionsWorld {
                 cov.confounders, cov.count
             ));
         }
-        if !cov.strength.is_finite() {
-            return spec(format!(
-                "`covariates.strength` is {}; it must be finite",
-                cov.strength
-            ));
-        }
-        Ok(())
+        limits::count("nodes", self.nodes.len(), 0, MAX_NODES)?;
+        limits::count("parameters", self.parameters.len(), 0, MAX_PARAMETERS)?;
+        let columns = self.nodes.len() + cov.count;
+        limits::cells(
+            &format!(
+                "n = {} regions with {} nodes and {} covariates",
+                self.n,
+                self.nodes.len(),
+                cov.count
+            ),
+            self.n,
+            columns,
+        )?;
+        limits::finite("covariates.strength", cov.strength)
     }
 
     /// The names a formula may use, in order: the nodes, the covariates
@@ -318,22 +335,20 @@ impl RegionsWorld {
         for (name, value) in &self.parameters {
             if !is_identifier(name) {
                 return spec(format!(
-                    "parameter `{name}` must be a name like `confounding`"
+                    "parameter `{}` must be a name like `confounding`",
+                    elide(name)
                 ));
             }
-            if !value.is_finite() {
-                return spec(format!("`parameters.{name}` is {value}; it must be finite"));
-            }
+            limits::finite(&format!("parameters.{}", elide(name)), *value)?;
             variables.push(name);
         }
-        for (i, name) in variables.iter().enumerate() {
-            if variables[..i].contains(name) {
-                return spec(format!(
-                    "`{name}` names two things (nodes, covariates x1..x{} or parameters); \
-                     rename one",
-                    cov.count
-                ));
-            }
+        let mut seen = HashSet::with_capacity(variables.len());
+        if let Some(name) = variables.iter().find(|name| !seen.insert(**name)) {
+            return spec(format!(
+                "`{}` names two things (nodes, covariates x1..x{} or parameters); rename one",
+                elide(name),
+                cov.count
+            ));
         }
         Ok(variables)
     }
@@ -356,7 +371,8 @@ impl RegionsWorld {
             )),
             [a, b, ..] => spec(format!(
                 "nodes `{}` and `{}` both have role = \"{word}\"; keep exactly one",
-                nodes[*a].name, nodes[*b].name
+                elide(&nodes[*a].name),
+                elide(&nodes[*b].name)
             )),
         }
     }
@@ -365,35 +381,34 @@ impl RegionsWorld {
     /// a formula may use only nodes declared before it.
     fn parse_nodes(&self, variables: &[&str]) -> Result<(Vec<Formula>, Vec<f64>)> {
         let nodes = &self.nodes;
+        let index = Variables::new(variables);
         let mut formulas = Vec::with_capacity(nodes.len());
         let mut noise = Vec::with_capacity(nodes.len());
         for (i, v) in nodes.iter().enumerate() {
-            let name = &v.name;
-            if !is_identifier(name) {
+            let name = elide(&v.name);
+            if !is_identifier(&v.name) {
                 return spec(format!(
                     "node name `{name}` must start with a letter and hold only letters, \
                      digits and `_`"
                 ));
             }
-            let f = Formula::parse(v.formula.as_str(), variables).map_err(|e| {
-                Error::Formula(format!("node `{name}`: formula \"{}\": {e}", v.formula))
-            })?;
+            let source = elide(v.formula.as_str());
+            let f = Formula::parse_in(v.formula.as_str(), &index)
+                .map_err(|e| Error::Formula(format!("node `{name}`: formula \"{source}\": {e}")))?;
             if let Some(&later) = f
                 .used_variables()
                 .iter()
                 .find(|&&j| j >= i && j < nodes.len())
             {
+                let used = elide(variables[later]);
                 return Err(Error::Formula(format!(
-                    "node `{name}`: formula \"{}\" uses `{}`, which is {}; a formula may use \
-                     only nodes declared before it, so move `{}` above `{name}`",
-                    v.formula,
-                    variables[later],
+                    "node `{name}`: formula \"{source}\" uses `{used}`, which is {}; a formula \
+                     may use only nodes declared before it, so move `{used}` above `{name}`",
                     if later == i {
                         "the node itself"
                     } else {
                         "declared later"
                     },
-                    variables[later],
                 )));
             }
             formulas.push(f);
@@ -410,21 +425,22 @@ impl RegionsWorld {
             return spec(format!(
                 "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
                  the log-odds)",
-                nodes[treatment].name
+                elide(&nodes[treatment].name)
             ));
         }
         if outcome < treatment {
             return spec(format!(
                 "the outcome `{}` is declared before the treatment `{}`, so the treatment \
                  cannot affect it; declare the outcome after the treatment",
-                nodes[outcome].name, nodes[treatment].name
+                elide(&nodes[outcome].name),
+                elide(&nodes[treatment].name)
             ));
         }
         for i in [treatment, outcome] {
             if !nodes[i].observed {
                 return spec(format!(
                     "node `{}` is the {}, so it must be observed; drop observed = false",
-                    nodes[i].name,
+                    elide(&nodes[i].name),
                     if i == treatment {
                         "treatment"
                     } else {
