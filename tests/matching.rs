@@ -509,7 +509,10 @@ fn errors_name_the_problem_and_the_fix() {
         "{msg}"
     );
     let msg = err(&psm(MatchTarget::Att, 0, true, 0.2), &data);
-    assert!(msg.contains("neighbors must be at least 1"), "{msg}");
+    assert!(
+        msg.contains("neighbors is 0; it must lie between 1 and"),
+        "{msg}"
+    );
     let msg = err(&psm(MatchTarget::Att, 1, true, -1.0), &data);
     assert!(msg.contains("caliper is -1; it must be >= 0"), "{msg}");
     let msg = err(&psm(MatchTarget::Att, 1, true, 1e-12), &data);
