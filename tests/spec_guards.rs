@@ -134,7 +134,7 @@ fn a_bad_override_is_blamed_on_the_override_not_the_sweep() {
     );
     assert_has(
         &msg,
-        &["experiment.toml:3:5", "override `n` = 3", "at least 10"],
+        &["experiment.toml:3:5", "override `n` = 3", "`n` is 3"],
     );
     assert!(!msg.contains("sweep"), "{msg}");
 }
@@ -278,7 +278,7 @@ fn a_run_that_needs_more_memory_than_the_machine_has_stops_first() {
     common::write(
         &dir,
         "sim.toml",
-        "kind = \"iv\"\nn = 10000000\ncovariates = 100\n",
+        "kind = \"iv\"\nn = 2000000\ncovariates = 90\n",
     );
     let text = format!("replications = 8\nsim = \"sim.toml\"\n{OLS}");
     let path = common::write(&dir, "experiment.toml", &text);
