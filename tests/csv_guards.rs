@@ -71,12 +71,6 @@ fn json(path: &PathBuf, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("one JSON object")
 }
 
-fn assert_has(msg: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(msg.contains(part), "`{part}` missing from: {msg}");
-    }
-}
-
 /// Replaces one column of a CSV by `f` of its values.
 fn map_column(csv: &str, column: usize, f: impl Fn(f64) -> f64) -> String {
     let mut lines = csv.lines();
@@ -103,7 +97,7 @@ fn a_column_named_twice_is_an_error_naming_both_positions() {
     let csv = data(30, 2).replacen("y,w,z,x1,x2", "y,w,x1,x1,x2", 1);
     let path = file("guard_duplicate", &csv);
     let msg = fails(&path, &["--y", "y", "--w", "w", "--estimator", "naive"]);
-    assert_has(
+    common::assert_has(
         &msg,
         &["data.csv", "line 1", "column `x1` twice", "columns 3 and 4"],
     );
@@ -118,7 +112,7 @@ fn a_value_near_the_largest_float_is_refused_with_its_row_and_line() {
     let path = file("guard_outlier", &csv);
     for estimator in ["naive", "ols", "psm", "entropy_balancing"] {
         let msg = fails(&path, &["--y", "y", "--w", "w", "--estimator", estimator]);
-        assert_has(
+        common::assert_has(
             &msg,
             &[
                 "data.csv",
@@ -130,7 +124,7 @@ fn a_value_near_the_largest_float_is_refused_with_its_row_and_line() {
     }
     let inf = file("guard_inf", &csv.replacen("1e308", "1e400", 1));
     let msg = fails(&inf, &["--y", "y", "--w", "w", "--estimator", "ols"]);
-    assert_has(&msg, &["row 4 (line 5)", "`1e400`, not a finite number"]);
+    common::assert_has(&msg, &["row 4 (line 5)", "`1e400`, not a finite number"]);
 }
 
 #[test]
@@ -145,7 +139,7 @@ fn a_standard_error_that_is_not_finite_is_an_error_naming_the_cause() {
         &path,
         &["--y", "y", "--w", "w", "--x", "x1,x2", "--estimator", "ols"],
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "ols on",
@@ -211,7 +205,7 @@ fn far_more_covariates_than_units_fail_at_once_with_n_and_p() {
             "{estimator} took {:?}",
             start.elapsed()
         );
-        assert_has(
+        common::assert_has(
             &msg,
             &[
                 "data.csv",
@@ -270,6 +264,6 @@ fn every_csv_error_names_the_file_and_a_line_or_row() {
     for (name, csv, args, parts) in cases {
         let path = file(name, &csv);
         let msg = fails(&path, &[&["--y", "y", "--w", "w"][..], &args].concat());
-        assert_has(&msg, &[&["data.csv"][..], &parts].concat());
+        common::assert_has(&msg, &[&["data.csv"][..], &parts].concat());
     }
 }

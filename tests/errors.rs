@@ -4,32 +4,16 @@ mod common;
 
 use causim::spec::Experiment;
 
-fn experiment_error(name: &str, sim: &str, experiment: &str) -> String {
-    let dir = common::scratch(name);
-    common::write(&dir, "sim.toml", sim);
-    let path = common::write(&dir, "experiment.toml", experiment);
-    match Experiment::load(&path) {
-        Ok(_) => panic!("{name}: expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
-fn assert_has(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(message.contains(part), "`{part}` missing from: {message}");
-    }
-}
-
 const EXPERIMENT: &str = "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\n";
 
 #[test]
 fn unknown_sim_key_names_file_line_and_valid_keys() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_sim_key",
         "kind = \"iv\"\nn = 100\nstrenght = 0.3\n",
         EXPERIMENT,
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["sim.toml:3:1", "unknown field `strenght`", "covariates"],
     );
@@ -37,14 +21,14 @@ fn unknown_sim_key_names_file_line_and_valid_keys() {
 
 #[test]
 fn wrong_type_names_line() {
-    let msg = experiment_error("err_type", "kind = \"iv\"\nn = \"many\"\n", EXPERIMENT);
-    assert_has(&msg, &["sim.toml:2:5", "invalid type"]);
+    let msg = common::experiment_error("err_type", "kind = \"iv\"\nn = \"many\"\n", EXPERIMENT);
+    common::assert_has(&msg, &["sim.toml:2:5", "invalid type"]);
 }
 
 #[test]
 fn unknown_sim_kind_lists_kinds() {
-    let msg = experiment_error("err_kind", "kind = \"ivv\"\n", EXPERIMENT);
-    assert_has(
+    let msg = common::experiment_error("err_kind", "kind = \"ivv\"\n", EXPERIMENT);
+    common::assert_has(
         &msg,
         &["sim.toml:1:8", "unknown sim kind `ivv`", "kinds: iv"],
     );
@@ -52,12 +36,12 @@ fn unknown_sim_kind_lists_kinds() {
 
 #[test]
 fn unknown_estimator_kind_and_parameter() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_est_kind",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n\n[[estimators]]\nkind = \"twosls\"\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:3:1",
@@ -65,12 +49,12 @@ fn unknown_estimator_kind_and_parameter() {
             "two_stage_least_squares",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_est_param",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\nrobust = true\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:2:1",
@@ -79,34 +63,34 @@ fn unknown_estimator_kind_and_parameter() {
             "covariates",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_est_value",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\nse = \"hc9\"\n",
     );
-    assert_has(&msg, &["unknown variant `hc9`", "hc3"]);
+    common::assert_has(&msg, &["unknown variant `hc9`", "hc3"]);
 }
 
 #[test]
 fn settings_an_estimator_can_judge_fail_at_load() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_dml_cate",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"dml\"\nmodel = \"plr\"\ncate = \"linear\"\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:2:1",
             "cate = \"linear\" needs model = \"irm\"",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_psm_neighbors",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"psm\"\nneighbors = 0\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:2:1",
@@ -117,12 +101,12 @@ fn settings_an_estimator_can_judge_fail_at_load() {
 
 #[test]
 fn unknown_experiment_key() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_exp_key",
         "kind = \"iv\"",
         &format!("replicatons = 5\n{EXPERIMENT}"),
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:1:1",
@@ -134,12 +118,12 @@ fn unknown_experiment_key() {
 
 #[test]
 fn sweep_key_naming_no_parameter_lists_valid_keys() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_sweep_key",
         "kind = \"iv\"",
         &format!("{EXPERIMENT}[sweep]\n\"instrument.strenght\" = [0.1, 0.2]\n"),
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:5:",
@@ -152,47 +136,47 @@ fn sweep_key_naming_no_parameter_lists_valid_keys() {
 
 #[test]
 fn empty_and_scalar_sweeps_are_errors() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_sweep_empty",
         "kind = \"iv\"",
         &format!("{EXPERIMENT}[sweep]\nn = []\n"),
     );
-    assert_has(&msg, &["experiment.toml:5:", "sweep `n` has no values"]);
-    let msg = experiment_error(
+    common::assert_has(&msg, &["experiment.toml:5:", "sweep `n` has no values"]);
+    let msg = common::experiment_error(
         "err_sweep_scalar",
         "kind = \"iv\"",
         &format!("{EXPERIMENT}[sweep]\nn = 100\n"),
     );
-    assert_has(&msg, &["sweep `n` must be an array"]);
+    common::assert_has(&msg, &["sweep `n` must be an array"]);
 }
 
 #[test]
 fn sweep_values_are_type_and_range_checked() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_sweep_type",
         "kind = \"iv\"",
         &format!("{EXPERIMENT}[sweep]\nn = [100, \"big\"]\n"),
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["experiment.toml:5:", "sweep `n` = big", "invalid type"],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_sweep_range",
         "kind = \"iv\"",
         &format!("{EXPERIMENT}[sweep]\ninstrument.strength = [0.5, 1.5]\n"),
     );
-    assert_has(&msg, &["instrument.strength` = 1.5", "[0, 1]"]);
+    common::assert_has(&msg, &["instrument.strength` = 1.5", "[0, 1]"]);
 }
 
 #[test]
 fn formula_errors_point_at_the_formula() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_formula",
         "kind = \"iv\"\ncovariates = 3\ntau = \"max(x1, 0) + x7\"\n",
         EXPERIMENT,
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "sim.toml",
@@ -202,12 +186,12 @@ fn formula_errors_point_at_the_formula() {
             "x3",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_formula_u",
         "kind = \"iv\"\n[instrument]\npropensity = \"0.5 + 0.1 * u\"\n",
         EXPERIMENT,
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["instrument.propensity", "independent of the unobserved"],
     );
@@ -224,18 +208,19 @@ fn missing_sim_file_and_missing_estimators() {
     let msg = Experiment::load(&path)
         .expect_err("missing sim")
         .to_string();
-    assert_has(
+    common::assert_has(
         &msg,
         &["experiment.toml:1:7", "cannot read sim", "nowhere.toml"],
     );
-    let msg = experiment_error("err_no_estimators", "kind = \"iv\"", "sim = \"sim.toml\"\n");
-    assert_has(&msg, &["no `[[estimators]]`"]);
-    let msg = experiment_error(
+    let msg =
+        common::experiment_error("err_no_estimators", "kind = \"iv\"", "sim = \"sim.toml\"\n");
+    common::assert_has(&msg, &["no `[[estimators]]`"]);
+    let msg = common::experiment_error(
         "err_dup_names",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"ols\"\n[[estimators]]\nkind = \"ols\"\n",
     );
-    assert_has(&msg, &["two estimators are named `ols`"]);
+    common::assert_has(&msg, &["two estimators are named `ols`"]);
 }
 
 fn fit_error(name: &str, csv: &str, args: &[&str]) -> String {
@@ -264,7 +249,7 @@ fn bad_csv_input_is_a_clear_error() {
         GOOD,
         &["--y", "y", "--w", "treat", "--estimator", "ols"],
     );
-    assert_has(&msg, &["no column `treat`", "y, w, z, x1"]);
+    common::assert_has(&msg, &["no column `treat`", "y, w, z, x1"]);
 
     let bad = GOOD.replace("2.0,1,1,-0.3", "2.0,1,1,abc");
     let msg = fit_error(
@@ -272,7 +257,7 @@ fn bad_csv_input_is_a_clear_error() {
         &bad,
         &["--y", "y", "--w", "w", "--estimator", "ols"],
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["column `x1`, row 3", "`abc`", "not a finite number"],
     );
@@ -283,7 +268,7 @@ fn bad_csv_input_is_a_clear_error() {
         &nan,
         &["--y", "y", "--w", "w", "--estimator", "ols"],
     );
-    assert_has(&msg, &["column `y`, row 2", "NaN"]);
+    common::assert_has(&msg, &["column `y`, row 2", "NaN"]);
 
     let empty = GOOD.replace("0.5,0,0,0.1", ",0,0,0.1");
     let msg = fit_error(
@@ -291,7 +276,7 @@ fn bad_csv_input_is_a_clear_error() {
         &empty,
         &["--y", "y", "--w", "w", "--estimator", "ols"],
     );
-    assert_has(&msg, &["column `y`, row 2", "is empty"]);
+    common::assert_has(&msg, &["column `y`, row 2", "is empty"]);
 
     let constant_z = "y,w,z\n1,1,1\n0,0,1\n2,1,1\n0,0,1\n";
     let msg = fit_error(
@@ -299,7 +284,7 @@ fn bad_csv_input_is_a_clear_error() {
         constant_z,
         &["--y", "y", "--w", "w", "--z", "z", "--estimator", "2sls"],
     );
-    assert_has(&msg, &["instrument column `z` is constant"]);
+    common::assert_has(&msg, &["instrument column `z` is constant"]);
 
     let no_treated = "y,w\n1,0\n0,0\n2,0\n0,0\n";
     let msg = fit_error(
@@ -307,21 +292,21 @@ fn bad_csv_input_is_a_clear_error() {
         no_treated,
         &["--y", "y", "--w", "w", "--estimator", "naive"],
     );
-    assert_has(&msg, &["treatment column `w` is constant"]);
+    common::assert_has(&msg, &["treatment column `w` is constant"]);
 
     let msg = fit_error(
         "csv_no_z",
         GOOD,
         &["--y", "y", "--w", "w", "--estimator", "2sls"],
     );
-    assert_has(&msg, &["needs an instrument", "--z"]);
+    common::assert_has(&msg, &["needs an instrument", "--z"]);
 
     let msg = fit_error(
         "csv_bad_kind",
         GOOD,
         &["--y", "y", "--w", "w", "--estimator", "lasso"],
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["unknown variant `lasso`", "two_stage_least_squares"],
     );
@@ -331,12 +316,12 @@ const HOSPITAL: &str = "kind = \"hospital\"\nscale = 0.05\n";
 
 #[test]
 fn paper_needs_a_hospital_world_and_known_keys() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_paper_iv",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[paper]\ntest_share = 0.25\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:1:7",
@@ -346,12 +331,12 @@ fn paper_needs_a_hospital_world_and_known_keys() {
             "of kind `iv`",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_paper_key",
         HOSPITAL,
         "sim = \"sim.toml\"\n[paper]\ntest_shar = 0.3\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:3:1",
@@ -359,12 +344,12 @@ fn paper_needs_a_hospital_world_and_known_keys() {
             "test_share",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_paper_forest_key",
         HOSPITAL,
         "sim = \"sim.toml\"\n[paper.forest]\nnum_tree = 100\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:3:1",
@@ -372,19 +357,20 @@ fn paper_needs_a_hospital_world_and_known_keys() {
             "num_trees",
         ],
     );
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_paper_share",
         HOSPITAL,
         "sim = \"sim.toml\"\n[paper]\ntest_share = 1.5\n",
     );
-    assert_has(&msg, &["experiment.toml:2:1", "`paper.test_share` is 1.5"]);
+    common::assert_has(&msg, &["experiment.toml:2:1", "`paper.test_share` is 1.5"]);
 }
 
 #[test]
 fn estimators_may_be_left_out_only_with_paper() {
-    let msg = experiment_error("err_paper_none", HOSPITAL, "sim = \"sim.toml\"\n");
-    assert_has(&msg, &["no `[[estimators]]`", "`[paper]`"]);
-    let msg = experiment_error("err_paper_none_iv", "kind = \"iv\"", "sim = \"sim.toml\"\n");
+    let msg = common::experiment_error("err_paper_none", HOSPITAL, "sim = \"sim.toml\"\n");
+    common::assert_has(&msg, &["no `[[estimators]]`", "`[paper]`"]);
+    let msg =
+        common::experiment_error("err_paper_none_iv", "kind = \"iv\"", "sim = \"sim.toml\"\n");
     assert!(!msg.contains("[paper]"), "{msg}");
 
     let dir = common::scratch("paper_alone");
@@ -403,7 +389,7 @@ fn estimators_may_be_left_out_only_with_paper() {
 /// An experiment on the hospital world with an instrumental forest, a
 /// causal forest and OLS, plus the `[[policies]]` entry given.
 fn policy_error(name: &str, policy: &str) -> String {
-    experiment_error(
+    common::experiment_error(
         name,
         HOSPITAL,
         &format!(
@@ -420,7 +406,7 @@ fn policies_name_the_entry_and_what_to_change() {
         "err_policy_limit",
         "kind = \"welfare_max\"\nestimator = \"instrumental_forest\"\nreassignment_limit = 1.5\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:9:1",
@@ -432,7 +418,7 @@ fn policies_name_the_entry_and_what_to_change() {
         "err_policy_bp_causal",
         "kind = \"minimax_regret\"\nbound = \"balke_pearl\"\nestimator = \"causal_forest\"\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "bound = \"balke_pearl\" cannot come from estimator `causal_forest`",
@@ -444,14 +430,14 @@ fn policies_name_the_entry_and_what_to_change() {
         "err_policy_freq_no_bags",
         "kind = \"minimax_regret\"\nestimator = \"causal_forest\"\n",
     );
-    assert_has(&msg, &["bound = \"frequentist\"", "ci_group_size = 2"]);
+    common::assert_has(&msg, &["bound = \"frequentist\"", "ci_group_size = 2"]);
     let msg = policy_error(
         "err_policy_ols",
         "kind = \"welfare_max\"\nestimator = \"ols\"\n",
     );
-    assert_has(&msg, &["estimator `ols` (ols) gives one average effect"]);
+    common::assert_has(&msg, &["estimator `ols` (ols) gives one average effect"]);
     let msg = policy_error("err_policy_which", "kind = \"welfare_max\"\n");
-    assert_has(
+    common::assert_has(
         &msg,
         &["several forests", "instrumental_forest, causal_forest"],
     );
@@ -459,9 +445,9 @@ fn policies_name_the_entry_and_what_to_change() {
         "err_policy_unknown_estimator",
         "kind = \"welfare_max\"\nestimator = \"grf\"\n",
     );
-    assert_has(&msg, &["`estimator = \"grf\"` names no estimator", "ols"]);
+    common::assert_has(&msg, &["`estimator = \"grf\"` names no estimator", "ols"]);
     let msg = policy_error("err_policy_kind", "kind = \"welfare_maximum\"\n");
-    assert_has(
+    common::assert_has(
         &msg,
         &["unknown policy kind `welfare_maximum`", "minimax_regret"],
     );
@@ -469,30 +455,30 @@ fn policies_name_the_entry_and_what_to_change() {
         "err_policy_bound_kind",
         "kind = \"minimax_regret\"\nbound = \"pearl\"\n",
     );
-    assert_has(&msg, &["unknown variant `pearl`", "balke_pearl"]);
+    common::assert_has(&msg, &["unknown variant `pearl`", "balke_pearl"]);
     let msg = policy_error(
         "err_policy_oracle_bound",
         "kind = \"oracle\"\nbound = \"manski\"\n",
     );
-    assert_has(&msg, &["`bound` belongs to kind = \"minimax_regret\""]);
+    common::assert_has(&msg, &["`bound` belongs to kind = \"minimax_regret\""]);
     let msg = policy_error(
         "err_policy_observed_limit",
         "kind = \"observed\"\nreassignment_limit = 0.1\n",
     );
-    assert_has(&msg, &["takes no `solver` or `reassignment_limit`"]);
+    common::assert_has(&msg, &["takes no `solver` or `reassignment_limit`"]);
     let msg = policy_error("err_policy_key", "kind = \"oracle\"\nlimit = 0.1\n");
-    assert_has(&msg, &["unknown field `limit`", "reassignment_limit"]);
+    common::assert_has(&msg, &["unknown field `limit`", "reassignment_limit"]);
     let msg = policy_error(
         "err_policy_twice",
         "kind = \"oracle\"\n[[policies]]\nkind = \"oracle\"\n",
     );
-    assert_has(&msg, &["two policies are named `oracle`"]);
-    let msg = experiment_error(
+    common::assert_has(&msg, &["two policies are named `oracle`"]);
+    let msg = common::experiment_error(
         "err_policy_iv_world",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[policies]]\nkind = \"oracle\"\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["`[[policies]]` place each day's cohort", "of kind `iv`"],
     );
@@ -509,30 +495,30 @@ fn a_bad_forest_setting_fails_at_load_not_in_every_task() {
         ),
     ] {
         for kind in ["instrumental_forest", "causal_forest", "regression_forest"] {
-            let msg = experiment_error(
+            let msg = common::experiment_error(
                 "err_forest_setting",
                 "kind = \"iv\"",
                 &format!("sim = \"sim.toml\"\n\n[[estimators]]\nkind = \"{kind}\"\n{setting}\n"),
             );
-            assert_has(&msg, &["experiment.toml:3:1", says]);
+            common::assert_has(&msg, &["experiment.toml:3:1", says]);
         }
     }
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_entropy_moments",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"entropy_balancing\"\nmoments = 3\n",
     );
-    assert_has(&msg, &["experiment.toml:2:1", "moments is 3"]);
+    common::assert_has(&msg, &["experiment.toml:2:1", "moments is 3"]);
 }
 
 #[test]
 fn an_estimand_the_world_does_not_know_fails_at_load() {
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_estimand_iv",
         "kind = \"iv\"",
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"scm\"\neffect = \"direct\"\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:2:1",
@@ -544,10 +530,10 @@ fn an_estimand_the_world_does_not_know_fails_at_load() {
     let regions =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sims/regions.toml"))
             .expect("the regions world");
-    let msg = experiment_error(
+    let msg = common::experiment_error(
         "err_estimand_regions",
         &regions,
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"two_stage_least_squares\"\n",
     );
-    assert_has(&msg, &["targets the LATE", "`regions` world does not know"]);
+    common::assert_has(&msg, &["targets the LATE", "`regions` world does not know"]);
 }

@@ -9,77 +9,60 @@ use causim::spec::{load_sim, Experiment};
 const SIM: &str = "kind = \"iv\"\nn = 100\ncovariates = 5\n";
 const OLS: &str = "[[estimators]]\nkind = \"ols\"\n";
 
-/// The error of loading `experiment` (with `sim` as sim.toml beside it).
-fn error(name: &str, sim: &str, experiment: &str) -> String {
-    let dir = common::scratch(name);
-    common::write(&dir, "sim.toml", sim);
-    let path = common::write(&dir, "experiment.toml", experiment);
-    match Experiment::load(&path) {
-        Ok(_) => panic!("{name}: expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
-fn assert_has(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(message.contains(part), "`{part}` missing from: {message}");
-    }
-}
-
 #[test]
 fn replications_near_the_integer_limit_are_refused_at_their_line() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_reps",
         SIM,
         &format!("sim = \"sim.toml\"\nreplications = {}\n{OLS}", i64::MAX),
     );
-    assert_has(&msg, &["experiment.toml:2:16", "`replications`", "1000000"]);
+    common::assert_has(&msg, &["experiment.toml:2:16", "`replications`", "1000000"]);
 }
 
 #[test]
 fn a_grid_too_large_is_refused_before_it_is_expanded() {
     let values: Vec<String> = (0..1000).map(|i| format!("{}", 1.0 + i as f64)).collect();
     let axis = format!("[{}]", values.join(", "));
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_grid",
         SIM,
         &format!("sim = \"sim.toml\"\n[sweep]\nnoise = {axis}\nconfounding = {axis}\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:3:9", "1000 x 1000", "100000"]);
-    let msg = error(
+    common::assert_has(&msg, &["experiment.toml:3:9", "1000 x 1000", "100000"]);
+    let msg = common::experiment_error(
         "guard_tasks",
         SIM,
         &format!("sim = \"sim.toml\"\nreplications = 100000\n[sweep]\nnoise = {axis}\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:4:9", "10000000 tasks"]);
+    common::assert_has(&msg, &["experiment.toml:4:9", "10000000 tasks"]);
 }
 
 #[test]
 fn non_finite_numbers_are_refused_at_their_key() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_nan_estimator",
         SIM,
         "sim = \"sim.toml\"\n[[estimators]]\nkind = \"causal_forest\"\nsample_fraction = nan\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "experiment.toml:4:19",
             "`estimators[1].sample_fraction` is nan",
         ],
     );
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_inf_sim",
         "kind = \"iv\"\nn = 100\nnoise = inf\n",
         &format!("sim = \"sim.toml\"\n{OLS}"),
     );
-    assert_has(&msg, &["sim.toml:3:9", "`noise` is inf", "finite"]);
-    let msg = error(
+    common::assert_has(&msg, &["sim.toml:3:9", "`noise` is inf", "finite"]);
+    let msg = common::experiment_error(
         "guard_nan_paper",
         "kind = \"hospital\"\nscale = 0.05\n",
         "sim = \"sim.toml\"\n[paper.forest]\nimbalance_penalty = -nan\n",
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["experiment.toml:3:21", "`paper.forest.imbalance_penalty`"],
     );
@@ -87,12 +70,12 @@ fn non_finite_numbers_are_refused_at_their_key() {
 
 #[test]
 fn an_array_is_not_read_as_a_table() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_shape_sim",
         "kind = \"iv\"\nn = 100\ninstrument = [1, 2]\n",
         &format!("sim = \"sim.toml\"\n{OLS}"),
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &[
             "sim.toml:3:14",
@@ -101,38 +84,38 @@ fn an_array_is_not_read_as_a_table() {
             "found array",
         ],
     );
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_shape_paper",
         "kind = \"hospital\"\nscale = 0.05\n",
         "sim = \"sim.toml\"\n[paper]\nforest = [1, 2]\n",
     );
-    assert_has(&msg, &["experiment.toml:3:10", "`paper.forest` is a table"]);
+    common::assert_has(&msg, &["experiment.toml:3:10", "`paper.forest` is a table"]);
 }
 
 #[test]
 fn empty_tables_in_sweep_and_overrides_are_errors() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_empty_sweep",
         SIM,
         &format!("sim = \"sim.toml\"\n[sweep]\nn = {{}}\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:3:5", "sweep `n` must be an array"]);
-    let msg = error(
+    common::assert_has(&msg, &["experiment.toml:3:5", "sweep `n` must be an array"]);
+    let msg = common::experiment_error(
         "guard_empty_override",
         SIM,
         &format!("sim = \"sim.toml\"\n[overrides]\nnoise = {{}}\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:3:9", "override `noise`"]);
+    common::assert_has(&msg, &["experiment.toml:3:9", "override `noise`"]);
 }
 
 #[test]
 fn a_bad_override_is_blamed_on_the_override_not_the_sweep() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_override_blame",
         SIM,
         &format!("sim = \"sim.toml\"\n[overrides]\nn = 3\n[sweep]\nnoise = [1, 2]\n{OLS}"),
     );
-    assert_has(
+    common::assert_has(
         &msg,
         &["experiment.toml:3:5", "override `n` = 3", "`n` is 3"],
     );
@@ -141,12 +124,12 @@ fn a_bad_override_is_blamed_on_the_override_not_the_sweep() {
 
 #[test]
 fn a_sweep_value_that_fails_alone_is_named_at_its_axis() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_sweep_blame",
         SIM,
         &format!("sim = \"sim.toml\"\n[sweep]\nnoise = [1, 2]\nn = [100, 5]\n{OLS}"),
     );
-    assert_has(&msg, &["experiment.toml:4:5", "sweep `n` = 5"]);
+    common::assert_has(&msg, &["experiment.toml:4:5", "sweep `n` = 5"]);
 }
 
 #[test]
@@ -160,7 +143,7 @@ fn a_sim_that_is_an_experiment_says_so() {
         &format!("sim = \"other.toml\"\n{OLS}"),
     );
     let msg = Experiment::load(&path).unwrap_err().to_string();
-    assert_has(&msg, &["other.toml", "experiment file", "not a sim"]);
+    common::assert_has(&msg, &["other.toml", "experiment file", "not a sim"]);
 }
 
 #[test]
@@ -172,20 +155,20 @@ fn experiment_names_are_plain_folder_names() {
         ("a\\u0000b", "control character"),
         ("", "empty"),
     ] {
-        let msg = error(
+        let msg = common::experiment_error(
             "guard_name",
             SIM,
             &format!("name = \"{name}\"\nsim = \"sim.toml\"\n{OLS}"),
         );
-        assert_has(&msg, &["experiment.toml:1:8", problem]);
+        common::assert_has(&msg, &["experiment.toml:1:8", problem]);
     }
     let long = "x".repeat(300);
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_name_long",
         SIM,
         &format!("name = \"{long}\"\nsim = \"sim.toml\"\n{OLS}"),
     );
-    assert_has(&msg, &["too long", "(300 characters)"]);
+    common::assert_has(&msg, &["too long", "(300 characters)"]);
 }
 
 #[test]
@@ -194,7 +177,7 @@ fn a_file_that_is_not_utf8_names_line_and_byte() {
     let path = dir.join("sim.toml");
     std::fs::write(&path, b"kind = \"iv\"\nn = 1\xff00\n").unwrap();
     let msg = load_sim(&path).unwrap_err().to_string();
-    assert_has(&msg, &["sim.toml:2:6", "byte 18 (0xff)", "UTF-8"]);
+    common::assert_has(&msg, &["sim.toml:2:6", "byte 18 (0xff)", "UTF-8"]);
 }
 
 #[test]
@@ -210,7 +193,7 @@ fn a_missing_file_prints_the_os_error_once() {
 
 #[test]
 fn huge_numbers_print_short() {
-    let msg = error(
+    let msg = common::experiment_error(
         "guard_short_number",
         SIM,
         &format!("sim = \"sim.toml\"\n[sweep]\nn = [1e300]\n{OLS}"),
@@ -239,12 +222,12 @@ fn estimator_settings_are_bounded() {
         ("kind = \"entropy_balancing\"\nmoments = 0", "moments"),
         ("kind = \"entropy_balancing\"\nmoments = 3", "moments"),
     ] {
-        let msg = error(
+        let msg = common::experiment_error(
             "guard_estimator_bounds",
             SIM,
             &format!("sim = \"sim.toml\"\n[[estimators]]\n{settings}\n"),
         );
-        assert_has(&msg, &["experiment.toml:2:1", want]);
+        common::assert_has(&msg, &["experiment.toml:2:1", want]);
     }
 }
 
@@ -288,7 +271,7 @@ fn a_run_that_needs_more_memory_than_the_machine_has_stops_first() {
         .tasks_in_memory(&path, 4, Some(per_task / 2.0))
         .unwrap_err()
         .to_string();
-    assert_has(&msg, &["experiment.toml:2:7", "GB of memory", "available"]);
+    common::assert_has(&msg, &["experiment.toml:2:7", "GB of memory", "available"]);
     let fit = experiment.tasks_in_memory(&path, 4, Some(per_task * 2.5));
     assert_eq!(fit.unwrap(), 2, "as many tasks at once as fit");
     let fit = experiment.tasks_in_memory(&path, 4, Some(per_task * 100.0));

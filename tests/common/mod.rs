@@ -100,3 +100,22 @@ pub fn run_fresh(experiment: &causim::spec::Experiment, out: &Path) -> Vec<causi
     .expect("runs");
     causim::record::load_records(out).expect("records")
 }
+
+/// The error of loading `experiment` with `sim` written beside it as
+/// sim.toml, in a scratch folder named `name`; panics when it loads.
+pub fn experiment_error(name: &str, sim: &str, experiment: &str) -> String {
+    let dir = scratch(name);
+    write(&dir, "sim.toml", sim);
+    let path = write(&dir, "experiment.toml", experiment);
+    match causim::spec::Experiment::load(&path) {
+        Ok(_) => panic!("{name}: expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Asserts that `message` contains every one of `parts`.
+pub fn assert_has(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "`{part}` missing from: {message}");
+    }
+}
