@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ForestParams::default()
     };
     let started = Instant::now();
-    let fitted = FittedForest::fit_binned(bins, binned, &y, &w, &z, &params, 7)?;
+    let fitted = FittedForest::fit_binned((bins, binned), (&y, &w, &z), &params, None, 7)?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let oob = fitted.predict_oob();
     let seconds = started.elapsed().as_secs_f64();

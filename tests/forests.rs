@@ -73,7 +73,7 @@ fn regression_forest_recovers_a_step_and_beats_the_mean() {
         ci_group_size: 1,
         ..ForestParams::default()
     };
-    let fit = regression_oob(&binned, &y, &params, 3).expect("forest");
+    let fit = regression_oob(&binned, &y, &params, None, 3).expect("forest");
     let mean = y.iter().sum::<f64>() / n as f64;
     let forest_rmse = rmse(&fit, &truth);
     let mean_rmse = rmse(&vec![mean; n], &truth);
@@ -189,7 +189,8 @@ fn forest_weights_reproduce_the_prediction() {
     let sample = world(1500, 1.0, 4);
     let (y, w) = (sample.data.y.to_vec(), sample.data.w.to_vec());
     let z = sample.data.z.as_ref().expect("instrument").to_vec();
-    let fitted = FittedForest::fit(sample.data.x.view(), &y, &w, &z, &small(100), 11).expect("fit");
+    let fitted =
+        FittedForest::fit(sample.data.x.view(), (&y, &w, &z), &small(100), None, 11).expect("fit");
     let point: Vec<f64> = sample.data.x.row(7).to_vec();
     let weights = fitted.weights(&point).expect("weights");
     let total: f64 = weights.iter().map(|(_, a)| a).sum();

@@ -70,7 +70,7 @@ pub fn fitted(scale: f64, trees: usize, share: f64) -> Result<Fitted, Box<dyn st
         ..Default::default()
     };
     let started = Instant::now();
-    let forest = FittedForest::fit(x_train.view(), &y, &w, &z, &params, 1)?;
+    let forest = FittedForest::fit(x_train.view(), (&y, &w, &z), &params, None, 1)?;
     let fit_s = started.elapsed().as_secs_f64();
     let column = |unit: Unit| {
         let name = format!("busyness_{}", unit.name());

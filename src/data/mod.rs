@@ -1,11 +1,13 @@
 //! Datasets: the columns an estimator sees (outcome, treatment, instrument,
 //! covariates), whether they come from a sim or from a user's CSV.
 
+mod clusters;
 mod cohorts;
 mod csv_io;
 mod date;
 pub mod graph;
 
+pub use clusters::Clusters;
 pub use cohorts::{CohortDay, Cohorts, Unit};
 pub use csv_io::{read_csv, write_csv, write_csv_to, Column, Table, MAX_MAGNITUDE};
 pub use date::Date;
@@ -46,6 +48,10 @@ pub struct Dataset {
     /// (a placement world's hospital-days): placement policies decide a
     /// day's cohort as a whole, within its free beds.
     pub cohorts: Option<Arc<Cohorts>>,
+    /// Clusters of units that share shocks (a hospital-day's patients, or a
+    /// user's `--cluster` column): forests sample them whole and average
+    /// effects get cluster-robust standard errors.
+    pub clusters: Option<Arc<Clusters>>,
 }
 
 impl Dataset {
@@ -88,6 +94,7 @@ impl Dataset {
             graph: None,
             mediators: Vec::new(),
             cohorts: None,
+            clusters: None,
         })
     }
 
@@ -108,6 +115,20 @@ impl Dataset {
             )));
         }
         self.cohorts = Some(cohorts);
+        Ok(self)
+    }
+
+    /// This dataset with clusters of its units, after checking that every
+    /// unit has one.
+    pub fn with_clusters(mut self, clusters: Arc<Clusters>) -> Result<Self> {
+        if clusters.units() != self.n() {
+            return Err(Error::Data(format!(
+                "{} units have a cluster but the outcome has {} rows",
+                clusters.units(),
+                self.n()
+            )));
+        }
+        self.clusters = Some(clusters);
         Ok(self)
     }
 

@@ -86,7 +86,7 @@ impl Nuisance<'_> {
         }
         match self {
             Nuisance::Forest { binned, params } => {
-                let forest = fit_regression(&select(binned, train)?, &values, params, seed)?;
+                let forest = fit_regression(&select(binned, train)?, &values, params, None, seed)?;
                 forest.predict(&select(binned, test)?, mean)
             }
             Nuisance::Lasso { x } => {

@@ -15,6 +15,7 @@ use super::rules::SplitRule;
 use super::tree::{grow, Scratch, Tree, TreeSettings, MAX_FEATURES};
 use crate::core::seed::mix;
 use crate::core::text::number;
+use crate::data::Clusters;
 use crate::{Error, Result};
 
 /// Most trees a forest may grow: grf's default is 2,000, and a forest's
@@ -50,6 +51,10 @@ pub struct ForestParams {
     pub ci_group_size: usize,
     /// Trees in each nuisance forest [default: max(50, num_trees / 4)].
     pub nuisance_trees: Option<usize>,
+    /// Sample the data's clusters whole (grf's `clusters`: a hospital-day,
+    /// or `causim fit --cluster`) when it has them; `false` ignores them,
+    /// as grf does without a `clusters` argument.
+    pub clusters: bool,
 }
 
 impl Default for ForestParams {
@@ -66,6 +71,7 @@ impl Default for ForestParams {
             imbalance_penalty: 0.0,
             ci_group_size: 2,
             nuisance_trees: None,
+            clusters: true,
         }
     }
 }
@@ -185,10 +191,11 @@ impl InBag {
     }
 }
 
-/// How many of `n` units a little bag holds and how many of those each of
-/// its trees draws (grf's half-sampling; without little bags, each tree
-/// draws `sample_fraction` of all units).
-fn sample_sizes(n: usize, params: &ForestParams) -> Result<(usize, usize)> {
+/// How many of `n` sampling units (units, or clusters when the forest has
+/// them) a little bag holds and how many of those each of its trees draws
+/// (grf's half-sampling; without little bags, each tree draws
+/// `sample_fraction` of all of them).
+fn sample_sizes(n: usize, params: &ForestParams, what: &str) -> Result<(usize, usize)> {
     let bag = if params.ci_group_size > 1 { n / 2 } else { n };
     let per_tree = if params.ci_group_size > 1 {
         ((bag as f64 * params.sample_fraction * 2.0) as usize).min(bag)
@@ -197,11 +204,22 @@ fn sample_sizes(n: usize, params: &ForestParams) -> Result<(usize, usize)> {
     };
     if per_tree < 2 {
         return Err(Error::Estimate(format!(
-            "{n} units are too few to grow trees on a sample fraction of {}",
-            params.sample_fraction
+            "{n} {what} are too few to grow trees on a sample fraction of {}",
+            number(params.sample_fraction)
         )));
     }
     Ok((bag, per_tree))
+}
+
+/// How many of a tree's `drawn` sampling units place its splits: the
+/// first `honesty_fraction` of them when honest (at least one), all of
+/// them otherwise.
+fn honesty_split(drawn: usize, settings: &TreeSettings) -> usize {
+    if settings.honesty {
+        ((drawn as f64 * settings.honesty_fraction) as usize).clamp(1, drawn)
+    } else {
+        drawn
+    }
 }
 
 /// A trained forest.
@@ -222,12 +240,18 @@ pub type LeafValues<'a> = [Option<&'a [f64]>];
 
 impl Forest {
     /// Grows the forest on binned features under `rule` (which holds the
-    /// targets); results depend only on the data, the settings and `seed`
-    /// (not on the thread count).
+    /// targets); results depend only on the data, the settings, the
+    /// clusters and `seed` (not on the thread count).
+    ///
+    /// With `clusters`, trees draw whole clusters as grf does: the little
+    /// bags' halves, each tree's subsample and its honesty halves are sets
+    /// of clusters, every unit of a drawn cluster is in the tree's bag, and
+    /// a unit is out of bag only where its cluster was not drawn.
     pub fn train<R: SplitRule>(
         x: &Binned,
         rule: R,
         params: &ForestParams,
+        clusters: Option<&Clusters>,
         seed: u64,
     ) -> Result<Forest> {
         params.validate()?;
@@ -238,33 +262,55 @@ impl Forest {
             )));
         }
         let n = x.rows();
+        if let Some(c) = clusters.filter(|c| c.units() != n) {
+            return Err(Error::Data(format!(
+                "{} units have a cluster but the forest has {n} rows",
+                c.units()
+            )));
+        }
         let settings = params.tree_settings(x.features());
         let group = params.ci_group_size;
         let groups = params.num_trees / group;
-        let (bag, per_tree) = sample_sizes(n, params)?;
+        let (units, what) = clusters.map_or((n, "units"), |c| (c.count(), "clusters"));
+        let (bag, per_tree) = sample_sizes(units, params, what)?;
         let grown: Vec<Vec<(Tree, InBag)>> = (0..groups)
             .into_par_iter()
             .map_init(
                 || {
                     let scratch: Scratch<R::Sample, R::Extra> = Scratch::new(x.features());
-                    (scratch, Vec::new(), Vec::new())
+                    (scratch, Vec::new(), Vec::new(), Vec::new())
                 },
-                |(scratch, all, drawn), g| {
+                |(scratch, all, drawn, expanded), g| {
                     let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(g as u64)));
                     all.clear();
-                    all.extend(0..n as u32);
+                    all.extend(0..units as u32);
                     let (half, _) = all.partial_shuffle(&mut rng, bag);
                     let half: Vec<u32> = half.to_vec();
                     (0..group)
                         .map(|_| {
                             drawn.clear();
                             drawn.extend_from_slice(&half);
-                            let (tree_sample, _) = drawn.partial_shuffle(&mut rng, per_tree);
-                            let in_bag = InBag::new(n, tree_sample);
+                            let (tree_draw, _) = drawn.partial_shuffle(&mut rng, per_tree);
+                            let split = honesty_split(tree_draw.len(), &settings);
+                            let (sample, split) = match clusters {
+                                None => (tree_draw, split),
+                                Some(c) => {
+                                    expanded.clear();
+                                    for &k in &tree_draw[..split] {
+                                        expanded.extend_from_slice(c.members(k as usize));
+                                    }
+                                    let grow_units = expanded.len();
+                                    for &k in &tree_draw[split..] {
+                                        expanded.extend_from_slice(c.members(k as usize));
+                                    }
+                                    (&mut expanded[..], grow_units)
+                                }
+                            };
+                            let in_bag = InBag::new(n, sample);
                             let tree_seed: u64 = rng.random();
                             let mut tree_rng = ChaCha8Rng::seed_from_u64(tree_seed);
                             let tree =
-                                grow(x, &rule, &settings, tree_sample, &mut tree_rng, scratch);
+                                grow(x, &rule, &settings, (sample, split), &mut tree_rng, scratch);
                             (tree, in_bag)
                         })
                         .collect()
@@ -425,7 +471,7 @@ mod tests {
     fn a_seed_fixes_the_forest_whatever_the_threads() {
         let (x, y) = data(500);
         let p = params(20, 2, 0.5);
-        let train = |seed| Forest::train(&x, Regression { y: &y }, &p, seed).expect("forest");
+        let train = |seed| Forest::train(&x, Regression { y: &y }, &p, None, seed).expect("forest");
         let a = predictions(&train(7), &x, false);
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
@@ -440,7 +486,7 @@ mod tests {
     fn out_of_bag_predictions_skip_the_trees_that_drew_a_unit() {
         let (x, y) = data(400);
         let forest =
-            Forest::train(&x, Regression { y: &y }, &params(10, 1, 0.5), 3).expect("forest");
+            Forest::train(&x, Regression { y: &y }, &params(10, 1, 0.5), None, 3).expect("forest");
         let skipped: Vec<Vec<bool>> =
             forest.map_points(&x, true, |v| v.iter().map(Option::is_none).collect());
         let mut drawn = 0;
@@ -463,7 +509,7 @@ mod tests {
         let n = 400;
         let (x, y) = data(n);
         let forest =
-            Forest::train(&x, Regression { y: &y }, &params(12, 3, 0.3), 5).expect("forest");
+            Forest::train(&x, Regression { y: &y }, &params(12, 3, 0.3), None, 5).expect("forest");
         assert_eq!((forest.trees(), forest.group_size()), (12, 3));
         let members =
             |t: usize| -> Vec<usize> { (0..n).filter(|&i| forest.in_bag[t].contains(i)).collect() };
@@ -479,5 +525,105 @@ mod tests {
         let (a, b) = (members(0), members(3));
         let shared = a.iter().filter(|i| b.binary_search(i).is_ok()).count();
         assert!(shared < a.len(), "bags draw their own halves");
+    }
+
+    /// Clusters of `size` consecutive units.
+    fn blocks(n: usize, size: usize) -> Clusters {
+        let labels: Vec<usize> = (0..n).map(|i| i / size).collect();
+        Clusters::from_labels(&labels).expect("clusters")
+    }
+
+    #[test]
+    fn clustered_trees_keep_each_cluster_on_one_side_of_the_honesty_split() {
+        let (n, size) = (600, 7);
+        let (x, y) = data(n);
+        let clusters = blocks(n, size);
+        let forest = Forest::train(
+            &x,
+            Regression { y: &y },
+            &params(40, 2, 0.5),
+            Some(&clusters),
+            11,
+        )
+        .expect("forest");
+        for t in 0..forest.trees() {
+            let tree = forest.tree(t);
+            let mut estimation = vec![false; n];
+            for leaf in 0..tree.leaves() {
+                for &i in tree.samples(leaf) {
+                    estimation[i as usize] = true;
+                }
+            }
+            let in_bag = |i: usize| forest.in_bag[t].contains(i);
+            for c in 0..clusters.count() {
+                let members = clusters.members(c);
+                let bagged = members.iter().filter(|&&i| in_bag(i as usize)).count();
+                let estimating = members.iter().filter(|&&i| estimation[i as usize]).count();
+                // A cluster is drawn whole or not at all, and a drawn cluster
+                // either places splits or fills leaves, never both.
+                assert!(
+                    bagged == 0 || bagged == members.len(),
+                    "tree {t} cluster {c}"
+                );
+                assert!(
+                    estimating == 0 || estimating == bagged,
+                    "tree {t} cluster {c}: {estimating} of {bagged} drawn units fill leaves"
+                );
+            }
+            let drawn = (0..n).filter(|&i| in_bag(i)).count();
+            let filling = estimation.iter().filter(|&&e| e).count();
+            assert!(
+                filling > 0 && filling < drawn,
+                "tree {t}: both halves hold units"
+            );
+        }
+    }
+
+    #[test]
+    fn clustered_out_of_bag_predictions_skip_every_tree_that_drew_a_cluster_mate() {
+        let (n, size) = (500, 5);
+        let (x, y) = data(n);
+        let clusters = blocks(n, size);
+        let forest = Forest::train(
+            &x,
+            Regression { y: &y },
+            &params(20, 1, 0.5),
+            Some(&clusters),
+            4,
+        )
+        .expect("forest");
+        let skipped: Vec<Vec<bool>> =
+            forest.map_points(&x, true, |v| v.iter().map(Option::is_none).collect());
+        for (i, skips) in skipped.iter().enumerate() {
+            let mates = clusters.members(clusters.of(i));
+            for (t, &skip) in skips.iter().enumerate() {
+                let mate_drawn = mates.iter().any(|&j| forest.in_bag[t].contains(j as usize));
+                assert_eq!(skip, mate_drawn, "unit {i} tree {t}");
+            }
+        }
+        // Half of the 100 clusters per tree, whole.
+        let drawn: usize = (0..forest.trees())
+            .map(|t| (0..n).filter(|&i| forest.in_bag[t].contains(i)).count())
+            .sum();
+        assert_eq!(drawn, 20 * 50 * size);
+    }
+
+    #[test]
+    fn singleton_clusters_grow_the_unclustered_forest() {
+        let n = 300;
+        let (x, y) = data(n);
+        let p = params(10, 2, 0.5);
+        let plain = Forest::train(&x, Regression { y: &y }, &p, None, 9).expect("forest");
+        let singletons = blocks(n, 1);
+        let clustered =
+            Forest::train(&x, Regression { y: &y }, &p, Some(&singletons), 9).expect("forest");
+        assert_eq!(
+            predictions(&plain, &x, true),
+            predictions(&clustered, &x, true)
+        );
+        let few = blocks(n, 100);
+        let err = Forest::train(&x, Regression { y: &y }, &params(10, 2, 0.2), Some(&few), 9)
+            .expect_err("three clusters are too few");
+        assert!(err.to_string().contains("3 clusters are too few"), "{err}");
     }
 }

@@ -4,6 +4,8 @@
 //! moments solved with forest weights, variances come from little bags, and
 //! average effects from doubly robust scores.
 
+use std::sync::Arc;
+
 use ndarray::ArrayView2;
 
 use super::bags::{average, little_bags};
@@ -12,6 +14,7 @@ use super::ensemble::{Forest, ForestParams, LeafValues};
 use super::nuisance::regression_oob;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
+use crate::data::Clusters;
 use crate::{Error, Result};
 
 /// An effect at one point: the estimate and its variance (NaN without little bags).
@@ -43,6 +46,8 @@ pub struct FittedForest {
     pub(super) forest: Forest,
     /// The nuisance fits used for centering.
     pub nuisances: Nuisances,
+    /// The clusters the forest sampled whole, if any.
+    pub clusters: Option<Arc<Clusters>>,
 }
 
 fn constant(v: &[f64]) -> bool {
@@ -90,13 +95,13 @@ fn check_inputs(
 impl FittedForest {
     /// Fits an instrumental forest of `y` on `w` instrumented by `z` (a
     /// causal forest when `z` is `w` itself), centering all three by
-    /// out-of-bag regression forests.
+    /// out-of-bag regression forests; every forest samples whole
+    /// `clusters` when given.
     pub fn fit(
         x: ArrayView2<f64>,
-        y: &[f64],
-        w: &[f64],
-        z: &[f64],
+        (y, w, z): (&[f64], &[f64], &[f64]),
         params: &ForestParams,
+        clusters: Option<Arc<Clusters>>,
         seed: u64,
     ) -> Result<Self> {
         if x.ncols() == 0 {
@@ -106,32 +111,31 @@ impl FittedForest {
         }
         let bins = Bins::fit(x, MAX_BINS)?;
         let binned = bins.transform(x)?;
-        Self::fit_binned(bins, binned, y, w, z, params, seed)
+        Self::fit_binned((bins, binned), (y, w, z), params, clusters, seed)
     }
 
     /// Fits on covariates already binned (`binned` coded with `bins`): the
     /// entry point for data too large to hold as `f64`, such as thousands
     /// of binary code features.
     pub fn fit_binned(
-        bins: Bins,
-        binned: Binned,
-        y: &[f64],
-        w: &[f64],
-        z: &[f64],
+        (bins, binned): (Bins, Binned),
+        (y, w, z): (&[f64], &[f64], &[f64]),
         params: &ForestParams,
+        clusters: Option<Arc<Clusters>>,
         seed: u64,
     ) -> Result<Self> {
         check_inputs(&binned, y, w, z, params)?;
+        let cl = clusters.as_deref();
         let nuisance = params.nuisance();
         let same = std::ptr::eq(w, z);
         let (y_hat, wz_hat) = rayon::join(
-            || regression_oob(&binned, y, &nuisance, mix(seed ^ 1)),
+            || regression_oob(&binned, y, &nuisance, cl, mix(seed ^ 1)),
             || {
-                let w_hat = regression_oob(&binned, w, &nuisance, mix(seed ^ 2))?;
+                let w_hat = regression_oob(&binned, w, &nuisance, cl, mix(seed ^ 2))?;
                 let z_hat = if same {
                     w_hat.clone()
                 } else {
-                    regression_oob(&binned, z, &nuisance, mix(seed ^ 3))?
+                    regression_oob(&binned, z, &nuisance, cl, mix(seed ^ 3))?
                 };
                 Ok::<_, Error>((w_hat, z_hat))
             },
@@ -155,12 +159,13 @@ impl FittedForest {
             w: &wc,
             z: &zc,
         };
-        let forest = Forest::train(&binned, rule, params, mix(seed ^ 4))?;
+        let forest = Forest::train(&binned, rule, params, cl, mix(seed ^ 4))?;
         Ok(FittedForest {
             bins,
             binned,
             forest,
             nuisances,
+            clusters,
         })
     }
 

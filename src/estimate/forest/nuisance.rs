@@ -6,6 +6,7 @@ use super::bags::average;
 use super::binning::Binned;
 use super::ensemble::{Forest, ForestParams, LeafValues};
 use super::rules::Regression;
+use crate::data::Clusters;
 use crate::{Error, Result};
 
 /// A regression forest of one target on binned covariates, fitted by
@@ -17,11 +18,13 @@ pub struct RegressionFit {
 }
 
 /// Fits a regression forest of `target` (one value per row of `x`) on the
-/// binned covariates `x`; results depend only on the data, `params` and `seed`.
+/// binned covariates `x`, sampling whole `clusters` when given; results
+/// depend only on the data, `params`, the clusters and `seed`.
 pub fn fit_regression(
     x: &Binned,
     target: &[f64],
     params: &ForestParams,
+    clusters: Option<&Clusters>,
     seed: u64,
 ) -> Result<RegressionFit> {
     if target.len() != x.rows() {
@@ -31,7 +34,7 @@ pub fn fit_regression(
             x.rows()
         )));
     }
-    let forest = Forest::train(x, Regression { y: target }, params, seed)?;
+    let forest = Forest::train(x, Regression { y: target }, params, clusters, seed)?;
     Ok(RegressionFit { forest })
 }
 
@@ -78,14 +81,17 @@ fn mean_or(values: &LeafValues<'_>, fallback: f64) -> f64 {
 }
 
 /// Out-of-bag predictions of a regression forest of `target` on `x`, the
-/// target's mean for a unit every tree drew.
+/// target's mean for a unit every tree drew. With `clusters`, a unit is out
+/// of bag only in trees that drew none of its cluster, so its cluster-mates
+/// cannot leak its value into its own prediction.
 pub fn regression_oob(
     x: &Binned,
     target: &[f64],
     params: &ForestParams,
+    clusters: Option<&Clusters>,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    let fit = fit_regression(x, target, params, seed)?;
+    let fit = fit_regression(x, target, params, clusters, seed)?;
     let mean = target.iter().sum::<f64>() / target.len() as f64;
     fit.predict_oob(x, mean)
 }

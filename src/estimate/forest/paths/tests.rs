@@ -196,7 +196,7 @@ fn agrees(fitted: &FittedForest, bases: &[Vec<f64>], values: &[Vec<f64>]) -> usi
 #[test]
 fn instrumental_paths_match_predict_on_materialized_rows() {
     let (x, y, w, z) = world(3000, 1);
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &params(2, true), 7).expect("fit");
+    let fitted = FittedForest::fit(x.view(), (&y, &w, &z), &params(2, true), None, 7).expect("fit");
     let (bases, values) = paths(&x, 150, 2);
     assert!(values.iter().any(|v| v.len() == 2));
     // The trees split on the path columns: walks break into several runs.
@@ -214,7 +214,7 @@ fn empty_leaves_and_no_little_bags_match_predict() {
         min_node_size: 1,
         ..params(4, false)
     };
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &tiny, 8).expect("fit");
+    let fitted = FittedForest::fit(x.view(), (&y, &w, &z), &tiny, None, 8).expect("fit");
     let (bases, values) = paths(&x, 60, 4);
     let (runs, empty) = segments(&fitted, &bases, &values);
     assert!(
@@ -223,7 +223,7 @@ fn empty_leaves_and_no_little_bags_match_predict() {
     );
     agrees(&fitted, &bases, &values);
     // Without little bags every variance is NaN.
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &params(1, true), 9).expect("fit");
+    let fitted = FittedForest::fit(x.view(), (&y, &w, &z), &params(1, true), None, 9).expect("fit");
     let nan = agrees(&fitted, &bases, &values);
     assert_eq!(nan, values.iter().map(|v| v.len() / 2).sum::<usize>());
 }
@@ -231,7 +231,8 @@ fn empty_leaves_and_no_little_bags_match_predict() {
 #[test]
 fn causal_paths_match_predict() {
     let (x, y, w, _) = world(2000, 5);
-    let fitted = FittedForest::fit(x.view(), &y, &w, &w, &params(2, true), 10).expect("fit");
+    let fitted =
+        FittedForest::fit(x.view(), (&y, &w, &w), &params(2, true), None, 10).expect("fit");
     let (bases, values) = paths(&x, 80, 6);
     assert_eq!(agrees(&fitted, &bases, &values), 0);
 }
@@ -239,7 +240,8 @@ fn causal_paths_match_predict() {
 #[test]
 fn weighted_means_match_forest_weights() {
     let (x, y, w, z) = world(1500, 11);
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &params(2, true), 12).expect("fit");
+    let fitted =
+        FittedForest::fit(x.view(), (&y, &w, &z), &params(2, true), None, 12).expect("fit");
     let cell: Vec<f64> = y.iter().zip(&z).map(|(a, b)| a * b).collect();
     let column: Vec<f64> = (0..y.len()).map(|i| x[[i, 1]]).collect();
     let columns: [&[f64]; 3] = [&y, &cell, &column];
@@ -271,7 +273,8 @@ fn weighted_means_match_forest_weights() {
 #[test]
 fn results_do_not_depend_on_threads() {
     let (x, y, w, z) = world(1500, 14);
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &params(2, true), 15).expect("fit");
+    let fitted =
+        FittedForest::fit(x.view(), (&y, &w, &z), &params(2, true), None, 15).expect("fit");
     let (bases, values) = paths(&x, 100, 16);
     let paths = as_paths(&bases, &values);
     let leaf_means = fitted.leaf_means(&[&y]).expect("leaf means");
@@ -299,7 +302,8 @@ fn results_do_not_depend_on_threads() {
 #[test]
 fn bad_paths_are_errors() {
     let (x, y, w, z) = world(800, 17);
-    let fitted = FittedForest::fit(x.view(), &y, &w, &z, &params(2, true), 18).expect("fit");
+    let fitted =
+        FittedForest::fit(x.view(), (&y, &w, &z), &params(2, true), None, 18).expect("fit");
     let base = x.row(0).to_vec();
     let run = |columns: &[usize], values: &[f64]| {
         let path = Path {
@@ -327,7 +331,7 @@ fn bad_paths_are_errors() {
     };
     assert!(fitted.predict_paths(&[3], &[short], None).is_err());
     // Leaf means of another forest.
-    let other = FittedForest::fit(x.view(), &y, &w, &z, &params(2, true), 19).expect("fit");
+    let other = FittedForest::fit(x.view(), (&y, &w, &z), &params(2, true), None, 19).expect("fit");
     let foreign = other.leaf_means(&[&y]).expect("leaf means");
     let path = Path {
         base: &base,

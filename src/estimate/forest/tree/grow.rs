@@ -53,20 +53,17 @@ struct Split {
     decrease: f64,
 }
 
-/// Grows one tree on `sample` (the tree's draw, already shuffled) under `rule`.
+/// Grows one tree on `sample` (the tree's draw) under `rule`: its first
+/// `n_split` units place the splits and, when honest, the rest fill the
+/// leaves (the forest chooses the halves, by unit or by cluster).
 pub fn grow<R: SplitRule>(
     x: &Binned,
     rule: &R,
     s: &TreeSettings,
-    sample: &mut [u32],
+    (sample, n_split): (&mut [u32], usize),
     rng: &mut ChaCha8Rng,
     scratch: &mut Scratch<R::Sample, R::Extra>,
 ) -> Tree {
-    let n_split = if s.honesty {
-        ((sample.len() as f64 * s.honesty_fraction) as usize).clamp(1, sample.len())
-    } else {
-        sample.len()
-    };
     let (grow_part, est_part) = sample.split_at_mut(n_split);
     // Feature draws permute this list in place; start every tree from the
     // same order so a tree does not depend on which trees its thread grew before.
@@ -385,7 +382,19 @@ mod tests {
         let mut sample: Vec<u32> = (0..x.rows() as u32).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut scratch = Scratch::new(x.features());
-        let tree = grow(x, &Regression { y }, s, &mut sample, &mut rng, &mut scratch);
+        let split = if s.honesty {
+            sample.len() / 2
+        } else {
+            sample.len()
+        };
+        let tree = grow(
+            x,
+            &Regression { y },
+            s,
+            (&mut sample, split),
+            &mut rng,
+            &mut scratch,
+        );
         (tree, sample)
     }
 
