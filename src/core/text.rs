@@ -21,6 +21,24 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A measured number to three significant digits (`0.00809`, `51.8`,
+/// `1899`, `7.23e5`), for labels and flags where full precision is noise.
+pub fn significant(x: f64) -> String {
+    if !x.is_finite() {
+        return number(x);
+    }
+    let magnitude = x.abs();
+    if magnitude == 0.0 {
+        return "0".to_string();
+    }
+    if !(1e-4..1e5).contains(&magnitude) {
+        return format!("{x:.2e}");
+    }
+    let digits = magnitude.log10().floor() as i32;
+    let decimals = (2 - digits).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
 /// `text` cut to at most [`ECHO_LIMIT`] characters, with the length of the
 /// whole when cut, so that an error never echoes kilobytes of a spec.
 pub fn elide(text: &str) -> String {
@@ -46,6 +64,16 @@ mod tests {
         assert_eq!(number(f64::NAN), "nan");
         assert_eq!(number(f64::NEG_INFINITY), "-inf");
         assert_eq!(number(0.0), "0");
+    }
+
+    #[test]
+    fn measured_numbers_keep_three_significant_digits() {
+        assert_eq!(significant(0.008088766903943804), "0.00809");
+        assert_eq!(significant(51.7844079165031), "51.8");
+        assert_eq!(significant(-1899.3), "-1899");
+        assert_eq!(significant(722597.86), "7.23e5");
+        assert_eq!(significant(0.5), "0.500");
+        assert_eq!(significant(0.0), "0");
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct Estimate {
     /// them (forests); summarized against the truth, never stored whole.
     #[serde(skip)]
     pub units: Option<UnitEffects>,
+    /// Why the estimate may not deserve belief, in plain words (poor
+    /// overlap, a weak instrument, an average resting on a few units);
+    /// empty when no check fired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Per-unit effect estimates: tau(x_i) with standard errors, and the doubly
@@ -64,6 +69,7 @@ impl Estimate {
             ci_upper: estimate + Z_95 * se,
             diagnostics: BTreeMap::new(),
             units: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -85,6 +85,10 @@ const FOREST: &[(&str, &str)] = &[
         "nuisance_trees",
         "trees per nuisance forest; default max(50, num_trees / 4)",
     ),
+    (
+        "clusters",
+        "sample the data's clusters (hospital-days, fit --cluster) whole, as grf's clusters",
+    ),
 ];
 /// Parameters of DML, for `causim list`.
 const DML: &[(&str, &str)] = &[

@@ -10,11 +10,13 @@
 
 mod bags;
 mod binning;
+mod diagnostics;
 mod ensemble;
 mod grf;
 mod nuisance;
 mod paths;
 mod regression;
+mod robust;
 mod rules;
 mod scores;
 mod tree;
@@ -23,12 +25,17 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use binning::{Binned, Bins, MAX_BINS};
+pub use diagnostics::{diagnose, IvDiagnostics, BAND, HISTOGRAM_BINS, LEAVE_OUT};
 pub use ensemble::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
 pub use grf::{FittedForest, Nuisances, Prediction};
 pub use nuisance::{fit_regression, regression_oob, RegressionFit};
 pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
-pub use scores::{aipw_scores, average_effect, iv_scores, Scores, MIN_COMPLIANCE};
+pub use robust::{dr_wald_ratio, robust_averages, IvParts, RobustAverage, Target, NO_FLOOR, TRIM};
+pub use scores::{
+    aipw_scores, average_effect, clustered_average_effect, intention_to_treat, iv_scores, Scores,
+    MIN_COMPLIANCE,
+};
 
 use super::{Estimate, Estimator, UnitEffects};
 use crate::core::Estimand;
@@ -85,13 +92,14 @@ fn fit_grf(
         None
     };
     let zs = z.as_deref().unwrap_or(&w);
-    let fitted = FittedForest::fit(data.x.view(), &y, &w, zs, params, seed)?;
+    let clusters = data.clusters.clone().filter(|_| params.clusters);
+    let fitted = FittedForest::fit(data.x.view(), (&y, &w, zs), params, clusters, seed)?;
     let oob = fitted.predict_oob();
     // Check before scoring, so a degenerate first stage is named as such.
     unit_effects(name, &oob, Vec::new())?;
     let scores = match &z {
         Some(z) => iv_scores(&fitted, (&y, &w, z), &oob, params, seed)?,
-        None => aipw_scores(&y, &w, &fitted.nuisances, &oob)?,
+        None => aipw_scores((&y, &w), &fitted.nuisances, &oob, fitted.clusters.clone())?,
     };
     let (mean, se) = scores
         .average()
@@ -104,8 +112,60 @@ fn fit_grf(
     let mut estimate = Estimate::normal(estimand, mean, se)
         .with("trees", fitted.trees() as f64)
         .with("n", y.len() as f64);
+    if let Some(c) = &fitted.clusters {
+        estimate = estimate.with("clusters", c.count() as f64);
+    }
+    if let Some(z) = &z {
+        let tau: Vec<f64> = oob.iter().map(|p| p.tau).collect();
+        let itt = intention_to_treat(&fitted, (&y, z), params, seed)?;
+        let parts = IvParts {
+            y: &y,
+            w: &w,
+            z,
+            nuisances: &fitted.nuisances,
+            tau: &tau,
+            compliance: &scores.compliance,
+            itt: Some(&itt),
+            clusters: fitted.clusters.as_deref(),
+        };
+        estimate = with_iv_checks(estimate, &parts);
+    }
     estimate.units = Some(unit_effects(name, &oob, scores.scores)?);
     Ok((estimate, fitted))
+}
+
+/// An instrumental forest's estimate with its overlap and weak-instrument
+/// diagnostics and its doubly robust averages beside the headline
+/// (`dr_wald`, `partialled_out_wald`, ... with `_se`), and the warnings the
+/// diagnostics raise.
+fn with_iv_checks(mut estimate: Estimate, parts: &IvParts<'_>) -> Estimate {
+    let averages = match robust_averages(parts) {
+        Ok(averages) => averages,
+        Err(e) => {
+            estimate.warnings.push(e.to_string());
+            return estimate;
+        }
+    };
+    let mut finite = |name: &str, value: f64| {
+        if value.is_finite() {
+            estimate.diagnostics.insert(name.to_string(), value);
+        }
+    };
+    for a in &averages {
+        finite(a.key, a.estimate);
+        finite(&format!("{}_se", a.key), a.se);
+    }
+    let Some(grf) = averages.first().map(|a| (a.estimate, a.se)) else {
+        return estimate;
+    };
+    let d = diagnose(parts, grf);
+    finite("propensity_min", d.propensity_min);
+    finite("propensity_max", d.propensity_max);
+    finite("propensity_outside_band", d.outside_band);
+    finite("compliance_negative", d.share_negative);
+    finite("compliance_near_zero", d.share_near_zero);
+    estimate.warnings = d.warnings();
+    estimate
 }
 
 /// A forest estimator: one fit gives the average effect, per-unit effects on

@@ -15,7 +15,7 @@ use super::scores::aipw_scores;
 use super::unit_effects;
 use crate::core::seed::mix;
 use crate::core::Estimand;
-use crate::data::Dataset;
+use crate::data::{Clusters, Dataset};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::{Error, Result};
 
@@ -50,15 +50,17 @@ struct Arm {
 impl Arm {
     fn fit(
         bins: &Bins,
-        x: ArrayView2<f64>,
-        y: &[f64],
+        (x, y): (ArrayView2<f64>, &[f64]),
         rows: Vec<usize>,
         params: &ForestParams,
+        clusters: Option<&Clusters>,
         seed: u64,
     ) -> Result<Arm> {
         let binned = bins.transform(x.select(Axis(0), &rows).view())?;
         let y_arm: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
-        let forest = Forest::train(&binned, Regression { y: &y_arm }, params, seed)?;
+        let own = clusters.map(|c| c.select(&rows)).transpose()?;
+        let rule = Regression { y: &y_arm };
+        let forest = Forest::train(&binned, rule, params, own.as_ref(), seed)?;
         Ok(Arm {
             forest,
             binned,
@@ -133,11 +135,13 @@ impl super::ForestEstimator for RegressionForest {
         let x = data.x.view();
         let bins = Bins::fit(x, MAX_BINS)?;
         let all = bins.transform(x)?;
-        let treated_arm = Arm::fit(&bins, x, &y, treated, params, mix(seed ^ 11))?;
-        let control_arm = Arm::fit(&bins, x, &y, control, params, mix(seed ^ 12))?;
+        let clusters = data.clusters.clone().filter(|_| params.clusters);
+        let cl = clusters.as_deref();
+        let treated_arm = Arm::fit(&bins, (x, &y), treated, params, cl, mix(seed ^ 11))?;
+        let control_arm = Arm::fit(&bins, (x, &y), control, params, cl, mix(seed ^ 12))?;
         let mu0 = control_arm.predict_training(&all);
         let tau = difference(&treated_arm.predict_training(&all), &mu0);
-        let w_hat = regression_oob(&all, &w, &params.nuisance(), mix(seed ^ 13))?;
+        let w_hat = regression_oob(&all, &w, &params.nuisance(), cl, mix(seed ^ 13))?;
         let y_hat: Vec<f64> = (0..y.len())
             .map(|i| mu0[i].tau + w_hat[i] * tau[i].tau)
             .collect();
@@ -146,7 +150,7 @@ impl super::ForestEstimator for RegressionForest {
             z_hat: w_hat.clone(),
             w_hat,
         };
-        let scores = aipw_scores(&y, &w, &nuisances, &tau)?;
+        let scores = aipw_scores((&y, &w), &nuisances, &tau, clusters)?;
         let (mean, se) = scores.average().ok_or_else(|| {
             Error::Estimate(format!("{name}: too few units for an average effect"))
         })?;

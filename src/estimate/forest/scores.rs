@@ -2,11 +2,16 @@
 //! instrumental forests (AIPW, and grf's compliance-weighted IV scores),
 //! and the average effect over any set of units from them.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::binning::Binned;
 use super::ensemble::{Forest, ForestParams};
 use super::grf::{iv_moment, FittedForest, Nuisances, Prediction};
+use super::robust::IvParts;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
+use crate::data::Clusters;
 use crate::{Error, Result};
 
 /// Doubly robust scores for the average effect, with their mean and SE.
@@ -17,12 +22,21 @@ pub struct Scores {
     /// Each training unit's out-of-bag estimated effect of Z on W (before
     /// flooring), for instrumental forests; empty for causal forests.
     pub compliance: Vec<f64>,
+    /// The clusters the forest sampled whole, if any: the average's
+    /// standard error is then cluster-robust.
+    pub clusters: Option<Arc<Clusters>>,
 }
 
 impl Scores {
-    /// The average effect over all units: the scores' mean and its standard error.
+    /// The average effect over all units: the scores' mean and its standard
+    /// error (cluster-robust when the forest had clusters).
     pub fn average(&self) -> Option<(f64, f64)> {
-        average_effect(&self.scores)
+        match &self.clusters {
+            Some(c) => {
+                clustered_average_effect(self.scores.iter().enumerate().map(|(i, &s)| (s, c.of(i))))
+            }
+            None => average_effect(&self.scores),
+        }
     }
 }
 
@@ -40,6 +54,28 @@ pub fn average_effect<'a>(scores: impl IntoIterator<Item = &'a f64>) -> Option<(
     Some((mean, (var / n as f64).sqrt()))
 }
 
+/// The average effect over a set of units from `(score, cluster)` pairs:
+/// the scores' mean and grf's cluster-robust standard error,
+/// `sqrt(G / (G - 1) * sum_c (sum_{i in c} (psi_i - mean))^2) / n` over the
+/// `G` clusters present; `None` with fewer than two clusters.
+pub fn clustered_average_effect(
+    scores: impl IntoIterator<Item = (f64, usize)>,
+) -> Option<(f64, f64)> {
+    let chosen: Vec<(f64, usize)> = scores.into_iter().collect();
+    let n = chosen.len() as f64;
+    let mean = chosen.iter().map(|(s, _)| s).sum::<f64>() / n;
+    let mut sums: HashMap<usize, f64> = HashMap::new();
+    for &(s, c) in &chosen {
+        *sums.entry(c).or_insert(0.0) += s - mean;
+    }
+    let g = sums.len() as f64;
+    if sums.len() < 2 {
+        return None;
+    }
+    let squares: f64 = sums.values().map(|s| s * s).sum();
+    Some((mean, (g / (g - 1.0) * squares).sqrt() / n))
+}
+
 fn binary(v: &[f64], what: &str) -> Result<()> {
     match v.iter().position(|a| *a != 0.0 && *a != 1.0) {
         Some(i) => Err(Error::Estimate(format!(
@@ -54,8 +90,14 @@ fn binary(v: &[f64], what: &str) -> Result<()> {
 /// Propensities this close to 0 or 1 are clipped in the score weights.
 const OVERLAP: f64 = 1e-3;
 
-/// AIPW scores of a causal forest: `tau(x) + (W - e)/(e(1 - e)) (Y - m - (W - e) tau(x))`.
-pub fn aipw_scores(y: &[f64], w: &[f64], n: &Nuisances, tau: &[Prediction]) -> Result<Scores> {
+/// AIPW scores of a causal forest: `tau(x) + (W - e)/(e(1 - e)) (Y - m - (W - e) tau(x))`,
+/// averaged with cluster-robust errors when `clusters` are given.
+pub fn aipw_scores(
+    (y, w): (&[f64], &[f64]),
+    n: &Nuisances,
+    tau: &[Prediction],
+    clusters: Option<Arc<Clusters>>,
+) -> Result<Scores> {
     binary(w, "treatment")?;
     let scores = (0..y.len())
         .map(|i| {
@@ -67,6 +109,7 @@ pub fn aipw_scores(y: &[f64], w: &[f64], n: &Nuisances, tau: &[Prediction]) -> R
     Ok(Scores {
         scores,
         compliance: Vec::new(),
+        clusters,
     })
 }
 
@@ -88,66 +131,106 @@ pub fn iv_scores(
     let (y, w, z) = data;
     let n = &fitted.nuisances;
     binary(z, "instrument")?;
-    let compliance = compliance_scores(&fitted.binned, w, z, n, params, seed)?;
+    let clusters = fitted.clusters.as_deref();
+    let compliance = compliance_scores(&fitted.binned, (w, z), n, params, clusters, seed)?;
     let missing = compliance.iter().filter(|c| !c.is_finite()).count();
     if missing > 0 {
         return Err(Error::Estimate(format!(
             "the compliance forest has no out-of-bag estimate for {missing} units; use more trees"
         )));
     }
-    let scores = compliance_weighted((y, w, z), n, tau, &compliance);
-    Ok(Scores { scores, compliance })
-}
-
-/// The doubly robust IV scores `tau(x) + (Z - z_hat) / (z_hat (1 - z_hat)) /
-/// delta(x) (Y - y_hat - tau(x) (W - w_hat))`, given each unit's compliance
-/// `delta(x)` (floored in magnitude at [`MIN_COMPLIANCE`]).
-fn compliance_weighted(
-    (y, w, z): (&[f64], &[f64], &[f64]),
-    n: &Nuisances,
-    tau: &[Prediction],
-    compliance: &[f64],
-) -> Vec<f64> {
+    let tau: Vec<f64> = tau.iter().map(|p| p.tau).collect();
+    let parts = IvParts {
+        y,
+        w,
+        z,
+        nuisances: n,
+        tau: &tau,
+        compliance: &compliance,
+        itt: None,
+        clusters,
+    };
     // grf divides by the compliance score as it comes; near zero (a weak
     // instrument, or noise crossing zero) one unit's weight would dominate
     // the average, so its magnitude is floored at MIN_COMPLIANCE.
-    let floored = |c: f64| {
-        if c.abs() < MIN_COMPLIANCE {
-            MIN_COMPLIANCE.copysign(c)
-        } else {
-            c
-        }
-    };
-    (0..y.len())
-        .map(|i| {
-            let e = n.z_hat[i].clamp(OVERLAP, 1.0 - OVERLAP);
-            let weight = (z[i] - n.z_hat[i]) / (e * (1.0 - e)) / floored(compliance[i]);
-            let residual = y[i] - (n.y_hat[i] + tau[i].tau * (w[i] - n.w_hat[i]));
-            tau[i].tau + weight * residual
-        })
-        .collect()
+    let scores = parts.scores(MIN_COMPLIANCE);
+    Ok(Scores {
+        scores,
+        compliance,
+        clusters: fitted.clusters.clone(),
+    })
 }
 
 /// Out-of-bag effect of Z on W: a causal forest of W on Z centered by the
 /// nuisances already fitted.
 fn compliance_scores(
     binned: &Binned,
-    w: &[f64],
-    z: &[f64],
+    (w, z): (&[f64], &[f64]),
     n: &Nuisances,
+    params: &ForestParams,
+    clusters: Option<&Clusters>,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    effect_of_z(
+        binned,
+        (w, &n.w_hat),
+        (z, &n.z_hat),
+        params,
+        clusters,
+        mix(seed ^ 5),
+    )
+}
+
+/// Out-of-bag intention-to-treat effects, the effect of Z on Y at each
+/// training unit: a causal forest of Y on Z centered by the fitted
+/// nuisances, sized like the compliance forest. The doubly robust Wald ratio
+/// uses it as its outcome model, so that it never multiplies the noisy
+/// local ratio tau(x) back by a compliance score.
+pub fn intention_to_treat(
+    fitted: &FittedForest,
+    (y, z): (&[f64], &[f64]),
     params: &ForestParams,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    // grf trains it with 500 trees next to a 2,000-tree forest: a quarter,
-    // as for the nuisances, rounded to whole little bags.
+    let n = &fitted.nuisances;
+    let clusters = fitted.clusters.as_deref();
+    let itt = effect_of_z(
+        &fitted.binned,
+        (y, &n.y_hat),
+        (z, &n.z_hat),
+        params,
+        clusters,
+        mix(seed ^ 6),
+    )?;
+    match itt.iter().filter(|v| !v.is_finite()).count() {
+        0 => Ok(itt),
+        missing => Err(Error::Estimate(format!(
+            "the intention-to-treat forest has no out-of-bag estimate for {missing} units; use more trees"
+        ))),
+    }
+}
+
+/// Out-of-bag effect of Z on `target` from a causal forest of the centered
+/// target on the centered instrument (grf trains such auxiliary forests
+/// with 500 trees next to a 2,000-tree forest: a quarter, as for the
+/// nuisances, rounded to whole little bags).
+fn effect_of_z(
+    binned: &Binned,
+    (target, target_hat): (&[f64], &[f64]),
+    (z, z_hat): (&[f64], &[f64]),
+    params: &ForestParams,
+    clusters: Option<&Clusters>,
+    seed: u64,
+) -> Result<Vec<f64>> {
     let trees = params.nuisance().num_trees;
     let aux = ForestParams {
         num_trees: (trees - trees % params.ci_group_size).max(params.ci_group_size),
         ..params.clone()
     };
-    let wc: Vec<f64> = w.iter().zip(&n.w_hat).map(|(a, b)| a - b).collect();
-    let zc: Vec<f64> = z.iter().zip(&n.z_hat).map(|(a, b)| a - b).collect();
-    let forest = Forest::train(binned, Instrumental::causal(&wc, &zc), &aux, mix(seed ^ 5))?;
+    let tc: Vec<f64> = target.iter().zip(target_hat).map(|(a, b)| a - b).collect();
+    let zc: Vec<f64> = z.iter().zip(z_hat).map(|(a, b)| a - b).collect();
+    let rule = Instrumental::causal(&tc, &zc);
+    let forest = Forest::train(binned, rule, &aux, clusters, seed)?;
     let group = forest.group_size();
     Ok(forest.map_points(binned, true, |v| iv_moment(v, group).tau))
 }
@@ -176,6 +259,18 @@ mod tests {
     }
 
     #[test]
+    fn clustered_standard_errors_add_up_residuals_within_clusters() {
+        // Two clusters whose residuals cancel inside: a zero clustered SE.
+        let cancel = [(1.0, 0), (3.0, 0), (1.0, 1), (3.0, 1)];
+        assert_eq!(clustered_average_effect(cancel), Some((2.0, 0.0)));
+        // Residuals -1, -1, +1, +1 in two clusters: sqrt(2/1 * (4 + 4)) / 4 = 1.
+        let (mean, se) = clustered_average_effect([(1.0, 0), (1.0, 0), (3.0, 1), (3.0, 1)])
+            .expect("two clusters");
+        assert_eq!((mean, se), (2.0, 1.0));
+        assert!(clustered_average_effect([(1.0, 4), (5.0, 4)]).is_none());
+    }
+
+    #[test]
     fn aipw_scores_recover_the_effect_with_a_wrong_effect_model() {
         // Y = m(x) + 1.5 W, a fair coin for W, E[Y|X] known: the scores are
         // 1.5 at every unit although the forest's effect is taken to be 0.
@@ -187,11 +282,11 @@ mod tests {
             w_hat: vec![0.5; 4],
             z_hat: vec![0.5; 4],
         };
-        let scores = aipw_scores(&y, &w, &nuisances, &predictions(0.0, 4)).expect("scores");
+        let scores = aipw_scores((&y, &w), &nuisances, &predictions(0.0, 4), None).expect("scores");
         for s in &scores.scores {
             assert!((s - 1.5).abs() < 1e-12, "{s}");
         }
-        assert!(aipw_scores(&y, &[0.5; 4], &nuisances, &predictions(0.0, 4)).is_err());
+        assert!(aipw_scores((&y, &[0.5; 4]), &nuisances, &predictions(0.0, 4), None).is_err());
     }
 
     #[test]
@@ -207,17 +302,24 @@ mod tests {
             w_hat: vec![0.25; 4],
             z_hat: vec![0.5; 4],
         };
-        let scores = compliance_weighted((&y, &w, &z), &nuisances, &predictions(0.0, 4), &[0.5; 4]);
-        let (mean, _) = average_effect(&scores).expect("enough units");
+        let scores = |compliance: &[f64], floor: f64| {
+            let parts = IvParts {
+                y: &y,
+                w: &w,
+                z: &z,
+                nuisances: &nuisances,
+                tau: &[0.0; 4],
+                compliance,
+                itt: None,
+                clusters: None,
+            };
+            parts.scores(floor)
+        };
+        let (mean, _) = average_effect(&scores(&[0.5; 4], MIN_COMPLIANCE)).expect("enough units");
         assert!((mean - tau).abs() < 1e-12, "{mean}");
         // A compliance near zero is floored, not divided by.
-        let tiny = compliance_weighted((&y, &w, &z), &nuisances, &predictions(0.0, 4), &[1e-9; 4]);
-        let floored = compliance_weighted(
-            (&y, &w, &z),
-            &nuisances,
-            &predictions(0.0, 4),
-            &[MIN_COMPLIANCE; 4],
-        );
-        assert_eq!(tiny, floored);
+        let tiny = scores(&[1e-9; 4], MIN_COMPLIANCE);
+        assert_eq!(tiny, scores(&[MIN_COMPLIANCE; 4], MIN_COMPLIANCE));
+        assert!(scores(&[1e-9; 4], 1e-12)[0].abs() > 1e6 * tiny[0].abs());
     }
 }
