@@ -1,6 +1,7 @@
 //! `causim fit`: the experiment's estimators on a user's own CSV.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ndarray::{Array1, Array2};
@@ -9,8 +10,8 @@ use toml::Value;
 use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
 use crate::core::text::{elide, number};
-use crate::data::{read_csv, write_csv, Column, Dataset, Table};
-use crate::estimate::forest::average_effect;
+use crate::data::{read_csv, write_csv, Clusters, Column, Dataset, Table};
+use crate::estimate::forest::{average_effect, clustered_average_effect};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
 
@@ -26,7 +27,11 @@ Results: an estimate, standard error or confidence limit that is not finite \
 NaNs; so are such per-unit predictions (--predict) and group effects \
 (--group). Estimators that cannot fit more covariates than units (psm, \
 entropy_balancing, ols, two_stage_least_squares) say so before fitting; \
-dml with --param learner=lasso and the forests can.";
+dml with --param learner=lasso and the forests can.
+
+Clusters: --cluster COL makes the forests sample units that share a value of COL together (grf's `clusters`): out-of-bag fits never use a unit's cluster-mates, and SEs of averages and --group effects are cluster-robust. Pass it when the instrument or the treatment is shared, e.g. one value per hospital-day.
+
+Warnings: instrumental_forest checks its own overlap and instrument strength and prints warnings on stderr (poor overlap, a weak instrument, an average that moves by more than its SE when its most extreme scores are left out); its doubly robust alternatives (dr_wald, partialled_out_wald, ...) are among the diagnostics.";
 
 /// Arguments of `causim fit`.
 #[derive(Debug, clap::Args)]
@@ -68,6 +73,12 @@ pub struct FitArgs {
     /// Also report the average effect within each value of this column (forests), e.g. a diagnosis.
     #[arg(long)]
     pub group: Option<String>,
+    /// Cluster columns, comma-separated (forests): units that share their
+    /// values, e.g. `hospital,date` for a hospital-day, are sampled together
+    /// and the SEs of averages are cluster-robust, as grf's `clusters`; text
+    /// or numbers, never covariates.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster: Option<Vec<String>>,
 }
 
 /// Builds an estimator spec from a kind (or alias) and `key=value` parameters,
@@ -164,7 +175,7 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
         Some(name) => Some(Array1::from(table.column(name)?.to_vec())),
         None => None,
     };
-    let used: Vec<&str> = [
+    let mut used: Vec<&str> = [
         Some(args.y.as_str()),
         Some(args.w.as_str()),
         args.z.as_deref(),
@@ -172,6 +183,7 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
     .into_iter()
     .flatten()
     .collect();
+    used.extend(args.cluster.iter().flatten().map(String::as_str));
     let x_names = covariate_names(args, table, &used)?;
     let mut x = Array2::zeros((table.rows(), x_names.len()));
     for (j, name) in x_names.iter().enumerate() {
@@ -194,7 +206,38 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
             "an instrument must vary",
         )?;
     }
-    Ok(Dataset::new(y, w, z, x, x_names)?)
+    let data = Dataset::new(y, w, z, x, x_names)?;
+    match &args.cluster {
+        Some(names) => Ok(data.with_clusters(Arc::new(clusters(table, names)?))?),
+        None => Ok(data),
+    }
+}
+
+/// The clusters of `--cluster`: rows that agree on every named column form
+/// one; a row with an empty cell there is an error naming it.
+fn clusters(table: &Table, names: &[String]) -> anyhow::Result<Clusters> {
+    let shown = elide(&names.join(","));
+    if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) {
+        bail!("--cluster `{shown}`: name one or more columns, comma-separated");
+    }
+    let columns: Vec<Vec<String>> = names
+        .iter()
+        .map(|n| table.labels(n.trim()))
+        .collect::<crate::Result<_>>()?;
+    let mut labels = Vec::with_capacity(table.rows());
+    for i in 0..table.rows() {
+        let parts: Vec<&str> = columns.iter().map(|c| c[i].as_str()).collect();
+        if let Some(k) = parts.iter().position(|p| p.is_empty()) {
+            bail!(
+                "{}: column `{}`, {} is empty: every row needs a cluster",
+                table.path(),
+                elide(names[k].trim()),
+                table.row_label(i)
+            );
+        }
+        labels.push(parts.join("\u{1f}"));
+    }
+    Clusters::from_labels(&labels).with_context(|| format!("--cluster `{shown}`"))
 }
 
 /// Fits on the data and predicts per-unit effects for the rows of the CSV
@@ -229,6 +272,14 @@ fn fit_and_predict(
 /// is not finite (estimate, SE, CI, a prediction or a group's effect).
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let spec = estimator_spec(&args.estimator, &args.params)?;
+    const FORESTS: [&str; 3] = ["causal_forest", "instrumental_forest", "regression_forest"];
+    if args.cluster.is_some() && !FORESTS.contains(&spec.kind()) {
+        bail!(
+            "--cluster: {} does not sample clusters; the forests do ({})",
+            spec.kind(),
+            FORESTS.join(", ")
+        );
+    }
     let csv = read_csv(&args.data)?;
     let data = dataset(&args, &csv)?;
     let context = || format!("{} on {}", spec.kind(), args.data.display());
@@ -251,11 +302,23 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     }
     let groups = match &args.group {
         Some(column) => Some(
-            group_effects(csv.column(column)?, &estimate, spec.kind())
-                .with_context(|| format!("--group {}", elide(column)))?,
+            group_effects(
+                csv.column(column)?,
+                &estimate,
+                spec.kind(),
+                data.clusters.as_deref(),
+            )
+            .with_context(|| format!("--group {}", elide(column)))?,
         ),
         None => None,
     };
+    for warning in estimate
+        .warnings
+        .iter()
+        .chain(&impossible(&estimate, &data))
+    {
+        eprintln!("warning: {warning}");
+    }
     if args.json {
         let mut value = json(spec.kind(), data.n(), &estimate);
         if let Some(groups) = &groups {
@@ -278,6 +341,21 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         write_predictions(&units, out, args.json)?;
     }
     Ok(())
+}
+
+/// A warning when the outcome is binary and the estimate or a confidence
+/// limit lies outside [-1, 1], where no effect on a probability can be.
+fn impossible(estimate: &Estimate, data: &Dataset) -> Option<String> {
+    let binary = data.y.iter().all(|v| *v == 0.0 || *v == 1.0);
+    let outside = estimate.estimate.abs() > 1.0;
+    (binary && outside).then(|| {
+        format!(
+            "the estimate {} lies outside [-1, 1]: impossible for an effect on a binary outcome's \
+             probability (SE {})",
+            number(estimate.estimate),
+            number(estimate.se)
+        )
+    })
 }
 
 /// Magnitudes beyond which (or, for a column's largest value, below which)
@@ -414,6 +492,7 @@ fn group_effects(
     values: &[f64],
     estimate: &Estimate,
     kind: &str,
+    clusters: Option<&Clusters>,
 ) -> anyhow::Result<Vec<(f64, f64, f64, usize)>> {
     let scores = estimate
         .units
@@ -423,14 +502,23 @@ fn group_effects(
         .with_context(|| {
             format!("{kind} has no doubly robust scores; --group needs a forest estimator")
         })?;
-    let mut pairs: Vec<(f64, f64)> = values.iter().copied().zip(scores.iter().copied()).collect();
+    let mut pairs: Vec<(f64, f64, usize)> = values
+        .iter()
+        .zip(scores)
+        .enumerate()
+        .map(|(i, (&v, &s))| (v, s, clusters.map_or(i, |c| c.of(i))))
+        .collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     pairs
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
             let level = group[0].0;
-            let members: Vec<f64> = group.iter().map(|(_, s)| *s).collect();
-            match average_effect(&members) {
+            let members: Vec<f64> = group.iter().map(|(_, s, _)| *s).collect();
+            let effect = match clusters {
+                Some(_) => clustered_average_effect(group.iter().map(|&(_, s, c)| (s, c))),
+                None => average_effect(&members),
+            };
+            match effect {
                 Some((mean, se)) if mean.is_finite() && se.is_finite() => {
                     Ok((level, mean, se, members.len()))
                 }
@@ -441,14 +529,29 @@ fn group_effects(
                     number(se)
                 ),
                 None => bail!(
-                    "the group {} has {} unit, too few for an effect with a standard error \
-                     (it needs 2); merge it into another group or drop its rows",
+                    "the group {} has {} unit{} in {} cluster{}, too few for an effect with a \
+                     standard error (it needs 2); merge it into another group or drop its rows",
                     number(level),
-                    members.len()
+                    members.len(),
+                    if members.len() == 1 { "" } else { "s" },
+                    distinct_clusters(group),
+                    if distinct_clusters(group) == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
                 ),
             }
         })
         .collect()
+}
+
+/// How many distinct clusters a group's `(value, score, cluster)` rows span.
+fn distinct_clusters(group: &[(f64, f64, usize)]) -> usize {
+    let mut clusters: Vec<usize> = group.iter().map(|g| g.2).collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    clusters.len()
 }
 
 /// The group effects as a table under the main one.
@@ -492,6 +595,7 @@ fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
         "ci_upper": e.ci_upper,
         "n": n,
         "diagnostics": e.diagnostics,
+        "warnings": e.warnings,
     })
 }
 

@@ -1,6 +1,7 @@
 //! CSV in and out. Reading parses every column as numbers up front but keeps
-//! the first bad cell of each column, so that only the columns a user selects
-//! must be numeric, and a bad one is reported with its row, line and value.
+//! the first bad cell of each column (and its cells as text, for labels), so
+//! that only the columns a user selects must be numeric, and a bad one is
+//! reported with its row, line and value.
 //! The header is checked at once: two columns with the same name are an
 //! error, since either could be meant.
 
@@ -37,12 +38,21 @@ struct BadCell {
     problem: Problem,
 }
 
-/// A CSV file read into numeric columns.
+/// A column that is not all numbers: its first bad cell, and every cell as
+/// text (numbers before the bad cell written back in their shortest form),
+/// for columns used as labels such as clusters.
+#[derive(Debug, Clone, PartialEq)]
+struct TextColumn {
+    bad: BadCell,
+    text: Vec<String>,
+}
+
+/// A CSV file read into numeric columns (and, for the others, text).
 #[derive(Debug, Clone)]
 pub struct Table {
     path: String,
     names: Vec<String>,
-    columns: Vec<std::result::Result<Vec<f64>, BadCell>>,
+    columns: Vec<std::result::Result<Vec<f64>, TextColumn>>,
     /// The line of the file each data row starts on (1 is the header).
     lines: Vec<u64>,
 }
@@ -176,7 +186,7 @@ pub fn read_csv(path: &Path) -> Result<Table> {
         return Err(Error::Data(format!("{shown}: the file has no header row")));
     }
     check_header(&shown, &names)?;
-    let mut columns: Vec<std::result::Result<Vec<f64>, BadCell>> =
+    let mut columns: Vec<std::result::Result<Vec<f64>, TextColumn>> =
         names.iter().map(|_| Ok(Vec::new())).collect();
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -195,18 +205,24 @@ pub fn read_csv(path: &Path) -> Result<Table> {
         };
         lines.push(line);
         for (column, text) in columns.iter_mut().zip(record.iter()) {
-            if let Ok(values) = column {
-                match parse(text) {
+            match column {
+                Ok(values) => match parse(text) {
                     Ok(v) => values.push(v),
                     Err(problem) => {
-                        *column = Err(BadCell {
-                            row: lines.len(),
-                            line,
-                            text: text.to_string(),
-                            problem,
+                        let mut all: Vec<String> = values.iter().map(f64::to_string).collect();
+                        all.push(text.to_string());
+                        *column = Err(TextColumn {
+                            bad: BadCell {
+                                row: lines.len(),
+                                line,
+                                text: text.to_string(),
+                                problem,
+                            },
+                            text: all,
                         })
                     }
-                }
+                },
+                Err(labels) => labels.text.push(text.to_string()),
             }
         }
     }
@@ -264,24 +280,10 @@ impl Table {
     /// available ones) or the first row whose cell is not a usable number
     /// (empty, not a finite number, or beyond ±[`MAX_MAGNITUDE`]).
     pub fn column(&self, name: &str) -> Result<&[f64]> {
-        let found = self.names.iter().position(|n| n == name && !n.is_empty());
-        let Some(k) = found else {
-            let named: Vec<&str> = self
-                .names
-                .iter()
-                .filter(|n| !n.is_empty())
-                .map(String::as_str)
-                .collect();
-            return Err(Error::Data(format!(
-                "{}: line 1: no column `{}`; the columns are: {}",
-                self.path,
-                elide(name),
-                elide(&named.join(", "))
-            )));
-        };
+        let k = self.index(name)?;
         match &self.columns[k] {
             Ok(values) => Ok(values),
-            Err(bad) => {
+            Err(TextColumn { bad, .. }) => {
                 let what = match bad.problem {
                     Problem::Empty => "is empty".to_string(),
                     Problem::NotFinite => {
@@ -301,6 +303,36 @@ impl Table {
                 )))
             }
         }
+    }
+
+    /// A column's cells as labels, numeric or not (a number in its shortest
+    /// form): for grouping rows, e.g. into clusters. Errors name a missing
+    /// column.
+    pub fn labels(&self, name: &str) -> Result<Vec<String>> {
+        Ok(match &self.columns[self.index(name)?] {
+            Ok(values) => values.iter().map(f64::to_string).collect(),
+            Err(column) => column.text.clone(),
+        })
+    }
+
+    /// The position of column `name`; the error lists the columns there are.
+    fn index(&self, name: &str) -> Result<usize> {
+        let found = self.names.iter().position(|n| n == name && !n.is_empty());
+        let Some(k) = found else {
+            let named: Vec<&str> = self
+                .names
+                .iter()
+                .filter(|n| !n.is_empty())
+                .map(String::as_str)
+                .collect();
+            return Err(Error::Data(format!(
+                "{}: line 1: no column `{}`; the columns are: {}",
+                self.path,
+                elide(name),
+                elide(&named.join(", "))
+            )));
+        };
+        Ok(k)
     }
 }
 
