@@ -55,8 +55,20 @@ fn small_paper_world_produces_every_table_and_figure() {
     assert_eq!(
         tables,
         [
-            "table_1", "table_2", "table_3", "table_4", "table_5", "table_6", "table_11",
-            "table_12", "table_7", "table_8", "table_9", "table_10"
+            "table_1",
+            "table_2",
+            "table_3",
+            "table_3b",
+            "table_4",
+            "table_diagnostics",
+            "table_5",
+            "table_6",
+            "table_11",
+            "table_12",
+            "table_7",
+            "table_8",
+            "table_9",
+            "table_10"
         ]
     );
     // Table 10's true gains add up to Table 6's true welfare gain of welfare max.
@@ -118,6 +130,7 @@ fn small_paper_world_produces_every_table_and_figure() {
             "figure_4",
             "figure_5",
             "figure_6",
+            "figure_6b",
             "figure_7",
             "figure_policies"
         ]
@@ -128,10 +141,26 @@ fn small_paper_world_produces_every_table_and_figure() {
             assert_eq!(p.lines.len(), f.series.len(), "{}", f.id);
         }
     }
-    // Table 4 has all nine diagnosis groups, each with a truth.
-    let t4 = &result.tables[3];
-    assert_eq!(t4.rows.len(), 9);
-    assert!(t4.rows.iter().all(|r| r.truth.is_some() && r.se.is_some()));
+    // Table 4 has all nine diagnosis groups, each with a truth, then each
+    // group's Wald ratio with its LATE truth.
+    let t4 = &result.tables[4];
+    assert_eq!(t4.rows.len(), 18);
+    assert!(t4.rows.iter().all(|r| r.truth.is_some()));
+    assert!(t4.rows[..9]
+        .iter()
+        .all(|r| r.se.is_some() || r.flag.is_some()));
+    // Every effect on survival outside [-1, 1] in Tables 3-5 carries a flag.
+    for t in result
+        .tables
+        .iter()
+        .filter(|t| ["table_3", "table_3b", "table_4", "table_5"].contains(&t.id.as_str()))
+    {
+        for r in &t.rows {
+            if r.estimated.is_some_and(|v| v.abs() > 1.0) {
+                assert!(r.flag.is_some(), "{}: {} is not flagged", t.id, r.label);
+            }
+        }
+    }
 
     // Bounds: Manski has width 1 and contains Balke-Pearl on average; the
     // truth lies inside the Manski interval of every patient.

@@ -87,6 +87,11 @@ pub struct PaperRow {
     pub se: Option<f64>,
     /// What the world knows, where the row has a truth.
     pub truth: Option<f64>,
+    /// Why the estimate should not be believed as it stands (outside the
+    /// range an effect on a probability can take, or resting on a few
+    /// patients), where it should not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
 }
 
 /// One of the paper's figures as line series over shared axes.

@@ -31,6 +31,7 @@ fn row(label: String, published: Option<f64>, estimated: f64, truth: Option<f64>
         estimated: Some(estimated).filter(|v| v.is_finite()),
         se: None,
         truth,
+        flag: None,
     }
 }
 

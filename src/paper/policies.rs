@@ -195,6 +195,7 @@ fn row(
         estimated,
         se: None,
         truth,
+        flag: None,
     }
 }
 

@@ -84,6 +84,8 @@ pub(super) struct TableView {
     pub groups: Vec<GroupView>,
     /// The line about rows left out of a long table.
     pub more: Option<More>,
+    /// Some shown row carries a flag: the table gets a flag column.
+    pub flagged: bool,
 }
 
 /// The rows of one cell; labelled (non-empty) only when the experiment has
@@ -98,6 +100,8 @@ pub(super) struct RowView {
     pub estimated: String,
     pub se: String,
     pub truth: String,
+    /// Why the estimate should not be believed as it stands; empty when it can be.
+    pub flag: String,
 }
 
 /// The running mean of a value over the replications that have it.
@@ -135,12 +139,28 @@ struct RowSum {
     integers: bool,
     /// The largest of them in absolute value.
     largest: f64,
+    /// The first replication's flag, and how many replications flagged the row.
+    flag: Option<String>,
+    flagged: usize,
 }
 
 impl RowSum {
     /// A count: integers, the largest at least 100; shown without decimals.
     fn is_count(&self) -> bool {
         self.integers && self.largest >= 100.0
+    }
+
+    /// The row's flag as the report shows it, with how many replications
+    /// raised it when not all did; empty without one.
+    fn flag_text(&self) -> String {
+        match &self.flag {
+            None => String::new(),
+            Some(flag) if self.flagged == self.replications => flag.clone(),
+            Some(flag) => format!(
+                "{flag} (in {} of {} replications)",
+                self.flagged, self.replications
+            ),
+        }
     }
 }
 
@@ -187,6 +207,8 @@ impl CellSum {
                         replications: 0,
                         integers: true,
                         largest: 0.0,
+                        flag: None,
+                        flagged: 0,
                     });
                     self.rows.len() - 1
                 }
@@ -197,6 +219,10 @@ impl CellSum {
             sum.se.add(row.se);
             sum.truth.add(row.truth);
             sum.replications += 1;
+            if let Some(flag) = &row.flag {
+                sum.flag.get_or_insert_with(|| flag.clone());
+                sum.flagged += 1;
+            }
             for v in [row.published, row.estimated, row.truth]
                 .into_iter()
                 .flatten()
@@ -341,6 +367,7 @@ fn table_header(experiment: &Experiment) -> Vec<String> {
             "se",
             "truth",
             "replications",
+            "flag",
         ]
         .map(String::from),
     );
@@ -380,6 +407,7 @@ fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>
         ];
         line.extend(values.map(|v| v.map_or_else(String::new, raw)));
         line.push(row.replications.to_string());
+        line.push(row.flag_text());
         rows.push(line);
         let count = row.is_count();
         group.rows.push(RowView {
@@ -388,6 +416,7 @@ fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>
             estimated: show(row.estimated.get(), count),
             se: show(row.se.get(), false),
             truth: show(row.truth.get(), count),
+            flag: row.flag_text(),
         });
     }
     group
@@ -421,6 +450,9 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
     }
     let name = format!("{CSV_PREFIX}{}.csv", file_part(&table.id));
     let (groups, more) = bounded_groups(groups, &name);
+    let flagged = groups
+        .iter()
+        .any(|g| g.rows.iter().any(|r: &RowView| !r.flag.is_empty()));
     let view = TableView {
         id: format!("paper-{}", file_part(&table.id)),
         title: table.title.clone(),
@@ -429,6 +461,7 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         csv: name.clone(),
         groups,
         more,
+        flagged,
     };
     let header = table_header(experiment);
     (Csv { name, header, rows }, view)

@@ -122,6 +122,7 @@ mod tests {
                     estimated: Some(f64::NAN),
                     se: Some(f64::INFINITY),
                     truth: None,
+                    flag: None,
                 }],
             }],
             figures: vec![PaperFigure {

@@ -1,9 +1,11 @@
 //! The paper's figure series from the pipeline's results.
 
+use super::forest::ForestRun;
 use crate::bounds::Interval;
 use crate::core::stats::{mean, median};
 use crate::data::Dataset;
 use crate::data::{Cohorts, Unit};
+use crate::estimate::forest::HISTOGRAM_BINS;
 use crate::paper::{PaperFigure, PaperPanel};
 
 /// A figure with the given labels, series and panels.
@@ -211,21 +213,49 @@ pub(super) fn figure_6(w_hat: &[f64], w: &[f64]) -> PaperFigure {
     )
 }
 
+/// Figure 6b: overlap of the instrument, the out-of-bag estimated
+/// P(Z = 1 | x) of every train patient, for each forest.
+pub(super) fn figure_6b(runs: &[&ForestRun]) -> PaperFigure {
+    let names: Vec<&str> = runs.iter().map(|r| r.name).collect();
+    let lines = runs
+        .iter()
+        .map(|r| {
+            histogram(
+                r.forest.nuisances.z_hat.iter().copied(),
+                0.0,
+                1.0,
+                HISTOGRAM_BINS,
+            )
+        })
+        .collect();
+    figure(
+        "figure_6b",
+        "Figure 6b: Overlap of the instrument, estimated P(Z = 1 | x) (train patients, out of bag)",
+        "estimated instrument propensity",
+        "share of patients",
+        &names,
+        vec![panel(None, lines)],
+    )
+}
+
 /// Figure 7: distribution of the compliance scores: the out-of-bag effect of
 /// Z on W of every train patient from the compliance forest behind the
-/// average effect (grf's `compliance.score`).
-pub(super) fn figure_7(compliance: &[f64], truth: f64) -> PaperFigure {
-    let estimated = histogram(compliance.iter().copied(), -0.5, 0.5, 40);
-    let peak = estimated.iter().map(|p| p[1]).fold(0.0, f64::max);
+/// average effect (grf's `compliance.score`), for each forest.
+pub(super) fn figure_7(runs: &[&ForestRun], truth: f64) -> PaperFigure {
+    let mut lines: Vec<Vec<[f64; 2]>> = runs
+        .iter()
+        .map(|r| histogram(r.compliance.iter().copied(), -0.5, 0.5, 40))
+        .collect();
+    let peak = lines.iter().flatten().map(|p| p[1]).fold(0.0, f64::max);
+    lines.push(vec![[truth, 0.0], [truth, peak]]);
+    let mut names: Vec<&str> = runs.iter().map(|r| r.name).collect();
+    names.push("truth (compliers less defiers)");
     figure(
         "figure_7",
         "Figure 7: Estimated compliance scores, the effect of Z on W given x (train patients, out of bag)",
         "compliance score",
         "share of patients",
-        &["estimated", "truth (compliers less defiers)"],
-        vec![panel(
-            None,
-            vec![estimated, vec![[truth, 0.0], [truth, peak]]],
-        )],
+        &names,
+        vec![panel(None, lines)],
     )
 }

@@ -5,7 +5,10 @@
 //! and `figures` turn their results into the paper's tables and figures.
 
 mod figures;
+mod forest;
 mod tables;
+
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2, Axis};
 use rand::seq::SliceRandom;
@@ -18,16 +21,15 @@ use super::{PaperFigure, PaperResult, PaperSpec, PaperTable};
 use crate::bounds::{frequentist, local_bounds, Interval, LocalBounds};
 use crate::core::stats::mean;
 use crate::data::Dataset;
-use crate::data::{Cohorts, Unit};
-use crate::estimate::forest::{
-    average_effect, iv_scores, regression_oob, Bins, FittedForest, Nuisances,
-};
+use crate::data::{Clusters, Cohorts, Unit};
+use crate::estimate::forest::{regression_oob, Bins, FittedForest, RobustAverage, Target};
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::{Estimate, Estimator};
 use crate::policy::placement::Training;
 use crate::sim::{ComplianceType, PlacementTruth, Sample, Truth};
 use crate::{Error, Result};
-use figures::{figure_2, figure_3, figure_4, figure_5, figure_6, figure_7};
+use figures::{figure_2, figure_3, figure_4, figure_5, figure_6, figure_6b, figure_7};
+use forest::{flag_effect, table_3b, table_diagnostics, ForestRun};
 use tables::{linear_covariates, row, table_1, table_2, table_3, table_5};
 
 /// Most bins a covariate gets in the forests (as the forest estimators).
@@ -124,25 +126,39 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
     let mut tables = vec![table_1(data, z)];
     let (r2, linear_iv) = linear_models(data, &x_train, (&y, &w, &zt), seed)?;
 
-    // The instrumental forest and its nuisances.
-    let forest = FittedForest::fit(x_train.view(), &y, &w, &zt, &spec.forest, seed)?;
-    let oob = forest.predict_oob();
-    let scores = iv_scores(&forest, (&y, &w, &zt), &oob, &spec.forest, seed ^ 0x5eed)?;
-    let forest_r2 = forest_first_stage_r2(&x_train, &w, &zt, spec, seed)?;
-    let train_truth =
-        |f: &dyn Fn(usize) -> bool| mean(train.iter().filter(|&&i| f(i)).map(|&i| truth.tau[i]));
-    let true_ate_train = train_truth(&|_| true);
-    let true_first_stage = true_first_stage(truth, &train);
+    // The instrumental forests: clustered by hospital-day, and grf's defaults.
+    let day_of: Vec<usize> = train.iter().map(|&i| cohorts.day_of[i]).collect();
+    let days = Arc::new(Clusters::from_labels(&day_of)?);
+    let train_data = (&y[..], &w[..], &zt[..]);
+    let clustered = ForestRun::fit(&x_train, train_data, &spec.forest, Some(days.clone()), seed)?;
+    let plain = ForestRun::fit(&x_train, train_data, &spec.forest, None, seed)?;
+    let forest = &clustered.forest;
+    let forest_r2 = forest_first_stage_r2(&x_train, &w, &zt, spec, &days, seed)?;
+    let tau_train: Vec<f64> = train.iter().map(|&i| truth.tau[i]).collect();
+    let complying = true_compliance(truth, &train);
+    let true_first_stage = mean(complying.iter().copied());
     tables.push(table_2(r2, &linear_iv, forest_r2, true_first_stage));
-    let (ate, ate_se) = average_effect(&scores.scores)
-        .ok_or_else(|| Error::Estimate("too few train patients for an average effect".into()))?;
-    let pooled = partialled_out_wald(&y, &w, &zt, &forest.nuisances)?;
-    tables.push(table_3((ate, ate_se), &linear_iv, pooled, true_ate_train));
-    tables.push(table_4(cohorts, &train, &scores.scores, &truth.tau));
+    let truth_of = |a: &RobustAverage| a.target.truth(&tau_train, Some(&complying));
+    let true_ate_train = mean(tau_train.iter().copied());
+    tables.push(table_3(
+        &[&clustered, &plain],
+        &linear_iv,
+        &truth_of,
+        true_ate_train,
+    ));
+    tables.push(table_3b(&[&clustered, &plain], &truth_of));
+    tables.push(table_4(
+        cohorts,
+        &train,
+        &clustered,
+        train_data,
+        (&tau_train, &complying),
+    ));
+    tables.push(table_diagnostics(&[&clustered, &plain], true_first_stage));
 
     // Test patients: effects, bounds, compliance scores.
     let predictions = forest.predict(x_test.view())?;
-    let local = local_intervals(&forest, &x_test, (&y, &w, &zt))?;
+    let local = local_intervals(forest, &x_test, (&y, &w, &zt))?;
     let intervals: Vec<[Interval; 3]> = predictions
         .iter()
         .zip(&local)
@@ -155,14 +171,14 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         })
         .collect();
     let test_cate: Vec<f64> = test.iter().map(|&i| truth.cate[i]).collect();
-    tables.push(table_5(&intervals, &test_cate));
+    tables.push(table_5(&intervals, &test_cate, clustered.grf_average()));
     let training = Training {
         y: &y,
         w: &w,
         z: Some(&zt),
     };
     let (policy_tables, policy_figure) =
-        policies(cohorts, world, data, &test_days, &forest, training)?;
+        policies(cohorts, world, data, &test_days, forest, training)?;
     tables.extend(policy_tables);
 
     let tau_hat: Vec<f64> = predictions.iter().map(|p| p.tau).collect();
@@ -172,7 +188,8 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
         figure_4(cohorts, data, &test, &tau_hat, &test_cate),
         figure_5(&intervals),
         figure_6(&forest.nuisances.w_hat, &w),
-        figure_7(&scores.compliance, true_first_stage),
+        figure_6b(&[&clustered, &plain]),
+        figure_7(&[&clustered, &plain], true_first_stage),
         policy_figure,
     ];
     Ok(PaperResult { tables, figures })
@@ -229,18 +246,19 @@ fn linear_models(
     Ok((r2, linear_iv))
 }
 
-/// The first stage's true effect on the train patients: the share of
-/// compliers less the share of defiers.
-fn true_first_stage(truth: &Truth, train: &[usize]) -> f64 {
+/// Each train patient's true compliance: 1 for a complier, -1 for a
+/// defier, 0 otherwise; its mean is the first stage's true effect (the
+/// share of compliers less the share of defiers).
+fn true_compliance(truth: &Truth, train: &[usize]) -> Vec<f64> {
     let types = truth.complier_type.as_deref().unwrap_or(&[]);
-    let share = |kind: ComplianceType| {
-        mean(
-            train
-                .iter()
-                .map(|&i| f64::from(u8::from(types.get(i) == Some(&kind)))),
-        )
-    };
-    share(ComplianceType::Complier) - share(ComplianceType::Defier)
+    train
+        .iter()
+        .map(|&i| match types.get(i) {
+            Some(ComplianceType::Complier) => 1.0,
+            Some(ComplianceType::Defier) => -1.0,
+            _ => 0.0,
+        })
+        .collect()
 }
 
 /// Each test patient's local Manski and Balke-Pearl bounds, from the
@@ -292,50 +310,39 @@ fn policies(
     )
 }
 
-/// The partially linear IV estimate on out-of-bag nuisances:
-/// sum (Y - y_hat)(Z - z_hat) / sum (W - w_hat)(Z - z_hat), with the SE of
-/// its orthogonal score.
-fn partialled_out_wald(y: &[f64], w: &[f64], z: &[f64], n: &Nuisances) -> Result<(f64, f64)> {
-    let len = y.len() as f64;
-    let zc: Vec<f64> = z.iter().zip(&n.z_hat).map(|(a, b)| a - b).collect();
-    let wc: Vec<f64> = w.iter().zip(&n.w_hat).map(|(a, b)| a - b).collect();
-    let yc: Vec<f64> = y.iter().zip(&n.y_hat).map(|(a, b)| a - b).collect();
-    let jacobian = wc.iter().zip(&zc).map(|(a, b)| a * b).sum::<f64>() / len;
-    if jacobian.abs() < 1e-12 {
-        return Err(Error::Estimate(
-            "the instrument does not move placement once the covariates are partialled out".into(),
-        ));
-    }
-    let theta = yc.iter().zip(&zc).map(|(a, b)| a * b).sum::<f64>() / len / jacobian;
-    let score_var = (0..y.len())
-        .map(|i| ((yc[i] - theta * wc[i]) * zc[i]).powi(2))
-        .sum::<f64>()
-        / len;
-    Ok((theta, (score_var / len).sqrt() / jacobian.abs()))
-}
-
-/// Out-of-bag R² of a regression forest of W on the covariates and Z.
+/// Out-of-bag R² of a regression forest of W on the covariates and Z,
+/// sampling whole hospital-days.
 fn forest_first_stage_r2(
     x: &Array2<f64>,
     w: &[f64],
     z: &[f64],
     spec: &PaperSpec,
+    days: &Clusters,
     seed: u64,
 ) -> Result<f64> {
     let mut xz = Array2::zeros((x.nrows(), x.ncols() + 1));
     xz.slice_mut(ndarray::s![.., ..x.ncols()]).assign(x);
     xz.column_mut(x.ncols()).assign(&Array1::from(z.to_vec()));
     let binned = Bins::fit(xz.view(), MAX_BINS)?.transform(xz.view())?;
-    let fitted = regression_oob(&binned, w, &spec.forest.nuisance(), seed ^ 0xf1)?;
+    let fitted = regression_oob(&binned, w, &spec.forest.nuisance(), Some(days), seed ^ 0xf1)?;
     let m = mean(w.iter().copied());
     let tss: f64 = w.iter().map(|v| (v - m).powi(2)).sum();
     let rss: f64 = w.iter().zip(&fitted).map(|(v, f)| (v - f).powi(2)).sum();
     Ok(1.0 - rss / tss)
 }
 
-/// Table 4: CATE by diagnosis group from the forest's doubly robust scores on the train days.
-fn table_4(cohorts: &Cohorts, train: &[usize], scores: &[f64], tau: &[f64]) -> PaperTable {
+/// Table 4: CATE by diagnosis group from the clustered forest's doubly
+/// robust scores on the train days (grf's, compliance not floored), then
+/// each group's doubly robust Wald ratio with its LATE truth.
+fn table_4(
+    cohorts: &Cohorts,
+    train: &[usize],
+    run: &ForestRun,
+    train_data: forest::Train<'_>,
+    (tau, complying): (&[f64], &[f64]),
+) -> PaperTable {
     let mut rows = Vec::new();
+    let mut wald_rows = Vec::new();
     let mut published_se = Vec::new();
     for (code, published, se) in paper::CATE {
         let Some(g) = cohorts.diagnoses.iter().position(|d| d == code) else {
@@ -344,24 +351,43 @@ fn table_4(cohorts: &Cohorts, train: &[usize], scores: &[f64], tau: &[f64]) -> P
         let members: Vec<usize> = (0..train.len())
             .filter(|&k| cohorts.diagnosis[train[k]] == g)
             .collect();
-        let effect = average_effect(members.iter().map(|&k| &scores[k]));
-        let truth = mean(members.iter().map(|&k| tau[train[k]]));
-        let (estimate, est_se) = effect.map_or((f64::NAN, f64::NAN), |(e, s)| (e, s));
-        rows.push(row(
-            code,
-            Some(published),
-            estimate,
-            Some(est_se),
-            Some(truth),
-        ));
+        let truth = mean(members.iter().map(|&k| tau[k]));
+        let (estimate, est_se) = run.group_average(&members).unwrap_or((f64::NAN, f64::NAN));
+        let mut r = row(code, Some(published), estimate, Some(est_se), Some(truth));
+        if !(estimate.is_finite() && est_se.is_finite()) {
+            r.flag = Some("too few patients or clusters in the group for an average".into());
+        }
+        rows.push(flag_effect(r));
+        let late = Target {
+            kept: Some(
+                (0..train.len())
+                    .map(|k| cohorts.diagnosis[train[k]] == g)
+                    .collect(),
+            ),
+            weight: None,
+            compliers: true,
+        };
+        let (wald, wald_se) = run
+            .dr_wald(train_data, &members)
+            .unwrap_or((f64::NAN, f64::NAN));
+        wald_rows.push(flag_effect(row(
+            &format!("{code}: doubly robust Wald ratio (LATE)"),
+            None,
+            wald,
+            Some(wald_se),
+            late.truth(tau, Some(complying)),
+        )));
         published_se.push(format!("{code} {se}"));
     }
+    rows.extend(wald_rows);
     PaperTable {
         id: "table_4".into(),
         title: "Table 4: CATE of internal medicine by diagnosis group (train days)".into(),
         note: format!(
-            "Means of the instrumental forest's doubly robust scores within each group; truth: the \
-             group's mean effect. Published SEs: {}.",
+            "Means of the instrumental forest's doubly robust scores within each group (grf's, \
+             clustered by hospital-day, with cluster-robust SEs); truth: the group's mean effect. \
+             Then each group's doubly robust Wald ratio, whose truth is the group's LATE. \
+             Published SEs: {}.",
             published_se.join(", ")
         ),
         rows,

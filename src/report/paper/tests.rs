@@ -17,6 +17,7 @@ fn row(label: &str, published: Option<f64>, estimated: f64, se: Option<f64>) -> 
         estimated: Some(estimated),
         se,
         truth: se.map(|_| -0.02),
+        flag: None,
     }
 }
 
