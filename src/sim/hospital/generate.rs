@@ -15,7 +15,7 @@ use super::truth::group_means;
 use super::{DiagnosisParams, HospitalParams, HospitalWorld};
 use crate::core::stats::{logistic, logit};
 use crate::data::Dataset;
-use crate::data::{CohortDay, Cohorts, Date};
+use crate::data::{Clusters, CohortDay, Cohorts, Date};
 use crate::sim::iv::iv_truth;
 use crate::sim::quadrature::gauss_hermite;
 use crate::sim::{ComplianceType, Sample, Sim};
@@ -402,7 +402,13 @@ impl HospitalSim {
             .filter(|(_, &c)| c)
             .map(|(k, _)| if k % 2 == 0 { 1.0 } else { -1.0 })
             .sum();
-        let kind = if p.responder < world.instrument.strength {
+        let strength = world.instrument.strength
+            + if p.emergency {
+                world.instrument.emergency_shift
+            } else {
+                0.0
+            };
+        let kind = if p.responder < strength {
             if p.defier < logistic(setup.defy_logit) {
                 ComplianceType::Defier
             } else {
@@ -451,6 +457,7 @@ impl HospitalSim {
         let sv = &world.survival;
         let dx = setup.diagnoses[p.diagnosis];
         let comorbid = p.comorbidities.iter().filter(|&&c| c).count() as f64;
+        let specialization = dx.specialization + sv.internal_medicine;
         let r = logit(dx.survival) - sv.severity * p.severity
             + sv.age * (p.age - AGE_CENTRE) / 10.0
             + sv.emergency * f64::from(u8::from(p.emergency))
@@ -458,7 +465,7 @@ impl HospitalSim {
             + sv.codes * placement.informative;
         let at = |unit: usize| {
             let load = busyness[unit] / capacity[unit];
-            let gain = if unit == 1 { dx.specialization } else { 0.0 };
+            let gain = if unit == 1 { specialization } else { 0.0 };
             logistic(r + gain - world.spillover * (load - REFERENCE_LOAD))
         };
         let (p0, p1) = (at(0), at(1));
@@ -472,7 +479,7 @@ impl HospitalSim {
         drawn.day_of.push(cohort.day_index);
         drawn.diagnosis.push(p.diagnosis);
         drawn.risk.push(r);
-        drawn.specialization.push(dx.specialization);
+        drawn.specialization.push(specialization);
         drawn.severity.push(p.severity);
         self.push_row(cohort, p, &mut drawn.rows);
     }
@@ -542,6 +549,9 @@ impl HospitalSim {
             severity: drawn.severity,
             spillover: world.spillover,
         }));
+        // A hospital-day's patients share its instrument and busyness:
+        // forests sample them together.
+        let days = Arc::new(Clusters::from_labels(&cohorts.day_of)?);
         let data = Dataset::new(
             Array1::from(drawn.y),
             Array1::from(drawn.w),
@@ -549,7 +559,8 @@ impl HospitalSim {
             x,
             self.names.clone(),
         )?
-        .with_cohorts(cohorts)?;
+        .with_cohorts(cohorts)?
+        .with_clusters(days)?;
         Ok(Sample { data, truth })
     }
 }

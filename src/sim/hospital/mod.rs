@@ -52,7 +52,9 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("survival.emergency", "log-odds of survival for emergency admissions"),
     ("survival.comorbidity", "log-odds of survival per comorbidity"),
     ("survival.codes", "log-odds of survival per informative code"),
-    ("instrument.strength", "share of patients whose placement responds to a high-emergency day"),
+    ("survival.internal_medicine", "log-odds of survival in internal medicine vs surgical for every patient, on top of the diagnosis's specialization (the size of the average effect)"),
+    ("instrument.strength", "share of elective admissions whose placement responds to a high-emergency day"),
+    ("instrument.emergency_shift", "how many more emergency admissions than elective ones respond (a share, added to strength): a first stage that differs by emergency status"),
     ("instrument.emergencies", "mean daily emergency admissions of a hospital"),
     ("instrument.volatility", "SD of the daily log shock to emergency admissions"),
     ("instrument.occupancy", "relative rise of internal-medicine background occupancy per SD of that shock"),
@@ -152,7 +154,7 @@ impl Default for PlacementParams {
     fn default() -> Self {
         PlacementParams {
             severity: 1.3,
-            busyness: 4.0,
+            busyness: 12.0,
             age: 0.1,
             emergency: -1.0,
             codes: 2.5,
@@ -174,6 +176,9 @@ pub struct SurvivalParams {
     pub comorbidity: f64,
     /// Per informative code.
     pub codes: f64,
+    /// In internal medicine against surgical, for every patient: added to
+    /// each diagnosis's specialization, it sets the size of the average effect.
+    pub internal_medicine: f64,
 }
 
 impl Default for SurvivalParams {
@@ -184,6 +189,7 @@ impl Default for SurvivalParams {
             emergency: -0.2,
             comorbidity: -0.25,
             codes: -0.1,
+            internal_medicine: 0.0,
         }
     }
 }
@@ -194,6 +200,9 @@ impl Default for SurvivalParams {
 pub struct InstrumentParams {
     /// Share of patients whose placement responds to a high-emergency day (compliers and defiers).
     pub strength: f64,
+    /// The share of emergency admissions that respond, less `strength`: 0
+    /// for a flat first stage, else one heterogeneous by emergency status.
+    pub emergency_shift: f64,
     /// Mean daily emergency admissions of a hospital.
     pub emergencies: f64,
     /// SD of the daily log shock to emergency admissions.
@@ -207,7 +216,8 @@ pub struct InstrumentParams {
 impl Default for InstrumentParams {
     fn default() -> Self {
         InstrumentParams {
-            strength: 0.065,
+            strength: 0.15,
+            emergency_shift: 0.0,
             emergencies: 36.0,
             volatility: 0.2,
             occupancy: 0.15,

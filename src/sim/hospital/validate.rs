@@ -150,6 +150,21 @@ impl HospitalWorld {
         within("occupancy.weekend", self.occupancy.weekend, -0.9, 0.9)?;
         within("occupancy.seasonal", self.occupancy.seasonal, 0.0, 0.9)?;
         within("instrument.strength", self.instrument.strength, 0.0, 1.0)?;
+        let ins = &self.instrument;
+        within("instrument.emergency_shift", ins.emergency_shift, -1.0, 1.0)?;
+        within(
+            "instrument.emergency_shift",
+            ins.strength + ins.emergency_shift,
+            0.0,
+            1.0,
+        )
+        .map_err(|_| {
+            Error::Spec(format!(
+                "`instrument.strength` + `instrument.emergency_shift` is {}: the share of \
+                 emergency admissions that respond must lie in [0, 1]",
+                number(ins.strength + ins.emergency_shift)
+            ))
+        })?;
         within(
             "instrument.emergencies",
             self.instrument.emergencies,
@@ -178,6 +193,10 @@ impl HospitalWorld {
             ("placement.emergency", self.placement.emergency),
             ("placement.codes", self.placement.codes),
             ("survival.severity", self.survival.severity),
+            (
+                "survival.internal_medicine",
+                self.survival.internal_medicine,
+            ),
             ("survival.age", self.survival.age),
             ("survival.emergency", self.survival.emergency),
             ("survival.comorbidity", self.survival.comorbidity),
