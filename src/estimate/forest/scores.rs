@@ -2,12 +2,13 @@
 //! instrumental forests (AIPW, and grf's compliance-weighted IV scores),
 //! and the average effect over any set of units from them.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::binning::Binned;
-use super::ensemble::{Forest, ForestParams};
+use super::ensemble::Forest;
 use super::grf::{iv_moment, FittedForest, Nuisances, Prediction};
+use super::params::ForestParams;
 use super::robust::IvParts;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
@@ -64,7 +65,8 @@ pub fn clustered_average_effect(
     let chosen: Vec<(f64, usize)> = scores.into_iter().collect();
     let n = chosen.len() as f64;
     let mean = chosen.iter().map(|(s, _)| s).sum::<f64>() / n;
-    let mut sums: HashMap<usize, f64> = HashMap::new();
+    // Ordered by cluster, so the sum of squares is the same in every run.
+    let mut sums: BTreeMap<usize, f64> = BTreeMap::new();
     for &(s, c) in &chosen {
         *sums.entry(c).or_insert(0.0) += s - mean;
     }
