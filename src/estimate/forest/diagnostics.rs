@@ -24,6 +24,14 @@ const WARN_SHARE: f64 = 0.01;
 /// Warn when more than this share of compliance scores are negative.
 const WARN_NEGATIVE: f64 = 0.05;
 
+/// An average is fragile when its [`FEW`] most extreme scores carry more
+/// than this share of the scores' squared deviations: then a handful of
+/// patients, not the sample, set its value and its SE.
+pub const FRAGILE_SHARE: f64 = 0.5;
+
+/// How many patients count as a handful for [`FRAGILE_SHARE`].
+pub const FEW: usize = 10;
+
 /// The diagnostics of one fit, on its training units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IvDiagnostics {
@@ -62,6 +70,9 @@ pub struct IvDiagnostics {
     /// `(k, average)`: grf's average with the `k` scores farthest from it
     /// left out, for each `k` in [`LEAVE_OUT`] smaller than the sample.
     pub leave_out: Vec<(usize, f64)>,
+    /// The share of the scores' squared deviations from their mean that the
+    /// [`FEW`] most extreme scores carry.
+    pub extreme_share: f64,
 }
 
 /// Computes the diagnostics from the forest's out-of-bag parts; `average`
@@ -89,6 +100,7 @@ pub fn diagnose(parts: &IvParts<'_>, (average, average_se): (f64, f64)) -> IvDia
     let compliance_sd = (c.iter().map(|v| (v - compliance_mean).powi(2)).sum::<f64>()
         / (len - 1.0).max(1.0))
     .sqrt();
+    let grf = parts.scores(NO_FLOOR);
     let mut weights: Vec<f64> = (0..n).map(|i| parts.dr_weight(i, NO_FLOOR).abs()).collect();
     weights.sort_by(|a, b| b.total_cmp(a));
     weights.truncate(5);
@@ -108,8 +120,22 @@ pub fn diagnose(parts: &IvParts<'_>, (average, average_se): (f64, f64)) -> IvDia
         largest_weights: weights,
         average,
         average_se,
-        leave_out: leave_out(&parts.scores(NO_FLOOR), average),
+        leave_out: leave_out(&grf, average),
+        extreme_share: extreme_share(&grf, FEW),
     }
+}
+
+/// The share of `scores`' squared deviations from their mean carried by
+/// the `k` largest.
+fn extreme_share(scores: &[f64], k: usize) -> f64 {
+    let mean = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+    let mut squares: Vec<f64> = scores.iter().map(|s| (s - mean).powi(2)).collect();
+    let total: f64 = squares.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    squares.sort_by(|a, b| b.total_cmp(a));
+    squares.iter().take(k).sum::<f64>() / total
 }
 
 /// The mean of `scores` with the `k` farthest from `centre` left out, for
@@ -159,27 +185,50 @@ impl IvDiagnostics {
                 self.largest_weights.first().copied().unwrap_or(0.0)
             ));
         }
-        if let Some(&(k, avg)) = self
-            .leave_out
-            .iter()
-            .find(|(_, avg)| (avg - self.average).abs() > self.average_se)
-        {
+        if self.fragile() {
+            let without = self.without_few().unwrap_or(f64::NAN);
             out.push(format!(
-                "fragile average: leaving out the {k} most extreme score{} moves grf's average from {:.4} \
-                 to {:.4}, more than its SE ({:.4}); prefer the doubly robust Wald ratio",
-                if k == 1 { "" } else { "s" },
+                "fragile average: grf's {FEW} most extreme doubly robust scores carry {} of their \
+                 variance; the average is {:.4} (SE {:.4}) with them and {:.4} without; prefer the \
+                 doubly robust Wald ratio",
+                pct(self.extreme_share),
                 self.average,
-                avg,
-                self.average_se
+                self.average_se,
+                without
             ));
         }
         out
+    }
+
+    /// Whether grf's average rests on a handful of patients: its [`FEW`]
+    /// most extreme scores carry more than [`FRAGILE_SHARE`] of the
+    /// scores' squared deviations.
+    pub fn fragile(&self) -> bool {
+        self.extreme_share > FRAGILE_SHARE
+    }
+
+    /// grf's average with its [`FEW`] most extreme scores left out.
+    pub fn without_few(&self) -> Option<f64> {
+        self.leave_out
+            .iter()
+            .find(|(k, _)| *k == FEW)
+            .map(|(_, a)| *a)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handful_of_extreme_scores_carrying_the_variance_is_fragile() {
+        let mut scores: Vec<f64> = (0..1000).map(|i| f64::from(i % 2)).collect();
+        // Squared deviations 0.25 each: the ten largest carry 1%.
+        assert!((extreme_share(&scores, 10) - 0.01).abs() < 1e-9);
+        scores[3] = 1e4;
+        assert!(extreme_share(&scores, 10) > 0.99);
+        assert_eq!(extreme_share(&[2.0; 5], 10), 0.0);
+    }
 
     #[test]
     fn leaving_out_drops_the_scores_farthest_from_the_centre() {

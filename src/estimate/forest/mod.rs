@@ -14,6 +14,7 @@ mod diagnostics;
 mod ensemble;
 mod grf;
 mod nuisance;
+mod params;
 mod paths;
 mod regression;
 mod robust;
@@ -25,10 +26,12 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 pub use binning::{Binned, Bins, MAX_BINS};
-pub use diagnostics::{diagnose, IvDiagnostics, BAND, HISTOGRAM_BINS, LEAVE_OUT};
-pub use ensemble::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
+pub use diagnostics::{
+    diagnose, IvDiagnostics, BAND, FEW, FRAGILE_SHARE, HISTOGRAM_BINS, LEAVE_OUT,
+};
 pub use grf::{FittedForest, Nuisances, Prediction};
 pub use nuisance::{fit_regression, regression_oob, RegressionFit};
+pub use params::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
 pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
 pub use robust::{dr_wald_ratio, robust_averages, IvParts, RobustAverage, Target, NO_FLOOR, TRIM};

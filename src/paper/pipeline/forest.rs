@@ -15,7 +15,7 @@ use crate::core::text::significant;
 use crate::data::Clusters;
 use crate::estimate::forest::{
     diagnose, dr_wald_ratio, intention_to_treat, iv_scores, robust_averages, FittedForest,
-    ForestParams, IvDiagnostics, IvParts, Prediction, RobustAverage, BAND, HISTOGRAM_BINS,
+    ForestParams, IvDiagnostics, IvParts, Prediction, RobustAverage, BAND, FEW, HISTOGRAM_BINS,
     NO_FLOOR,
 };
 use crate::paper::{PaperRow, PaperTable};
@@ -199,16 +199,13 @@ pub(super) fn table_3b(
 
 /// The fragile-average flag of grf's average, when its diagnostics raise one.
 pub(super) fn fragile(d: &IvDiagnostics) -> Option<String> {
-    d.leave_out
-        .iter()
-        .find(|(_, avg)| (avg - d.average).abs() > d.average_se)
-        .map(|(k, avg)| {
-            format!(
-                "fragile: {} without its {k} most extreme score{}",
-                significant(*avg),
-                if *k == 1 { "" } else { "s" }
-            )
-        })
+    d.fragile().then(|| {
+        format!(
+            "fragile: {FEW} patients carry {:.0}% of its variance; {} without them",
+            100.0 * d.extreme_share,
+            d.without_few().map_or_else(|| "nan".into(), significant)
+        )
+    })
 }
 
 /// The overlap and weak-instrument diagnostics of both forests.
@@ -270,6 +267,11 @@ pub(super) fn table_diagnostics(runs: &[&ForestRun], true_first_stage: f64) -> P
             );
         }
         add("grf's average", d.average, None);
+        add(
+            &format!("share of its variance carried by its {FEW} most extreme scores"),
+            d.extreme_share,
+            None,
+        );
         for (k, avg) in &d.leave_out {
             add(
                 &format!("grf's average with the {k} most extreme scores left out"),
@@ -282,16 +284,22 @@ pub(super) fn table_diagnostics(runs: &[&ForestRun], true_first_stage: f64) -> P
         id: "table_diagnostics".into(),
         title: "Overlap and weak-instrument diagnostics of the instrumental forests (train days)"
             .into(),
-        note: format!(
-            "The estimated instrument propensity should stay inside [{BAND}, {}]: near 0 or 1 the \
-             doubly robust weight (Z - z_hat) / (z_hat (1 - z_hat)) explodes, and an out-of-bag R² \
-             near 1 means the propensity predicts the instrument itself (day-mates leaking it). \
-             Compliance scores near zero make grf's weight, divided by them, explode as well; the \
-             truth beside their mean is the share of compliers less the share of defiers. An \
-             average that moves by more than its SE when a few scores are left out rests on them. \
-             Histogram: {HISTOGRAM_BINS} bins in the figure of instrument propensities.",
-            1.0 - BAND
-        ),
+        note: diagnostics_note(),
         rows,
     }
+}
+
+/// How to read the diagnostics table.
+fn diagnostics_note() -> String {
+    format!(
+        "The estimated instrument propensity should stay inside [{BAND}, {}]: near 0 or 1 the \
+         doubly robust weight (Z - z_hat) / (z_hat (1 - z_hat)) explodes, and an out-of-bag R² \
+         near 1 means the propensity predicts the instrument itself (day-mates leaking it). \
+         Compliance scores near zero make grf's weight, divided by them, explode as well; the \
+         truth beside their mean is the share of compliers less the share of defiers. An \
+         average that moves by more than its SE when a few scores are left out rests on them. \
+         Figure 6b draws the propensity's histogram ({HISTOGRAM_BINS} bins), Figure 7 the \
+         compliance scores'.",
+        1.0 - BAND
+    )
 }
