@@ -1,5 +1,7 @@
 //! `causim fit`: the experiment's estimators on a user's own CSV.
 
+mod groups;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,10 +12,10 @@ use toml::Value;
 use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
 use crate::core::text::{elide, number};
-use crate::data::{read_csv, write_csv, Clusters, Column, Dataset, Table};
-use crate::estimate::forest::{average_effect, clustered_average_effect};
+use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
+use groups::{clusters, group_effects, group_table};
 
 /// What `causim fit --help` says after the options: how it treats bad input
 /// and results that are not numbers.
@@ -211,33 +213,6 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
         Some(names) => Ok(data.with_clusters(Arc::new(clusters(table, names)?))?),
         None => Ok(data),
     }
-}
-
-/// The clusters of `--cluster`: rows that agree on every named column form
-/// one; a row with an empty cell there is an error naming it.
-fn clusters(table: &Table, names: &[String]) -> anyhow::Result<Clusters> {
-    let shown = elide(&names.join(","));
-    if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) {
-        bail!("--cluster `{shown}`: name one or more columns, comma-separated");
-    }
-    let columns: Vec<Vec<String>> = names
-        .iter()
-        .map(|n| table.labels(n.trim()))
-        .collect::<crate::Result<_>>()?;
-    let mut labels = Vec::with_capacity(table.rows());
-    for i in 0..table.rows() {
-        let parts: Vec<&str> = columns.iter().map(|c| c[i].as_str()).collect();
-        if let Some(k) = parts.iter().position(|p| p.is_empty()) {
-            bail!(
-                "{}: column `{}`, {} is empty: every row needs a cluster",
-                table.path(),
-                elide(names[k].trim()),
-                table.row_label(i)
-            );
-        }
-        labels.push(parts.join("\u{1f}"));
-    }
-    Clusters::from_labels(&labels).with_context(|| format!("--cluster `{shown}`"))
 }
 
 /// Fits on the data and predicts per-unit effects for the rows of the CSV
@@ -486,95 +461,10 @@ fn write_predictions(units: &UnitEffects, out: &Path, json: bool) -> anyhow::Res
     Ok(())
 }
 
-/// (group value, estimate, SE, units) per distinct value of a column, from
-/// the mean and spread of the estimator's doubly robust scores in the group.
-fn group_effects(
-    values: &[f64],
-    estimate: &Estimate,
-    kind: &str,
-    clusters: Option<&Clusters>,
-) -> anyhow::Result<Vec<(f64, f64, f64, usize)>> {
-    let scores = estimate
-        .units
-        .as_ref()
-        .map(|u| &u.scores)
-        .filter(|s| !s.is_empty())
-        .with_context(|| {
-            format!("{kind} has no doubly robust scores; --group needs a forest estimator")
-        })?;
-    let mut pairs: Vec<(f64, f64, usize)> = values
-        .iter()
-        .zip(scores)
-        .enumerate()
-        .map(|(i, (&v, &s))| (v, s, clusters.map_or(i, |c| c.of(i))))
-        .collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    pairs
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|group| {
-            let level = group[0].0;
-            let members: Vec<f64> = group.iter().map(|(_, s, _)| *s).collect();
-            let effect = match clusters {
-                Some(_) => clustered_average_effect(group.iter().map(|&(_, s, c)| (s, c))),
-                None => average_effect(&members),
-            };
-            match effect {
-                Some((mean, se)) if mean.is_finite() && se.is_finite() => {
-                    Ok((level, mean, se, members.len()))
-                }
-                Some((mean, se)) => bail!(
-                    "the group {} has the effect {} with SE {}, not finite numbers",
-                    number(level),
-                    number(mean),
-                    number(se)
-                ),
-                None => bail!(
-                    "the group {} has {} unit{} in {} cluster{}, too few for an effect with a \
-                     standard error (it needs 2); merge it into another group or drop its rows",
-                    number(level),
-                    members.len(),
-                    if members.len() == 1 { "" } else { "s" },
-                    distinct_clusters(group),
-                    if distinct_clusters(group) == 1 {
-                        ""
-                    } else {
-                        "s"
-                    }
-                ),
-            }
-        })
-        .collect()
-}
-
-/// How many distinct clusters a group's `(value, score, cluster)` rows span.
-fn distinct_clusters(group: &[(f64, f64, usize)]) -> usize {
-    let mut clusters: Vec<usize> = group.iter().map(|g| g.2).collect();
-    clusters.sort_unstable();
-    clusters.dedup();
-    clusters.len()
-}
-
-/// The group effects as a table under the main one.
-fn group_table(column: &str, groups: &[(f64, f64, f64, usize)]) -> String {
-    let mut out = format!(
-        "\nby {column}\n  {:<12} {:>12} {:>12} {:>8}\n",
-        "value", "estimate", "se", "n"
-    );
-    for (level, estimate, se, n) in groups {
-        out.push_str(&format!(
-            "  {:<12} {:>12} {:>12} {n:>8}\n",
-            number(*level),
-            fixed(*estimate),
-            fixed(*se)
-        ));
-    }
-    out
-}
-
 /// A number for the printed tables: six decimals in the usual range, six
 /// significant digits in scientific form beyond it (never hundreds of
 /// digits), `nan` and `inf` as such.
-fn fixed(x: f64) -> String {
+pub(super) fn fixed(x: f64) -> String {
     if !x.is_finite() {
         number(x)
     } else if x == 0.0 || (1e-4..1e9).contains(&x.abs()) {

@@ -10,8 +10,9 @@ use ndarray::ArrayView2;
 
 use super::bags::{average, little_bags};
 use super::binning::{Binned, Bins, MAX_BINS};
-use super::ensemble::{Forest, ForestParams, LeafValues};
+use super::ensemble::{Forest, LeafValues};
 use super::nuisance::regression_oob;
+use super::params::ForestParams;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
 use crate::data::Clusters;

@@ -4,7 +4,8 @@
 
 use super::bags::average;
 use super::binning::Binned;
-use super::ensemble::{Forest, ForestParams, LeafValues};
+use super::ensemble::{Forest, LeafValues};
+use super::params::ForestParams;
 use super::rules::Regression;
 use crate::data::Clusters;
 use crate::{Error, Result};

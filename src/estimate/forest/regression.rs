@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::bags::{average, little_bags};
 use super::binning::{Binned, Bins, MAX_BINS};
-use super::ensemble::{Forest, ForestParams, LeafValues};
+use super::ensemble::{Forest, LeafValues};
 use super::grf::{Nuisances, Prediction};
 use super::nuisance::regression_oob;
+use super::params::ForestParams;
 use super::rules::Regression;
 use super::scores::aipw_scores;
 use super::unit_effects;

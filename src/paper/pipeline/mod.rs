@@ -22,7 +22,9 @@ use crate::bounds::{frequentist, local_bounds, Interval, LocalBounds};
 use crate::core::stats::mean;
 use crate::data::Dataset;
 use crate::data::{Clusters, Cohorts, Unit};
-use crate::estimate::forest::{regression_oob, Bins, FittedForest, RobustAverage, Target};
+use crate::estimate::forest::{
+    regression_oob, Bins, FittedForest, Prediction, RobustAverage, Target,
+};
 use crate::estimate::linear::{Ols, TwoStageLeastSquares};
 use crate::estimate::{Estimate, Estimator};
 use crate::policy::placement::Training;
@@ -156,20 +158,8 @@ pub fn run(sample: &Sample, spec: &PaperSpec, seed: u64) -> Result<PaperResult> 
     ));
     tables.push(table_diagnostics(&[&clustered, &plain], true_first_stage));
 
-    // Test patients: effects, bounds, compliance scores.
-    let predictions = forest.predict(x_test.view())?;
-    let local = local_intervals(forest, &x_test, (&y, &w, &zt))?;
-    let intervals: Vec<[Interval; 3]> = predictions
-        .iter()
-        .zip(&local)
-        .map(|(p, l)| {
-            [
-                frequentist(p.tau, p.variance.sqrt()),
-                l.manski,
-                l.balke_pearl,
-            ]
-        })
-        .collect();
+    // Test patients: effects and bounds.
+    let (predictions, intervals) = test_intervals(forest, &x_test, train_data)?;
     let test_cate: Vec<f64> = test.iter().map(|&i| truth.cate[i]).collect();
     tables.push(table_5(&intervals, &test_cate, clustered.grf_average()));
     let training = Training {
@@ -259,6 +249,29 @@ fn true_compliance(truth: &Truth, train: &[usize]) -> Vec<f64> {
             _ => 0.0,
         })
         .collect()
+}
+
+/// The forest's effect at each test patient and its frequentist, Manski
+/// and Balke-Pearl intervals.
+fn test_intervals(
+    forest: &FittedForest,
+    x_test: &Array2<f64>,
+    train_data: forest::Train<'_>,
+) -> Result<(Vec<Prediction>, Vec<[Interval; 3]>)> {
+    let predictions = forest.predict(x_test.view())?;
+    let local = local_intervals(forest, x_test, train_data)?;
+    let intervals = predictions
+        .iter()
+        .zip(&local)
+        .map(|(p, l)| {
+            [
+                frequentist(p.tau, p.variance.sqrt()),
+                l.manski,
+                l.balke_pearl,
+            ]
+        })
+        .collect();
+    Ok((predictions, intervals))
 }
 
 /// Each test patient's local Manski and Balke-Pearl bounds, from the

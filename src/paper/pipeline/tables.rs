@@ -219,6 +219,27 @@ pub(super) fn table_3(
     }
 }
 
+/// The rows of the forest's average effect ± 1.96 SE, beside the paper's
+/// frequentist bounds (which equal exactly that).
+fn average_interval(ate: f64, se: f64, truth: f64) -> Vec<PaperRow> {
+    let sides = [
+        ("lower", ate - 1.96 * se, paper::BOUNDS[0].0),
+        ("upper", ate + 1.96 * se, paper::BOUNDS[0].1),
+    ];
+    sides
+        .into_iter()
+        .map(|(side, value, published)| {
+            row(
+                &format!("Frequentist, of the average effect (forest ATE ± 1.96 SE): {side}"),
+                Some(published),
+                value,
+                None,
+                Some(truth),
+            )
+        })
+        .collect()
+}
+
 /// Table 5: individualized bounds on the test patients, averaged (and
 /// their medians), after the frequentist interval of the forest's average
 /// effect `(ate, se)`, which is what the paper's frequentist row equals.
@@ -229,20 +250,7 @@ pub(super) fn table_5(
 ) -> PaperTable {
     let truth = mean(cate.iter().copied());
     let names = ["Frequentist", "Manski", "Balke-Pearl"];
-    let mut rows = Vec::new();
-    for (k, (side, value)) in [("lower", ate - 1.96 * se), ("upper", ate + 1.96 * se)]
-        .into_iter()
-        .enumerate()
-    {
-        let published = [paper::BOUNDS[0].0, paper::BOUNDS[0].1][k];
-        rows.push(row(
-            &format!("Frequentist, of the average effect (forest ATE ± 1.96 SE): {side}"),
-            Some(published),
-            value,
-            None,
-            Some(truth),
-        ));
-    }
+    let mut rows = average_interval(ate, se, truth);
     for (k, name) in names.iter().enumerate() {
         let lower = mean(intervals.iter().map(|b| b[k].lower));
         let upper = mean(intervals.iter().map(|b| b[k].upper));

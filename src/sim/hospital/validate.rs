@@ -149,41 +149,7 @@ impl HospitalWorld {
         )?;
         within("occupancy.weekend", self.occupancy.weekend, -0.9, 0.9)?;
         within("occupancy.seasonal", self.occupancy.seasonal, 0.0, 0.9)?;
-        within("instrument.strength", self.instrument.strength, 0.0, 1.0)?;
-        let ins = &self.instrument;
-        within("instrument.emergency_shift", ins.emergency_shift, -1.0, 1.0)?;
-        within(
-            "instrument.emergency_shift",
-            ins.strength + ins.emergency_shift,
-            0.0,
-            1.0,
-        )
-        .map_err(|_| {
-            Error::Spec(format!(
-                "`instrument.strength` + `instrument.emergency_shift` is {}: the share of \
-                 emergency admissions that respond must lie in [0, 1]",
-                number(ins.strength + ins.emergency_shift)
-            ))
-        })?;
-        within(
-            "instrument.emergencies",
-            self.instrument.emergencies,
-            0.1,
-            1e6,
-        )?;
-        within(
-            "instrument.volatility",
-            self.instrument.volatility,
-            0.0,
-            3.0,
-        )?;
-        within("instrument.occupancy", self.instrument.occupancy, -0.9, 0.9)?;
-        within(
-            "instrument.emergency_mix",
-            self.instrument.emergency_mix,
-            -20.0,
-            20.0,
-        )?;
+        self.check_instrument()?;
         within("compliance.defiers", self.compliance.defiers, 0.0, 1.0)?;
         let coefficients = [
             ("spillover", self.spillover),
@@ -205,6 +171,27 @@ impl HospitalWorld {
         for (key, value) in coefficients {
             within(key, value, -50.0, 50.0)?;
         }
+        Ok(())
+    }
+
+    /// Checks the instrument's parameters, and that the share of emergency
+    /// admissions that respond is a share.
+    fn check_instrument(&self) -> Result<()> {
+        let ins = &self.instrument;
+        within("instrument.strength", ins.strength, 0.0, 1.0)?;
+        within("instrument.emergency_shift", ins.emergency_shift, -1.0, 1.0)?;
+        let responding = ins.strength + ins.emergency_shift;
+        if !(0.0..=1.0).contains(&responding) {
+            return Err(Error::Spec(format!(
+                "`instrument.emergency_shift` plus `instrument.strength` is {}: the share of \
+                 emergency admissions that respond must lie in [0, 1]",
+                number(responding)
+            )));
+        }
+        within("instrument.emergencies", ins.emergencies, 0.1, 1e6)?;
+        within("instrument.volatility", ins.volatility, 0.0, 3.0)?;
+        within("instrument.occupancy", ins.occupancy, -0.9, 0.9)?;
+        within("instrument.emergency_mix", ins.emergency_mix, -20.0, 20.0)?;
         Ok(())
     }
 
