@@ -30,6 +30,7 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
     ];
     if extra {
         rows.push(row("Only once", None, 0.5, None));
+        rows[1].flag = Some("fragile".into());
     }
     let figure = PaperFigure {
         diagonal: false,
@@ -119,15 +120,21 @@ fn tables_average_over_replications_and_figures_render() {
         "se",
         "truth",
         "replications",
+        "flag",
     ];
     assert_eq!(csv.header, header);
     assert_eq!(csv.rows.len(), 3);
-    assert_eq!(csv.rows[0], ["Patients", "74355", "74005.5", "", "", "2"]);
+    assert_eq!(
+        csv.rows[0],
+        ["Patients", "74355", "74005.5", "", "", "2", ""]
+    );
+    // A flag raised in one replication of two says so.
+    assert_eq!(csv.rows[1][6], "fragile (in 1 of 2 replications)");
     let ate: f64 = csv.rows[1][2].parse().expect("a mean");
     let se: f64 = csv.rows[1][3].parse().expect("a mean");
     assert!((ate + 0.02).abs() < 1e-12 && (se - 0.002).abs() < 1e-12);
     assert_eq!(csv.rows[1][4], "-0.02");
-    assert_eq!(csv.rows[2], ["Only once", "", "0.5", "", "", "1"]);
+    assert_eq!(csv.rows[2], ["Only once", "", "0.5", "", "", "1", ""]);
 
     let table = &view.tables[0];
     assert_eq!(table.id, "paper-table_3");
@@ -147,6 +154,8 @@ fn tables_average_over_replications_and_figures_render() {
     assert_eq!(ate.published, "-0.021", "as the paper prints it");
     assert_eq!(ate.estimated, "-0.02000");
     assert_eq!(ate.se, "0.002000");
+    assert_eq!(ate.flag, "fragile (in 1 of 2 replications)");
+    assert!(table.flagged && patients.flag.is_empty());
 
     let [figure] = &view.figures[..] else {
         panic!("one figure")
