@@ -11,7 +11,7 @@ use toml::Value;
 
 use super::simulate::parse_assignment;
 use crate::core::stats::Z_95;
-use crate::core::text::{elide, number};
+use crate::core::text::{elide, number, significant};
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
@@ -33,7 +33,11 @@ dml with --param learner=lasso and the forests can.
 
 Clusters: --cluster COL makes the forests sample units that share a value of COL together (grf's `clusters`): out-of-bag fits never use a unit's cluster-mates, and SEs of averages and --group effects are cluster-robust. Pass it when the instrument or the treatment is shared, e.g. one value per hospital-day.
 
-Warnings: instrumental_forest checks its own overlap and instrument strength and prints warnings on stderr (poor overlap, a weak instrument, an average that moves by more than its SE when its most extreme scores are left out); its doubly robust alternatives (dr_wald, partialled_out_wald, ...) are among the diagnostics.";
+Warnings: instrumental_forest checks its own overlap and instrument \
+strength and prints warnings on stderr (poor overlap, a weak instrument, an \
+average whose 10 most extreme scores carry more than half its variance), as \
+does any estimate outside [-1, 1] on a binary outcome; its doubly robust \
+alternatives (dr_wald, partialled_out_wald, ...) are among the diagnostics.";
 
 /// Arguments of `causim fit`.
 #[derive(Debug, clap::Args)]
@@ -327,8 +331,8 @@ fn impossible(estimate: &Estimate, data: &Dataset) -> Option<String> {
         format!(
             "the estimate {} lies outside [-1, 1]: impossible for an effect on a binary outcome's \
              probability (SE {})",
-            number(estimate.estimate),
-            number(estimate.se)
+            significant(estimate.estimate),
+            significant(estimate.se)
         )
     })
 }

@@ -297,7 +297,8 @@ fn diagnostics_note() -> String {
          near 1 means the propensity predicts the instrument itself (day-mates leaking it). \
          Compliance scores near zero make grf's weight, divided by them, explode as well; the \
          truth beside their mean is the share of compliers less the share of defiers. An \
-         average that moves by more than its SE when a few scores are left out rests on them. \
+         average whose 10 most extreme scores carry more than half the scores' variance rests \
+         on those patients (compare it with the leave-out averages). \
          Figure 6b draws the propensity's histogram ({HISTOGRAM_BINS} bins), Figure 7 the \
          compliance scores'.",
         1.0 - BAND
