@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use super::fixed;
 use crate::core::text::{elide, number};
 use crate::data::{Clusters, Table};
-use crate::estimate::forest::{average_effect, clustered_average_effect};
+use crate::estimate::forest::average_over;
 use crate::estimate::Estimate;
 
 /// The clusters of `--cluster`: rows that agree on every named column form
@@ -53,23 +53,13 @@ pub(super) fn group_effects(
         .with_context(|| {
             format!("{kind} has no doubly robust scores; --group needs a forest estimator")
         })?;
-    let mut pairs: Vec<(f64, f64, usize)> = values
-        .iter()
-        .zip(scores)
-        .enumerate()
-        .map(|(i, (&v, &s))| (v, s, clusters.map_or(i, |c| c.of(i))))
-        .collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    pairs
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|group| {
-            let level = group[0].0;
-            let members: Vec<f64> = group.iter().map(|(_, s, _)| *s).collect();
-            let effect = match clusters {
-                Some(_) => clustered_average_effect(group.iter().map(|&(_, s, c)| (s, c))),
-                None => average_effect(&members),
-            };
-            match effect {
+    // Rows by value, each group in file order.
+    let mut rows: Vec<usize> = (0..values.len()).collect();
+    rows.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    rows.chunk_by(|&a, &b| values[a] == values[b])
+        .map(|members| {
+            let level = values[members[0]];
+            match average_over(scores, members.iter().copied(), clusters) {
                 Some((mean, se)) if mean.is_finite() && se.is_finite() => {
                     Ok((level, mean, se, members.len()))
                 }
@@ -85,8 +75,8 @@ pub(super) fn group_effects(
                     number(level),
                     members.len(),
                     if members.len() == 1 { "" } else { "s" },
-                    distinct_clusters(group),
-                    if distinct_clusters(group) == 1 {
+                    distinct_clusters(members, clusters),
+                    if distinct_clusters(members, clusters) == 1 {
                         ""
                     } else {
                         "s"
@@ -97,12 +87,16 @@ pub(super) fn group_effects(
         .collect()
 }
 
-/// How many distinct clusters a group's `(value, score, cluster)` rows span.
-fn distinct_clusters(group: &[(f64, f64, usize)]) -> usize {
-    let mut clusters: Vec<usize> = group.iter().map(|g| g.2).collect();
-    clusters.sort_unstable();
-    clusters.dedup();
-    clusters.len()
+/// How many distinct clusters the rows `members` span (each row its own
+/// without clusters).
+fn distinct_clusters(members: &[usize], clusters: Option<&Clusters>) -> usize {
+    let mut ids: Vec<usize> = members
+        .iter()
+        .map(|&i| clusters.map_or(i, |c| c.of(i)))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
 }
 
 /// The group effects as a table under the main one.

@@ -36,8 +36,8 @@ pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
 pub use robust::{dr_wald_ratio, robust_averages, IvParts, RobustAverage, Target, NO_FLOOR, TRIM};
 pub use scores::{
-    aipw_scores, average_effect, clustered_average_effect, intention_to_treat, iv_scores, Scores,
-    MIN_COMPLIANCE,
+    aipw_scores, average_effect, average_over, clustered_average_effect, intention_to_treat,
+    iv_scores, Scores, MIN_COMPLIANCE,
 };
 
 use super::{Estimate, Estimator, UnitEffects};

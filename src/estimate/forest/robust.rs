@@ -10,7 +10,7 @@
 //! exactly that population.
 
 use super::grf::Nuisances;
-use super::scores::{average_effect, clustered_average_effect, MIN_COMPLIANCE};
+use super::scores::{average_over, MIN_COMPLIANCE};
 use crate::data::Clusters;
 use crate::{Error, Result};
 
@@ -80,10 +80,7 @@ impl IvParts<'_> {
     /// The mean and (cluster-robust, when clustered) SE of per-unit values
     /// over the units `kept`.
     fn mean_se(&self, values: &[f64], kept: &[usize]) -> Option<(f64, f64)> {
-        match self.clusters {
-            Some(c) => clustered_average_effect(kept.iter().map(|&i| (values[i], c.of(i)))),
-            None => average_effect(kept.iter().map(|&i| &values[i])),
-        }
+        average_over(values, kept.iter().copied(), self.clusters)
     }
 
     /// The pooled first stage on the partialled-out data:
@@ -354,6 +351,7 @@ fn partialled_out_wald(parts: &IvParts<'_>) -> Option<RobustAverage> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scores::average_effect;
     use super::*;
 
     /// Half the units comply (W = Z) and half never take: the effect of Z on

@@ -32,12 +32,22 @@ impl Scores {
     /// The average effect over all units: the scores' mean and its standard
     /// error (cluster-robust when the forest had clusters).
     pub fn average(&self) -> Option<(f64, f64)> {
-        match &self.clusters {
-            Some(c) => {
-                clustered_average_effect(self.scores.iter().enumerate().map(|(i, &s)| (s, c.of(i))))
-            }
-            None => average_effect(&self.scores),
-        }
+        average_over(&self.scores, 0..self.scores.len(), self.clusters.as_deref())
+    }
+}
+
+/// The average effect over the units `members` of `scores`: their mean and
+/// SE, cluster-robust when `clusters` are given ([`clustered_average_effect`],
+/// else [`average_effect`]); `None` with fewer than two units or clusters.
+pub fn average_over(
+    scores: &[f64],
+    members: impl IntoIterator<Item = usize>,
+    clusters: Option<&Clusters>,
+) -> Option<(f64, f64)> {
+    let members = members.into_iter();
+    match clusters {
+        Some(c) => clustered_average_effect(members.map(|i| (scores[i], c.of(i)))),
+        None => average_effect(members.map(|i| &scores[i])),
     }
 }
 

@@ -14,9 +14,9 @@ use super::tables::row;
 use crate::core::text::significant;
 use crate::data::Clusters;
 use crate::estimate::forest::{
-    diagnose, dr_wald_ratio, intention_to_treat, iv_scores, robust_averages, FittedForest,
-    ForestParams, IvDiagnostics, IvParts, Prediction, RobustAverage, BAND, FEW, HISTOGRAM_BINS,
-    NO_FLOOR,
+    average_over, diagnose, dr_wald_ratio, intention_to_treat, iv_scores, robust_averages,
+    FittedForest, ForestParams, IvDiagnostics, IvParts, Prediction, RobustAverage, BAND, FEW,
+    HISTOGRAM_BINS, NO_FLOOR,
 };
 use crate::paper::{PaperRow, PaperTable};
 use crate::{Error, Result};
@@ -107,11 +107,8 @@ impl ForestRun {
     /// The mean of grf's scores over `members` with its (cluster-robust,
     /// when clustered) SE.
     pub fn group_average(&self, members: &[usize]) -> Option<(f64, f64)> {
-        use crate::estimate::forest::{average_effect, clustered_average_effect};
-        match &self.forest.clusters {
-            Some(c) => clustered_average_effect(members.iter().map(|&i| (self.scores[i], c.of(i)))),
-            None => average_effect(members.iter().map(|&i| &self.scores[i])),
-        }
+        let clusters = self.forest.clusters.as_deref();
+        average_over(&self.scores, members.iter().copied(), clusters)
     }
 }
 
