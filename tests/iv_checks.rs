@@ -3,13 +3,14 @@
 //! and where grf's average misses the truth a doubly robust Wald ratio on
 //! a clustered forest covers it.
 
+mod common;
+
 use std::sync::Arc;
 
 use causim::data::Clusters;
 use causim::estimate::forest::{
-    diagnose, intention_to_treat, iv_scores, robust_averages, FittedForest, ForestParams, IvParts,
+    diagnose, iv_scores, robust_averages, FittedForest, ForestParams, IvPieces,
 };
-use causim::paper::{run, PaperSpec};
 use causim::sim::hospital::HospitalWorld;
 use causim::sim::{ComplianceType, Sim};
 
@@ -37,18 +38,9 @@ fn diagnostics(seed: u64) -> causim::estimate::forest::IvDiagnostics {
         FittedForest::fit(data.x.view(), (&y, &w, &z), &params, Some(days), seed).expect("forest");
     let oob = forest.predict_oob();
     let scores = iv_scores(&forest, (&y, &w, &z), &oob, &params, seed).expect("scores");
-    let itt = intention_to_treat(&forest, (&y, &z), &params, seed).expect("itt");
-    let tau: Vec<f64> = oob.iter().map(|p| p.tau).collect();
-    let parts = IvParts {
-        y: &y,
-        w: &w,
-        z: &z,
-        nuisances: &forest.nuisances,
-        tau: &tau,
-        compliance: &scores.compliance,
-        itt: Some(&itt),
-        clusters: forest.clusters.as_deref(),
-    };
+    let pieces =
+        IvPieces::fit(&forest, (&y, &z), (&oob, scores.compliance), &params, seed).expect("pieces");
+    let parts = pieces.parts(&forest, (&y, &w, &z));
     let averages = robust_averages(&parts).expect("averages");
     let d = diagnose(&parts, (averages[0].estimate, averages[0].se));
     // The true first stage, compliers less defiers.
@@ -101,17 +93,7 @@ fn a_clustered_wald_ratio_covers_the_truth_where_grfs_average_does_not() {
         ..Default::default()
     };
     world.instrument.strength = 0.5;
-    let sim = world.build().expect("world");
-    let mut sample = sim.generate(5).expect("sample");
-    sim.add_conditional_truth(&mut sample).expect("truth");
-    let spec = PaperSpec {
-        forest: ForestParams {
-            num_trees: 400,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let result = run(&sample, &spec, 5).expect("pipeline");
+    let result = common::paper_pipeline(world, 400, 5);
     let table = result
         .tables
         .iter()

@@ -2,23 +2,14 @@
 //! figure is produced, and the bounds relate to each other and to the truth
 //! as the theory says.
 
-use causim::estimate::forest::ForestParams;
-use causim::paper::{run, PaperResult, PaperSpec};
-use causim::sim::hospital::HospitalWorld;
-use causim::sim::Sim;
+mod common;
 
+use causim::paper::PaperResult;
+use causim::sim::hospital::HospitalWorld;
+
+/// The pipeline with 200-tree forests on a sample of `world`.
 fn pipeline(world: HospitalWorld, seed: u64) -> PaperResult {
-    let sim = world.build().expect("valid world");
-    let mut sample = sim.generate(seed).expect("sample");
-    sim.add_conditional_truth(&mut sample).expect("truth");
-    let spec = PaperSpec {
-        forest: ForestParams {
-            num_trees: 200,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    run(&sample, &spec, seed).expect("pipeline")
+    common::paper_pipeline(world, 200, seed)
 }
 
 fn value(result: &PaperResult, table: &str, label: &str) -> (f64, Option<f64>) {

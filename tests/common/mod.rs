@@ -119,3 +119,24 @@ pub fn assert_has(message: &str, parts: &[&str]) {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
 }
+
+/// The paper's pipeline with forests of `trees` trees on the sample of
+/// `world` drawn with `seed`, its conditional truth added.
+pub fn paper_pipeline(
+    world: causim::sim::hospital::HospitalWorld,
+    trees: usize,
+    seed: u64,
+) -> causim::paper::PaperResult {
+    use causim::sim::Sim;
+    let sim = world.build().expect("valid world");
+    let mut sample = sim.generate(seed).expect("sample");
+    sim.add_conditional_truth(&mut sample).expect("truth");
+    let spec = causim::paper::PaperSpec {
+        forest: causim::estimate::forest::ForestParams {
+            num_trees: trees,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    causim::paper::run(&sample, &spec, seed).expect("pipeline")
+}

@@ -379,19 +379,20 @@ mod tests {
         Clusters::from_labels(&labels).expect("clusters")
     }
 
-    #[test]
-    fn clustered_trees_keep_each_cluster_on_one_side_of_the_honesty_split() {
-        let (n, size) = (600, 7);
+    /// A forest on `data(n)` grown over clusters of `size` consecutive
+    /// units, with the data and the clusters.
+    fn clustered(n: usize, size: usize, p: &ForestParams, seed: u64) -> (Binned, Forest, Clusters) {
         let (x, y) = data(n);
         let clusters = blocks(n, size);
-        let forest = Forest::train(
-            &x,
-            Regression { y: &y },
-            &params(40, 2, 0.5),
-            Some(&clusters),
-            11,
-        )
-        .expect("forest");
+        let forest =
+            Forest::train(&x, Regression { y: &y }, p, Some(&clusters), seed).expect("forest");
+        (x, forest, clusters)
+    }
+
+    #[test]
+    fn clustered_trees_keep_each_cluster_on_one_side_of_the_honesty_split() {
+        let n = 600;
+        let (_, forest, clusters) = clustered(n, 7, &params(40, 2, 0.5), 11);
         for t in 0..forest.trees() {
             let tree = forest.tree(t);
             let mut estimation = vec![false; n];
@@ -428,16 +429,7 @@ mod tests {
     #[test]
     fn clustered_out_of_bag_predictions_skip_every_tree_that_drew_a_cluster_mate() {
         let (n, size) = (500, 5);
-        let (x, y) = data(n);
-        let clusters = blocks(n, size);
-        let forest = Forest::train(
-            &x,
-            Regression { y: &y },
-            &params(20, 1, 0.5),
-            Some(&clusters),
-            4,
-        )
-        .expect("forest");
+        let (x, forest, clusters) = clustered(n, size, &params(20, 1, 0.5), 4);
         let skipped: Vec<Vec<bool>> =
             forest.map_points(&x, true, |v| v.iter().map(Option::is_none).collect());
         for (i, skips) in skipped.iter().enumerate() {

@@ -34,7 +34,9 @@ pub use nuisance::{fit_regression, regression_oob, RegressionFit};
 pub use params::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
 pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
-pub use robust::{dr_wald_ratio, robust_averages, IvParts, RobustAverage, Target, NO_FLOOR, TRIM};
+pub use robust::{
+    dr_wald_ratio, robust_averages, IvParts, IvPieces, RobustAverage, Target, NO_FLOOR, TRIM,
+};
 pub use scores::{
     aipw_scores, average_effect, average_over, clustered_average_effect, intention_to_treat,
     iv_scores, Scores, MIN_COMPLIANCE,
@@ -100,7 +102,7 @@ fn fit_grf(
     let oob = fitted.predict_oob();
     // Check before scoring, so a degenerate first stage is named as such.
     unit_effects(name, &oob, Vec::new())?;
-    let scores = match &z {
+    let mut scores = match &z {
         Some(z) => iv_scores(&fitted, (&y, &w, z), &oob, params, seed)?,
         None => aipw_scores((&y, &w), &fitted.nuisances, &oob, fitted.clusters.clone())?,
     };
@@ -119,19 +121,9 @@ fn fit_grf(
         estimate = estimate.with("clusters", c.count() as f64);
     }
     if let Some(z) = &z {
-        let tau: Vec<f64> = oob.iter().map(|p| p.tau).collect();
-        let itt = intention_to_treat(&fitted, (&y, z), params, seed)?;
-        let parts = IvParts {
-            y: &y,
-            w: &w,
-            z,
-            nuisances: &fitted.nuisances,
-            tau: &tau,
-            compliance: &scores.compliance,
-            itt: Some(&itt),
-            clusters: fitted.clusters.as_deref(),
-        };
-        estimate = with_iv_checks(estimate, &parts);
+        let compliance = std::mem::take(&mut scores.compliance);
+        let pieces = IvPieces::fit(&fitted, (&y, z), (&oob, compliance), params, seed)?;
+        estimate = with_iv_checks(estimate, &pieces.parts(&fitted, (&y, &w, z)));
     }
     estimate.units = Some(unit_effects(name, &oob, scores.scores)?);
     Ok((estimate, fitted))

@@ -9,8 +9,9 @@
 //! the average describes, and [`Target::truth`] computes the truth of
 //! exactly that population.
 
-use super::grf::Nuisances;
-use super::scores::{average_over, MIN_COMPLIANCE};
+use super::grf::{FittedForest, Nuisances, Prediction};
+use super::params::ForestParams;
+use super::scores::{average_over, intention_to_treat, MIN_COMPLIANCE};
 use crate::data::Clusters;
 use crate::{Error, Result};
 
@@ -47,6 +48,58 @@ pub struct IvParts<'a> {
     pub itt: Option<&'a [f64]>,
     /// Clusters for cluster-robust standard errors, if any.
     pub clusters: Option<&'a Clusters>,
+}
+
+/// An instrumental forest's out-of-bag pieces that its doubly robust
+/// averages and diagnostics are built from, owned, so that one fit of the
+/// intention-to-treat forest serves every average: the effects, the
+/// compliance scores and the intention-to-treat effects at the training units.
+#[derive(Debug, Clone)]
+pub struct IvPieces {
+    /// Out-of-bag effects tau(x).
+    pub tau: Vec<f64>,
+    /// Out-of-bag compliance scores.
+    pub compliance: Vec<f64>,
+    /// Out-of-bag intention-to-treat effects.
+    pub itt: Vec<f64>,
+}
+
+impl IvPieces {
+    /// The pieces of `fitted` (trained on `y`, instrument `z`): its
+    /// out-of-bag effects `oob`, the compliance scores already computed
+    /// with them, and an intention-to-treat forest fitted here.
+    pub fn fit(
+        fitted: &FittedForest,
+        (y, z): (&[f64], &[f64]),
+        (oob, compliance): (&[Prediction], Vec<f64>),
+        params: &ForestParams,
+        seed: u64,
+    ) -> Result<Self> {
+        Ok(IvPieces {
+            tau: oob.iter().map(|p| p.tau).collect(),
+            compliance,
+            itt: intention_to_treat(fitted, (y, z), params, seed)?,
+        })
+    }
+
+    /// The averages' inputs: these pieces with `fitted`'s nuisances and
+    /// clusters, on its training data `(y, w, z)`.
+    pub fn parts<'a>(
+        &'a self,
+        fitted: &'a FittedForest,
+        (y, w, z): (&'a [f64], &'a [f64], &'a [f64]),
+    ) -> IvParts<'a> {
+        IvParts {
+            y,
+            w,
+            z,
+            nuisances: &fitted.nuisances,
+            tau: &self.tau,
+            compliance: &self.compliance,
+            itt: Some(&self.itt),
+            clusters: fitted.clusters.as_deref(),
+        }
+    }
 }
 
 impl IvParts<'_> {

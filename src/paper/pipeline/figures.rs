@@ -244,7 +244,7 @@ pub(super) fn figure_6b(runs: &[&ForestRun]) -> PaperFigure {
 pub(super) fn figure_7(runs: &[&ForestRun], truth: f64) -> PaperFigure {
     let mut lines: Vec<Vec<[f64; 2]>> = runs
         .iter()
-        .map(|r| histogram(r.compliance.iter().copied(), -0.5, 0.5, 40))
+        .map(|r| histogram(r.pieces.compliance.iter().copied(), -0.5, 0.5, 40))
         .collect();
     let peak = lines.iter().flatten().map(|p| p[1]).fold(0.0, f64::max);
     lines.push(vec![[truth, 0.0], [truth, peak]]);

@@ -14,9 +14,8 @@ use super::tables::row;
 use crate::core::text::significant;
 use crate::data::Clusters;
 use crate::estimate::forest::{
-    average_over, diagnose, dr_wald_ratio, intention_to_treat, iv_scores, robust_averages,
-    FittedForest, ForestParams, IvDiagnostics, IvParts, Prediction, RobustAverage, BAND, FEW,
-    HISTOGRAM_BINS, NO_FLOOR,
+    average_over, diagnose, dr_wald_ratio, iv_scores, robust_averages, FittedForest, ForestParams,
+    IvDiagnostics, IvPieces, Prediction, RobustAverage, BAND, FEW, HISTOGRAM_BINS, NO_FLOOR,
 };
 use crate::paper::{PaperRow, PaperTable};
 use crate::{Error, Result};
@@ -30,12 +29,9 @@ pub(super) struct ForestRun {
     pub name: &'static str,
     /// The fitted forest.
     pub forest: FittedForest,
-    /// Out-of-bag effects at the train patients.
-    pub tau: Vec<f64>,
-    /// Out-of-bag compliance scores.
-    pub compliance: Vec<f64>,
-    /// Out-of-bag intention-to-treat effects.
-    pub itt: Vec<f64>,
+    /// Its out-of-bag effects, compliance scores and intention-to-treat
+    /// effects at the train patients.
+    pub pieces: IvPieces,
     /// grf's doubly robust scores (compliance not floored).
     pub scores: Vec<f64>,
     /// The doubly robust averages side by side, grf's first.
@@ -62,11 +58,15 @@ impl ForestRun {
         let forest = FittedForest::fit(x.view(), train, params, clusters, seed)?;
         let oob: Vec<Prediction> = forest.predict_oob();
         let scored = iv_scores(&forest, train, &oob, params, seed ^ 0x5eed)?;
-        let tau: Vec<f64> = oob.iter().map(|p| p.tau).collect();
-        let compliance = scored.compliance;
         let (y, _, z) = train;
-        let itt = intention_to_treat(&forest, (y, z), params, seed ^ 0x5eed)?;
-        let parts = parts(&forest, train, (&tau, &compliance, &itt));
+        let pieces = IvPieces::fit(
+            &forest,
+            (y, z),
+            (&oob, scored.compliance),
+            params,
+            seed ^ 0x5eed,
+        )?;
+        let parts = pieces.parts(&forest, train);
         let averages = robust_averages(&parts)?;
         let grf = averages
             .first()
@@ -80,9 +80,7 @@ impl ForestRun {
         Ok(ForestRun {
             name,
             forest,
-            tau,
-            compliance,
-            itt,
+            pieces,
             scores,
             averages,
             diagnostics,
@@ -96,12 +94,7 @@ impl ForestRun {
 
     /// The doubly robust Wald ratio over the train patients `members`.
     pub fn dr_wald(&self, train: Train<'_>, members: &[usize]) -> Option<(f64, f64)> {
-        let parts = parts(
-            &self.forest,
-            train,
-            (&self.tau, &self.compliance, &self.itt),
-        );
-        dr_wald_ratio(&parts, members)
+        dr_wald_ratio(&self.pieces.parts(&self.forest, train), members)
     }
 
     /// The mean of grf's scores over `members` with its (cluster-robust,
@@ -109,24 +102,6 @@ impl ForestRun {
     pub fn group_average(&self, members: &[usize]) -> Option<(f64, f64)> {
         let clusters = self.forest.clusters.as_deref();
         average_over(&self.scores, members.iter().copied(), clusters)
-    }
-}
-
-/// The averages' inputs from a fitted forest and its out-of-bag pieces.
-fn parts<'a>(
-    forest: &'a FittedForest,
-    (y, w, z): Train<'a>,
-    (tau, compliance, itt): (&'a [f64], &'a [f64], &'a [f64]),
-) -> IvParts<'a> {
-    IvParts {
-        y,
-        w,
-        z,
-        nuisances: &forest.nuisances,
-        tau,
-        compliance,
-        itt: Some(itt),
-        clusters: forest.clusters.as_deref(),
     }
 }
 
