@@ -251,12 +251,16 @@ fn fit_and_predict(
 /// is not finite (estimate, SE, CI, a prediction or a group's effect).
 pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     let spec = estimator_spec(&args.estimator, &args.params)?;
-    const FORESTS: [&str; 3] = ["causal_forest", "instrumental_forest", "regression_forest"];
-    if args.cluster.is_some() && !FORESTS.contains(&spec.kind()) {
+    if args.cluster.is_some() && spec.forest_params().is_none() {
+        let forests: Vec<&str> = EstimatorSpec::all_defaults()
+            .iter()
+            .filter(|s| s.forest_params().is_some())
+            .map(EstimatorSpec::kind)
+            .collect();
         bail!(
             "--cluster: {} does not sample clusters; the forests do ({})",
             spec.kind(),
-            FORESTS.join(", ")
+            forests.join(", ")
         );
     }
     let csv = read_csv(&args.data)?;

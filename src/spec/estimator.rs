@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::estimate::dml::Dml;
 use crate::estimate::entropy::EntropyBalancing;
-use crate::estimate::forest::{CausalForest, FittedForest, InstrumentalForest, RegressionForest};
+use crate::estimate::forest::{
+    CausalForest, FittedForest, ForestParams, InstrumentalForest, RegressionForest,
+};
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
 use crate::estimate::matching::Psm;
 use crate::estimate::scm::Scm;
@@ -138,6 +140,17 @@ impl EstimatorSpec {
                 f.fit_forest(data, seed).map(|(e, f)| (e, Some(f)))
             }
             other => other.estimator().fit(data, seed).map(|e| (e, None)),
+        }
+    }
+
+    /// The settings of a forest estimator (regression, causal or
+    /// instrumental forest); `None` for every other kind.
+    pub fn forest_params(&self) -> Option<&ForestParams> {
+        match self {
+            EstimatorSpec::RegressionForest(RegressionForest(params))
+            | EstimatorSpec::CausalForest(CausalForest(params))
+            | EstimatorSpec::InstrumentalForest(InstrumentalForest(params)) => Some(params),
+            _ => None,
         }
     }
 
