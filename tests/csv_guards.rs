@@ -267,3 +267,66 @@ fn every_csv_error_names_the_file_and_a_line_or_row() {
         common::assert_has(&msg, &[&["data.csv"][..], &parts].concat());
     }
 }
+
+#[test]
+fn cluster_columns_group_rows_and_a_missing_cluster_is_an_error() {
+    // Text sites of 8 rows and numeric days of 20: 50 sites, 60 site-days.
+    let mut csv = String::new();
+    for (i, line) in data(400, 3).lines().enumerate() {
+        let extra = match i {
+            0 => "site,day".to_string(),
+            _ => format!("s{},{}", (i - 1) / 8, (i - 1) / 20),
+        };
+        csv.push_str(&format!("{line},{extra}\n"));
+    }
+    let path = file("clusters", &csv);
+    let forest = [
+        "--w",
+        "w",
+        "--x",
+        "x1,x2,x3",
+        "--estimator",
+        "causal_forest",
+        "--param",
+        "num_trees=50",
+    ];
+    let clusters = |names: &str| {
+        let args = [&forest[..], &["--y", "y", "--cluster", names]].concat();
+        json(&path, &args)["diagnostics"]["clusters"].as_f64()
+    };
+    assert_eq!(clusters("site"), Some(50.0));
+    assert_eq!(clusters("site,day"), Some(60.0));
+    let err = fails(
+        &path,
+        &[
+            "--y",
+            "y",
+            "--w",
+            "w",
+            "--estimator",
+            "ols",
+            "--cluster",
+            "site",
+        ],
+    );
+    common::assert_has(
+        &err,
+        &["--cluster", "ols does not sample clusters", "causal_forest"],
+    );
+    let holed = edit_lines(
+        &csv,
+        |lines| lines[5] = lines[5].replacen(",s0,", ",,", 1),
+        "\n",
+    );
+    let path = file("clusters_holed", &holed);
+    let args = [&forest[..], &["--y", "y", "--cluster", "site"]].concat();
+    let err = fails(&path, &args);
+    common::assert_has(
+        &err,
+        &[
+            "column `site`",
+            "row 5 (line 6)",
+            "every row needs a cluster",
+        ],
+    );
+}
