@@ -1,9 +1,10 @@
 //! The diagnosands section: per cell and estimator, the truth, the mean
-//! estimate, bias, RMSE, coverage, CI width and power, each ± its Monte Carlo
-//! SE; raw for `diagnosands.csv` (with the per-unit diagnosands, empty for
-//! estimators without them, so the columns never change), grouped by cell
-//! for HTML. Coverage outside [0.90, 0.99] and a bias beyond 3 Monte Carlo
-//! SEs are flagged.
+//! estimate, the mean-based and the robust diagnosands, each ± its Monte
+//! Carlo SE (a share with its Wilson interval); raw for `diagnosands.csv`
+//! (with the per-unit diagnosands, empty for estimators without them, so
+//! the columns never change), grouped by cell for HTML. Coverage outside
+//! [0.90, 0.99] and a mean or median bias beyond 3 Monte Carlo SEs are
+//! flagged.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use super::tables::{
     More, Note,
 };
 use crate::spec::Cell;
-use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
+use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS, SHARES};
 use crate::Result;
 
 /// The diagnosands section; hidden when the experiment has no estimators.
@@ -29,7 +30,11 @@ struct DiagnosandRow {
     pub truth: String,
     pub mean_estimate: String,
     pub bias: McText,
+    pub median_bias: McText,
     pub rmse: McText,
+    pub median_abs_error: McText,
+    pub iqr: McText,
+    pub far: McText,
     pub coverage: McText,
     pub ci_width: McText,
     pub power: McText,
@@ -50,6 +55,7 @@ struct View {
     diagnosands: Vec<Group<DiagnosandRow>>,
     more: Option<More>,
     diagnosand_notes: Vec<Note>,
+    far: String,
 }
 
 impl Section for DiagnosandTable {
@@ -94,6 +100,10 @@ impl Section for DiagnosandTable {
         for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
             header.push(key.to_string());
             header.push(format!("{key}_mcse"));
+            if SHARES.contains(key) {
+                header.push(format!("{key}_low"));
+                header.push(format!("{key}_high"));
+            }
         }
         let csv = Csv {
             name: CSV.into(),
@@ -105,6 +115,7 @@ impl Section for DiagnosandTable {
             diagnosands,
             more,
             diagnosand_notes: notes(DIAGNOSANDS),
+            far: sig(input.experiment.report.far(), 3),
         };
         Rendered::new(view, vec![csv]).map(Some)
     }
@@ -135,7 +146,12 @@ fn csv_row(cell: &Cell, kind: &str, d: &Diagnosands) -> Vec<String> {
     ]);
     row.extend([d.truth, d.mean_estimate, d.mean_se, d.sd_estimate].map(raw));
     for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
-        row.extend(mc_raw(d.get(key)));
+        let mc = d.get(key);
+        row.extend(mc_raw(mc));
+        if SHARES.contains(key) {
+            let [low, high] = mc.and_then(|m| m.interval).map_or([f64::NAN; 2], |i| i);
+            row.extend([raw(low), raw(high)]);
+        }
     }
     row
 }
@@ -148,8 +164,15 @@ fn html_row(d: &Diagnosands) -> DiagnosandRow {
         estimand: d.estimand.label().to_string(),
         truth: sig(d.truth, 4),
         mean_estimate: sig(d.mean_estimate, 4),
-        bias: mc_text(d.bias, d.bias.value.abs() > 3.0 * d.bias.mcse),
+        bias: mc_text(d.bias, !d.bias.near(0.0, 3.0) && d.bias.mcse.is_finite()),
+        median_bias: mc_text(
+            d.median_bias,
+            !d.median_bias.near(0.0, 3.0) && d.median_bias.mcse.is_finite(),
+        ),
         rmse: mc_text(d.rmse, false),
+        median_abs_error: mc_text(d.median_abs_error, false),
+        iqr: mc_text(d.iqr, false),
+        far: mc_text(d.far, false),
         coverage: mc_text(
             d.coverage,
             !(0.90..=0.99).contains(&coverage) && coverage.is_finite(),

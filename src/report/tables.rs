@@ -287,11 +287,17 @@ pub(super) fn record_counts(records: &[Record]) -> HashMap<usize, usize> {
     counts
 }
 
-/// A diagnosand ± its Monte Carlo SE for reading, flagged when `warn`.
+/// A diagnosand ± its Monte Carlo SE for reading (a share with its 95%
+/// interval instead, which a zero SE at 0 or 1 would misstate), flagged
+/// when `warn`.
 pub(super) fn mc_text(mc: Mc, warn: bool) -> McText {
+    let mcse = match mc.interval {
+        Some([low, high]) => format!("[{}, {}]", sig(low, 2), sig(high, 2)),
+        None => format!("± {}", sig(mc.mcse, 2)),
+    };
     McText {
         value: sig(mc.value, 3),
-        mcse: sig(mc.mcse, 2),
+        mcse,
         warn,
     }
 }

@@ -17,7 +17,9 @@ use crate::policy::allocation::AllocationSpec;
 use crate::policy::placement::PlacementSpec;
 use crate::{Error, Result};
 
-/// Title and description shown at the top of the report.
+/// How the report reads the results: its title and description, and two
+/// choices of the reader's that change no result (so they stay out of the
+/// fingerprint).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportSpec {
@@ -25,6 +27,30 @@ pub struct ReportSpec {
     pub title: Option<String>,
     /// A paragraph saying what the experiment asks.
     pub description: Option<String>,
+    /// The distance from the truth beyond which an estimate counts as far
+    /// off in the `far` diagnosand (default [`crate::summary::FAR`]).
+    pub far: Option<f64>,
+    /// Diagnostics (e.g. `first_stage_f`) to plot the diagnosands against,
+    /// each cell placed at the mean of the diagnostic over its replications.
+    pub against: Vec<String>,
+}
+
+impl ReportSpec {
+    /// The distance that makes an estimate far off.
+    pub fn far(&self) -> f64 {
+        self.far.unwrap_or(crate::summary::FAR)
+    }
+}
+
+/// Refuses a `far` distance that is not a positive number.
+fn check_report(file: &SourceFile, report: &ReportSpec) -> Result<()> {
+    match report.far {
+        Some(far) if !(far.is_finite() && far > 0.0) => Err(file.error_at(
+            None,
+            &format!("`report.far` is {far}; it must be a positive distance from the truth"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The experiment file as written.
@@ -109,6 +135,7 @@ impl Experiment {
         if raw.estimators.is_empty() && paper.is_none() && raw.policies.is_empty() {
             return Err(nothing_to_run(&file, &base));
         }
+        check_report(&file, &raw.report)?;
         let estimators = parse_estimators(&file, raw.estimators, &cells)?;
         let (policies, allocations) =
             parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;

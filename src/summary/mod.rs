@@ -1,5 +1,10 @@
 //! Bias, RMSE, coverage, CI width and power, each with its Monte Carlo
-//! standard error, so a reader can tell a real difference from simulation noise.
+//! standard error, so a reader can tell a real difference from simulation
+//! noise; beside them the robust diagnosands (median bias, median absolute
+//! error, interquartile range, share far from the truth) that stay
+//! meaningful for an estimator without finite moments.
+
+mod robust;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +17,8 @@ use crate::spec::Experiment;
 use crate::stage::estimators::{results, EstimatorResult, Iate};
 use crate::Result;
 
+pub use robust::{iqr, quantile, share, BOOTSTRAP};
+
 /// A Monte Carlo summary: a value and its Monte Carlo standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Mc {
@@ -19,16 +26,52 @@ pub struct Mc {
     pub value: f64,
     /// Its Monte Carlo standard error.
     pub mcse: f64,
+    /// Its 95% interval where a normal one would mislead: the Wilson
+    /// interval of a share, which stays open at 0 and 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+}
+
+impl Mc {
+    /// A value and its Monte Carlo SE, without an interval of its own.
+    pub fn plain(value: f64, mcse: f64) -> Mc {
+        Mc {
+            value,
+            mcse,
+            interval: None,
+        }
+    }
+
+    /// Whether the value is within `k` Monte Carlo SEs of `target`; false
+    /// when the SE is undefined.
+    pub fn near(&self, target: f64, k: f64) -> bool {
+        (self.value - target).abs() <= k * self.mcse
+    }
 }
 
 /// The diagnosands every estimator gets, as (key, description) for `causim list` and reports.
 pub const DIAGNOSANDS: &[(&str, &str)] = &[
     ("bias", "mean of (estimate - truth)"),
+    ("median_bias", "median of (estimate - truth)"),
     ("rmse", "root mean squared error against the truth"),
+    ("median_abs_error", "median of |estimate - truth|"),
+    ("iqr", "interquartile range of the estimates"),
+    (
+        "far",
+        "share of estimates farther from the truth than `far` in [report] (default 1)",
+    ),
     ("coverage", "share of 95% CIs that contain the truth"),
     ("ci_width", "mean width of the 95% CI"),
     ("power", "share of 95% CIs that exclude zero"),
 ];
+
+/// The diagnosands that are shares of replications: their Monte Carlo
+/// uncertainty is a Wilson interval ([`Mc::interval`]).
+pub const SHARES: &[&str] = &["far", "coverage", "power"];
+
+/// The distance from the truth beyond which an estimate counts as `far`
+/// when the experiment's `[report]` does not say.
+pub const FAR: f64 = 1.0;
 
 /// Diagnosands of per-unit effects, for estimators that estimate tau(x)
 /// (forests), each averaged over replications.
@@ -70,8 +113,16 @@ pub struct Diagnosands {
     pub sd_estimate: f64,
     /// Mean error.
     pub bias: Mc,
+    /// Median error, with a bootstrap Monte Carlo SE.
+    pub median_bias: Mc,
     /// Root mean squared error.
     pub rmse: Mc,
+    /// Median absolute error, with a bootstrap Monte Carlo SE.
+    pub median_abs_error: Mc,
+    /// Interquartile range of the estimates, with a bootstrap Monte Carlo SE.
+    pub iqr: Mc,
+    /// Share of estimates farther than the report's `far` distance from the truth.
+    pub far: Mc,
     /// Coverage of the 95% CI.
     pub coverage: Mc,
     /// Mean CI width.
@@ -91,7 +142,11 @@ impl Diagnosands {
     pub fn get(&self, key: &str) -> Option<Mc> {
         match key {
             "bias" => Some(self.bias),
+            "median_bias" => Some(self.median_bias),
             "rmse" => Some(self.rmse),
+            "median_abs_error" => Some(self.median_abs_error),
+            "iqr" => Some(self.iqr),
+            "far" => Some(self.far),
             "coverage" => Some(self.coverage),
             "ci_width" => Some(self.ci_width),
             "power" => Some(self.power),
@@ -112,10 +167,7 @@ pub fn mean_mc(v: &[f64]) -> Mc {
     } else {
         f64::NAN
     };
-    Mc {
-        value: m,
-        mcse: (var / r).sqrt(),
-    }
+    Mc::plain(m, (var / r).sqrt())
 }
 
 /// Summarizes records into diagnosands per cell and estimator, in cell then
@@ -147,7 +199,12 @@ pub fn summarize(experiment: &Experiment, records: &[Record]) -> Result<Vec<Diag
                     (Some(_), None) => {}
                 }
             }
-            let mut d = diagnose(cell.index, &named.name, estimand, &pairs, failures);
+            let who = Who {
+                cell: cell.index,
+                estimator: &named.name,
+                estimand,
+            };
+            let mut d = diagnose(who, &pairs, failures, experiment.report.far());
             if !iates.is_empty() {
                 let over = |f: fn(&Iate) -> Option<f64>| {
                     let v: Vec<f64> = iates.iter().filter_map(f).collect();
@@ -163,23 +220,40 @@ pub fn summarize(experiment: &Experiment, records: &[Record]) -> Result<Vec<Diag
     Ok(out)
 }
 
-fn diagnose(
+/// Whose diagnosands: a cell, an estimator and the estimand it targets.
+#[derive(Clone, Copy)]
+struct Who<'a> {
     cell: usize,
-    estimator: &str,
+    estimator: &'a str,
     estimand: Estimand,
+}
+
+/// The diagnosands of one estimator's (estimate, truth) pairs in one cell;
+/// an estimate counts as far off beyond `far` from its truth.
+fn diagnose(
+    who: Who<'_>,
     pairs: &[(&crate::estimate::Estimate, f64)],
     failures: usize,
+    far: f64,
 ) -> Diagnosands {
+    let Who {
+        cell,
+        estimator,
+        estimand,
+    } = who;
+    // Each robust diagnosand resamples with its own seed, fixed by whose it is.
+    let seed = |key: &str| crate::core::seed::fnv1a(format!("{cell}/{estimator}/{key}").as_bytes());
     let errors: Vec<f64> = pairs.iter().map(|(e, t)| e.estimate - t).collect();
+    let absolute: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
     let squared: Vec<f64> = errors.iter().map(|e| e * e).collect();
-    let covered: Vec<f64> = pairs
+    let covered: Vec<bool> = pairs
         .iter()
-        .map(|(e, t)| f64::from(u8::from(e.ci_lower <= *t && *t <= e.ci_upper)))
+        .map(|(e, t)| e.ci_lower <= *t && *t <= e.ci_upper)
         .collect();
     let widths: Vec<f64> = pairs.iter().map(|(e, _)| e.ci_upper - e.ci_lower).collect();
-    let rejects: Vec<f64> = pairs
+    let rejects: Vec<bool> = pairs
         .iter()
-        .map(|(e, _)| f64::from(u8::from(e.ci_lower > 0.0 || e.ci_upper < 0.0)))
+        .map(|(e, _)| e.ci_lower > 0.0 || e.ci_upper < 0.0)
         .collect();
     let estimates: Vec<f64> = pairs.iter().map(|(e, _)| e.estimate).collect();
     let mse = mean_mc(&squared);
@@ -195,14 +269,15 @@ fn diagnose(
         mean_se: mean(pairs.iter().map(|(e, _)| e.se)),
         sd_estimate: mean_mc(&estimates).mcse * (estimates.len() as f64).sqrt(),
         bias: mean_mc(&errors),
+        median_bias: robust::bootstrap(&errors, robust::median_of, seed("median_bias")),
         // Delta method: se(sqrt(MSE)) = se(MSE) / (2 sqrt(MSE)).
-        rmse: Mc {
-            value: rmse,
-            mcse: mse.mcse / (2.0 * rmse),
-        },
-        coverage: mean_mc(&covered),
+        rmse: Mc::plain(rmse, mse.mcse / (2.0 * rmse)),
+        median_abs_error: robust::bootstrap(&absolute, robust::median_of, seed("median_abs_error")),
+        iqr: robust::bootstrap(&estimates, iqr, seed("iqr")),
+        far: share(&absolute.iter().map(|a| *a > far).collect::<Vec<_>>()),
+        coverage: share(&covered),
         ci_width: mean_mc(&widths),
-        power: mean_mc(&rejects),
+        power: share(&rejects),
         iate_rmse: None,
         iate_coverage: None,
         iate_corr: None,
