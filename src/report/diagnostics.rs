@@ -21,7 +21,7 @@ pub(super) struct Diagnostics;
 const CSV: &str = "diagnostics.csv";
 
 /// The mean of each diagnostic per (cell, estimator index).
-type Means = BTreeMap<(usize, usize), BTreeMap<String, f64>>;
+pub(super) type Means = BTreeMap<(usize, usize), BTreeMap<String, f64>>;
 
 /// One estimator's diagnostics: a row per cell, a column per diagnostic.
 #[derive(Debug, Serialize)]
@@ -61,7 +61,7 @@ impl Section for Diagnostics {
 }
 
 /// Mean of each diagnostic per (cell, estimator index) over the estimates made.
-fn diagnostic_means(records: &[Record], results: &[Vec<EstimatorResult>]) -> Means {
+pub(super) fn diagnostic_means(records: &[Record], results: &[Vec<EstimatorResult>]) -> Means {
     let mut sums: BTreeMap<(usize, usize), BTreeMap<String, (f64, usize)>> = BTreeMap::new();
     for (record, results) in records.iter().zip(results) {
         for (k, result) in results.iter().enumerate() {

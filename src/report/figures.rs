@@ -4,19 +4,24 @@
 //! two values or more), one figure per diagnosand instead places the
 //! estimators side by side on x, so the plots still compare them. The
 //! per-unit diagnosands get figures of their own, with only the estimators
-//! that estimate per-unit effects (forests) as series. The section is the
-//! report's "Plots".
+//! that estimate per-unit effects (forests) as series. The robust
+//! diagnosands come first; an axis is cut to the bulk of the values, with
+//! the values beyond it marked at the edge, so one estimator without finite
+//! moments does not flatten the others. The report's `against` diagnostics
+//! (e.g. the first-stage F) give figures of their own, each cell at the
+//! diagnostic's mean. The section is the report's "Plots".
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::diagnostics::{diagnostic_means, Means};
 use super::plot::{render_svg, Figure, Panel, Point};
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::show_value;
 use crate::core::stats::Z_95;
 use crate::spec::Experiment;
-use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS};
+use crate::summary::{quantile, Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS, SHARES};
 use crate::Result;
 
 /// One rendered figure: an anchor, the diagnosand's name for the contents,
@@ -40,6 +45,10 @@ struct FigureGroup {
 /// Readable label of a diagnosand key for an axis.
 fn label(key: &str) -> &str {
     match key {
+        "bias" => "mean bias",
+        "median_bias" => "median bias",
+        "median_abs_error" => "median |error|",
+        "far" => "share far off",
         "rmse" => "RMSE",
         "ci_width" => "CI width",
         "iate_rmse" => "per-unit RMSE",
@@ -53,21 +62,74 @@ fn label(key: &str) -> &str {
 /// of 1 with the true per-unit effects; none for the rest.
 fn ideal(key: &str) -> Option<f64> {
     match key {
-        "bias" => Some(0.0),
+        "bias" | "median_bias" => Some(0.0),
         "coverage" | "iate_coverage" => Some(0.95),
         "iate_corr" => Some(1.0),
         _ => None,
     }
 }
 
-/// A diagnosand as a plotted point with a ±1.96 MCSE bar; `None` when undefined.
+/// The diagnosands plotted for every estimator, robust ones first.
+const PLOTTED: &[&str] = &[
+    "median_bias",
+    "bias",
+    "median_abs_error",
+    "rmse",
+    "far",
+    "coverage",
+    "ci_width",
+    "power",
+];
+
+/// What a figure of `key` summarizes, for its caption.
+fn summary_of(key: &str) -> &'static str {
+    match key {
+        "median_bias" | "median_abs_error" => {
+            "Each point is a median over replications, which a heavy tail cannot move."
+        }
+        "far" | "coverage" | "power" => "Each point is a share of replications.",
+        "bias" | "rmse" | "ci_width" => {
+            "Each point is a mean over replications: a few wild replications can decide it."
+        }
+        _ => "Each point is a mean over replications.",
+    }
+}
+
+/// A diagnosand as a plotted point with a ±1.96 MCSE bar (a share's bar
+/// reaches the farther end of its Wilson interval); `None` when undefined.
 fn point(x: f64, d: Option<&&Diagnosands>, key: &str) -> Option<Point> {
     let mc = d?.get(key)?;
-    mc.value.is_finite().then(|| Point {
+    let err = match mc.interval {
+        Some([low, high]) => Some((mc.value - low).max(high - mc.value)),
+        None => mc.mcse.is_finite().then_some(Z_95 * mc.mcse),
+    };
+    mc.value.is_finite().then_some(Point {
         x,
         y: mc.value,
-        err: mc.mcse.is_finite().then_some(Z_95 * mc.mcse),
+        err,
     })
+}
+
+/// The y range that holds the bulk of a figure's values: two interquartile
+/// ranges beyond the quartiles, and the ideal value. A mean without finite
+/// moments (2SLS with a weak instrument) falls outside and is marked at
+/// the edge instead of flattening every other line.
+fn bulk(panels: &[Panel], ideal: Option<f64>) -> Option<(f64, f64)> {
+    let mut ys: Vec<f64> = panels
+        .iter()
+        .flat_map(|p| p.lines.iter().flatten())
+        .map(|p| p.y)
+        .filter(|y| y.is_finite())
+        .collect();
+    ys.sort_by(f64::total_cmp);
+    let (q1, q3) = (quantile(&ys, 0.25), quantile(&ys, 0.75));
+    let spread = (q3 - q1).max(1e-9 * q3.abs().max(1.0));
+    let (mut lo, mut hi) = (q1 - 2.0 * spread, q3 + 2.0 * spread);
+    if let Some(r) = ideal {
+        (lo, hi) = (lo.min(r), hi.max(r));
+    }
+    let (first, last) = (*ys.first()?, *ys.last()?);
+    (first < lo || last > hi).then_some((lo, hi))
 }
 
 /// The estimators shown in one set of figures: their indices in the
@@ -113,7 +175,8 @@ impl Section for Plots {
         if input.experiment.estimators.is_empty() {
             return Ok(None);
         }
-        let plots = figures(&input.experiment, &input.diagnosands)?;
+        let means = diagnostic_means(&input.records, &input.results);
+        let plots = figures(&input.experiment, &input.diagnosands, &means)?;
         Rendered::new(View { plots }, Vec::new()).map(Some)
     }
 }
@@ -123,12 +186,16 @@ type ByCell<'a> = HashMap<(usize, &'a str), &'a Diagnosands>;
 
 /// The sets of figures: each list of diagnosands with the estimators that
 /// have them as series.
-type Sets<'a> = [(&'static [(&'static str, &'static str)], &'a Series)];
+type Sets<'a> = [(&'a [(&'static str, &'static str)], &'a Series)];
 
 /// Every figure of the report, grouped by axis; empty when nothing was
 /// recorded. The per-unit diagnosands follow the others, with only the
 /// estimators that have them as series, and are left out when none has.
-fn figures(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Result<Vec<FigureGroup>> {
+fn figures(
+    experiment: &Experiment,
+    diagnosands: &[Diagnosands],
+    means: &Means,
+) -> Result<Vec<FigureGroup>> {
     if diagnosands.is_empty() {
         return Ok(Vec::new());
     }
@@ -142,8 +209,12 @@ fn figures(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Result<Vec<F
             .iter()
             .any(|d| d.estimator == name && d.iate_rmse.is_some())
     });
+    let plotted: Vec<(&str, &str)> = PLOTTED
+        .iter()
+        .filter_map(|key| DIAGNOSANDS.iter().find(|(k, _)| k == key).copied())
+        .collect();
     let sets: Vec<(&[(&str, &str)], &Series)> =
-        [(DIAGNOSANDS, &all), (IATE_DIAGNOSANDS, &per_unit)]
+        [(plotted.as_slice(), &all), (IATE_DIAGNOSANDS, &per_unit)]
             .into_iter()
             .filter(|(_, s)| !s.names.is_empty())
             .collect();
@@ -153,10 +224,85 @@ fn figures(experiment: &Experiment, diagnosands: &[Diagnosands]) -> Result<Vec<F
     if swept.is_empty() {
         return Ok(vec![across_estimators(&sets, &by)?]);
     }
-    swept
+    let mut groups = swept
         .iter()
         .map(|&a| against_axis(experiment, a, &sets, &by))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    for key in &experiment.report.against {
+        groups.extend(against_diagnostic(
+            experiment, swept[0], key, means, &sets, &by,
+        )?);
+    }
+    Ok(groups)
+}
+
+/// Each cell's mean of the diagnostic `key`, from the first estimator (in
+/// the experiment's order) that reports it there.
+fn cell_diagnostic(means: &Means, key: &str) -> HashMap<usize, f64> {
+    let mut out = HashMap::new();
+    for ((cell, _), values) in means {
+        if let Some(&v) = values.get(key) {
+            out.entry(*cell).or_insert(v);
+        }
+    }
+    out
+}
+
+/// The figures against the cells' mean of the diagnostic `key` (the
+/// first-stage F, say): lines along swept axis `a`, each point at its
+/// cell's mean diagnostic, one panel per combination of the other axes'
+/// values; a log axis when the means span orders of magnitude. `None` when
+/// no estimator reports the diagnostic.
+fn against_diagnostic(
+    experiment: &Experiment,
+    a: usize,
+    key: &str,
+    means: &Means,
+    sets: &Sets<'_>,
+    by: &ByCell<'_>,
+) -> Result<Option<FigureGroup>> {
+    let at = cell_diagnostic(means, key);
+    if at.is_empty() {
+        return Ok(None);
+    }
+    let lo = at.values().copied().fold(f64::INFINITY, f64::min);
+    let hi = at.values().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log_x = lo > 0.0 && hi / lo > 30.0;
+    let x_of = |cell: usize, _: usize| at.get(&cell).copied();
+    let mut figures = Vec::new();
+    for &(keys, series) in sets {
+        for (diagnosand, description) in keys {
+            let figure = Figure {
+                title: format!("{} by mean {key}: {description}", label(diagnosand)),
+                x_label: if log_x {
+                    format!("mean {key} (log scale)")
+                } else {
+                    format!("mean {key}")
+                },
+                y_label: label(diagnosand).into(),
+                series: series.names.clone(),
+                colours: Some(series.slots.clone()),
+                categories: None,
+                reference: ideal(diagnosand),
+                log_y: false,
+                log_x,
+                y_limits: None,
+                diagonal: false,
+                panels: panels(experiment, a, &series.names, by, diagnosand, &x_of),
+            };
+            push(
+                &mut figures,
+                format!("plot-{key}-{diagnosand}"),
+                diagnosand,
+                figure,
+            )?;
+        }
+    }
+    Ok(Some(FigureGroup {
+        id: format!("plots-{key}"),
+        title: format!("against mean {key}"),
+        figures,
+    }))
 }
 
 /// When nothing is swept: one figure per diagnosand with the estimators
@@ -185,6 +331,8 @@ fn across_estimators(sets: &Sets<'_>, by: &ByCell<'_>) -> Result<FigureGroup> {
                 categories: Some(series.names.clone()),
                 reference: ideal(key),
                 log_y: false,
+                log_x: false,
+                y_limits: None,
                 diagonal: false,
                 panels: vec![panel],
             };
@@ -207,6 +355,14 @@ fn against_axis(
     by: &ByCell<'_>,
 ) -> Result<FigureGroup> {
     let axis = &experiment.axes[a];
+    let categorical = categories(&axis.values).is_some();
+    let x_of = |_: usize, i: usize| {
+        if categorical {
+            Some(i as f64)
+        } else {
+            number(&axis.values[i])
+        }
+    };
     let mut figures = Vec::new();
     for &(keys, series) in sets {
         for (key, description) in keys {
@@ -219,8 +375,10 @@ fn against_axis(
                 categories: categories(&axis.values),
                 reference: ideal(key),
                 log_y: false,
+                log_x: false,
+                y_limits: None,
                 diagonal: false,
-                panels: panels(experiment, a, &series.names, by, key),
+                panels: panels(experiment, a, &series.names, by, key, &x_of),
             };
             push(&mut figures, format!("plot-{a}-{key}"), key, figure)?;
         }
@@ -255,13 +413,29 @@ fn push(figures: &mut Vec<FigureView>, id: String, key: &str, mut figure: Figure
         figure.log_y = true;
         figure.y_label = format!("{} (log scale)", figure.y_label);
     }
+    if !figure.log_y && !SHARES.contains(&key) && !key.starts_with("iate_") {
+        figure.y_limits = bulk(&figure.panels, figure.reference);
+    }
     let any = figure
         .panels
         .iter()
         .any(|p| p.lines.iter().any(|l| !l.is_empty()));
     if any {
         let bounded = figure.bound("diagnosands.csv");
-        let mut caption = "Error bars: ±1.96 Monte Carlo SE.".to_string();
+        let mut caption = format!("{} Error bars: ", summary_of(key));
+        caption.push_str(if SHARES.contains(&key) {
+            "the 95% Wilson interval (its farther end, both ways)."
+        } else {
+            "±1.96 Monte Carlo SE."
+        });
+        if let Some((lo, hi)) = figure.y_limits {
+            caption.push_str(&format!(
+                " The axis is cut to [{}, {}], where the bulk of the values lie: a hollow \
+                 triangle at a panel's edge is a value beyond it (diagnosands.csv holds it).",
+                super::tables::sig(lo, 2),
+                super::tables::sig(hi, 2)
+            ));
+        }
         if let Some(r) = figure.reference {
             caption.push_str(&format!(" Dashed line: the ideal value, {r}."));
         }
@@ -307,6 +481,7 @@ fn panels(
     names: &[String],
     by: &ByCell<'_>,
     key: &str,
+    x_of: &dyn Fn(usize, usize) -> Option<f64>,
 ) -> Vec<Panel> {
     let axes = &experiment.axes;
     let lengths: Vec<usize> = axes.iter().map(|x| x.values.len()).collect();
@@ -317,7 +492,6 @@ fn panels(
     }
     let others: Vec<usize> = (0..axes.len()).filter(|&j| j != a).collect();
     let combinations: usize = others.iter().map(|&j| lengths[j]).product();
-    let categorical = categories(&axes[a].values).is_some();
     let mut out = Vec::with_capacity(combinations);
     for c in 0..combinations {
         // Decode c into one value index per other axis (last fastest).
@@ -341,16 +515,11 @@ fn panels(
                     .values
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, value)| {
+                    .filter_map(|(i, _)| {
                         let cell: usize = (0..axes.len())
                             .map(|j| if j == a { i } else { at[j] } * strides[j])
                             .sum();
-                        let x = if categorical {
-                            Some(i as f64)
-                        } else {
-                            number(value)
-                        };
-                        point(x?, by.get(&(cell, name.as_str())), key)
+                        point(x_of(cell, i)?, by.get(&(cell, name.as_str())), key)
                     })
                     .collect();
                 line.sort_by(|p, q| p.x.total_cmp(&q.x));

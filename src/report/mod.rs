@@ -15,6 +15,7 @@ mod allocation;
 mod cells;
 mod diagnosands;
 mod diagnostics;
+mod distribution;
 mod estimates;
 mod figures;
 mod iate;
@@ -27,6 +28,7 @@ mod spec;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 use std::path::{Path, PathBuf};
 
@@ -44,11 +46,13 @@ pub const INDEX: &str = "index.html";
 
 /// The report's sections, in page order: the registry a new section joins.
 const SECTIONS: &[&dyn Section] = &[
+    &verdict::Verdict,
     &paper::Paper,
     &cells::Cells,
     &policies::Placement,
     &allocation::Allocation,
     &diagnosands::DiagnosandTable,
+    &distribution::Distribution,
     &iate::PerUnit,
     &diagnostics::Diagnostics,
     &figures::Plots,

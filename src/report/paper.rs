@@ -495,6 +495,8 @@ fn figure(paper: &PaperFigure) -> Option<Figure> {
         categories: paper.categories.clone(),
         reference: None,
         log_y: false,
+        log_x: false,
+        y_limits: None,
         diagonal: paper.diagonal,
         panels,
     })

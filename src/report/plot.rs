@@ -11,7 +11,7 @@ use super::tables::count;
 use crate::{Error, Result};
 
 /// Tableau 10: distinct on white and reasonably safe for colour-blind readers.
-const PALETTE: [RGBColor; 10] = [
+pub(super) const PALETTE: [RGBColor; 10] = [
     RGBColor(78, 121, 167),
     RGBColor(242, 142, 43),
     RGBColor(225, 87, 89),
@@ -83,6 +83,13 @@ pub struct Figure {
     /// Draw y on a log scale (for errors spanning orders of magnitude);
     /// ignored when a value is not positive.
     pub log_y: bool,
+    /// Draw x on a log scale (a first-stage F from 2 to 500); ignored when
+    /// a value is not positive.
+    pub log_x: bool,
+    /// Clip the y axis to this range: a point beyond it is drawn at the
+    /// panel's edge as a hollow triangle, so one wild value (a mean without
+    /// finite moments) cannot flatten every other line.
+    pub y_limits: Option<(f64, f64)>,
     /// Draw the dashed line y = x (estimated against true): points above it
     /// did better than estimated, points below worse.
     pub diagonal: bool,
@@ -198,7 +205,7 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
 
 /// Round tick positions (steps of 1, 2 or 5 × 10^k) inside `[lo, hi]`, at
 /// most about `most` of them, with the decimals a label needs.
-fn ticks(lo: f64, hi: f64, most: usize) -> (Vec<f64>, usize) {
+pub(super) fn ticks(lo: f64, hi: f64, most: usize) -> (Vec<f64>, usize) {
     let raw = (hi - lo) / most.max(1) as f64;
     if !(raw.is_finite() && raw > 0.0) {
         return (vec![lo], 2);
@@ -337,6 +344,17 @@ fn axes(figure: &Figure) -> (Ticked, Ticked) {
         y1 = y1.max(r);
         positive = positive.min(r);
     }
+    if let Some((lo, hi)) = figure.y_limits {
+        y0 = y0.max(lo);
+        y1 = y1.min(hi);
+    }
+    let smallest_x = figure
+        .panels
+        .iter()
+        .flat_map(|p| p.lines.iter().flatten())
+        .map(|p| p.x)
+        .filter(|x| x.is_finite())
+        .fold(f64::INFINITY, f64::min);
     let x = match &figure.categories {
         // Half a slot either side, so every label sits inside the panel.
         Some(c) => Ticked {
@@ -349,6 +367,7 @@ fn axes(figure: &Figure) -> (Ticked, Ticked) {
             decimals: Some(0),
             log: false,
         },
+        None if figure.log_x && smallest_x > 0.0 && x1 > x0 => Ticked::log(x0 / 1.25, x1 * 1.25),
         None => Ticked::linear(padded(x0, x1)),
     };
     let y = if figure.log_y && positive > 0.0 && positive.is_finite() && y1 > positive {
@@ -561,15 +580,24 @@ fn draw_lines<DB: DrawingBackend>(
             .map_err(fail)?;
         chart
             .draw_series(LineSeries::new(
-                points.iter().map(|&(x, y, _)| (x, y)),
+                points.iter().map(|&(px, py, _)| (px, y.clamp(py))),
                 c.stroke_width(2),
             ))
             .map_err(fail)?;
+        let inside = |v: f64| (y.lo..=y.hi).contains(&v);
         chart
             .draw_series(
                 points
                     .iter()
+                    .filter(|p| inside(p.1))
                     .map(|&(x, y, _)| Circle::new((x, y), 3, c.filled())),
+            )
+            .map_err(fail)?;
+        chart
+            .draw_series(
+                points.iter().filter(|p| !inside(p.1)).map(|&(px, py, _)| {
+                    TriangleMarker::new((px, y.clamp(py)), 7, c.stroke_width(2))
+                }),
             )
             .map_err(fail)?;
     }
@@ -612,6 +640,8 @@ mod tests {
             categories,
             reference: Some(0.95),
             log_y: false,
+            log_x: false,
+            y_limits: None,
             diagonal: false,
             panels: (0..panels)
                 .map(|i| Panel {

@@ -213,6 +213,8 @@ fn figure<P: Policies>(family: &P, panels: Vec<Panel>) -> Result<(Option<String>
         categories: None,
         reference: Some(0.0),
         log_y: false,
+        log_x: false,
+        y_limits: None,
         diagonal: true,
         panels,
     };

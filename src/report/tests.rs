@@ -102,8 +102,8 @@ fn assert_full_page(html: &str) {
     }
     assert_eq!(
         html.matches("<svg").count(),
-        2 * 5,
-        "one figure per axis and diagnosand"
+        2 * 8 + 1,
+        "one figure per axis and plotted diagnosand, and the distribution"
     );
     for text in [
         "difference_in_means",
@@ -149,14 +149,28 @@ fn assert_full_csvs(dir: &Path) {
         "sd_estimate",
         "bias",
         "bias_mcse",
+        "median_bias",
+        "median_bias_mcse",
         "rmse",
         "rmse_mcse",
+        "median_abs_error",
+        "median_abs_error_mcse",
+        "iqr",
+        "iqr_mcse",
+        "far",
+        "far_mcse",
+        "far_low",
+        "far_high",
         "coverage",
         "coverage_mcse",
+        "coverage_low",
+        "coverage_high",
         "ci_width",
         "ci_width_mcse",
         "power",
         "power_mcse",
+        "power_low",
+        "power_high",
         "iate_rmse",
         "iate_rmse_mcse",
         "iate_coverage",
@@ -247,8 +261,9 @@ fn forests_get_a_per_unit_section_table_and_figures() {
     ] {
         assert!(html.contains(text), "missing {text}");
     }
-    // Per axis: the five diagnosands, then the three per-unit ones.
-    assert_eq!(html.matches("<svg").count(), 5 + 3);
+    // Per axis: the eight plotted diagnosands, then the three per-unit
+    // ones; and the distribution.
+    assert_eq!(html.matches("<svg").count(), 8 + 3 + 1);
     for key in ["iate_rmse", "iate_coverage", "iate_corr"] {
         assert!(
             html.contains(&format!("id=\"plot-0-{key}\"")),
@@ -300,7 +315,7 @@ fn forests_get_a_per_unit_section_table_and_figures() {
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
-    assert_eq!(html.matches("<svg").count(), 5 + 3);
+    assert_eq!(html.matches("<svg").count(), 8 + 3 + 1);
     assert!(html.contains("id=\"plot-iate_corr\""));
     let (_, rows) = csv_shape(&dir.join("iate.csv"));
     assert_eq!(rows, 1);
@@ -331,7 +346,7 @@ fn partial_run_shows_pending_cells() {
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
     assert!(html.contains("7 of 20 tasks recorded"));
     assert!(html.contains("not run yet"));
-    assert_eq!(html.matches("<svg").count(), 2 * 5);
+    assert_eq!(html.matches("<svg").count(), 2 * 8 + 1);
     let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
     assert_eq!(rows, 2 * 2, "two cells have records, two estimators each");
     assert_no_iate(&dir, &html);
@@ -348,7 +363,7 @@ fn text_axes_and_unswept_experiments_plot() {
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
-    assert_eq!(html.matches("<svg").count(), 2 * 5);
+    assert_eq!(html.matches("<svg").count(), 2 * 8 + 1);
     // The formula values label the x axis at equal spacing, and title panels.
     assert!(html.contains("\n1 + x1\n") && html.contains("tau = 2 * x2"));
     let _ = std::fs::remove_dir_all(&root);
@@ -362,7 +377,11 @@ fn text_axes_and_unswept_experiments_plot() {
     let dir = root.join("out");
     run_into(&experiment, &dir, None);
     let html = std::fs::read_to_string(render(&dir).expect("renders")).expect("index.html");
-    assert_eq!(html.matches("<svg").count(), 5, "one figure per diagnosand");
+    assert_eq!(
+        html.matches("<svg").count(),
+        8 + 1,
+        "one figure per plotted diagnosand, and the distribution"
+    );
     assert!(html.contains("across estimators"));
     assert_no_iate(&dir, &html);
     let (_, rows) = csv_shape(&dir.join("diagnosands.csv"));
