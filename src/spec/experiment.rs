@@ -307,7 +307,8 @@ fn check_paper(
     Ok(paper)
 }
 
-/// The `[[estimators]]` entries, named and checked.
+/// The `[[estimators]]` entries, named and checked; a `kind` may be written
+/// with hyphens or as an alias ([`super::KIND_ALIASES`]).
 fn parse_estimators(
     file: &SourceFile,
     entries: Vec<Spanned<toml::Table>>,
@@ -317,6 +318,9 @@ fn parse_estimators(
     for (i, entry) in entries.into_iter().enumerate() {
         let span = entry.span();
         let mut table = entry.into_inner();
+        if let Some(Value::String(kind)) = table.get_mut("kind") {
+            *kind = EstimatorSpec::resolve_kind(kind);
+        }
         let kind = table.get("kind").and_then(Value::as_str);
         if let Some(default) = EstimatorSpec::all_defaults()
             .into_iter()
