@@ -98,6 +98,7 @@ impl Experiment {
         let raw: ExperimentFile = file.parse()?;
         let name = experiment_name(&file, path, raw.name)?;
         let replications = check_replications(&file, &raw.replications)?;
+        sweep::check_overrides_not_swept(&file, &raw.overrides, &raw.sweep)?;
         let (sim_file, base) = base_sim(&file, path, &raw.sim, &raw.overrides)?;
         let axes = sweep::sweep_axes(&file, &base, &raw.sweep)?;
         sweep::check_grid(&file, &raw.sweep, &axes, replications)?;
