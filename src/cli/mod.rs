@@ -57,7 +57,8 @@ pub enum Command {
     ///
     /// Example: causim fit --data mydata.csv --y died --w icu --z busy --estimator 2sls
     ///
-    /// Covariates default to every column other than y, w and z.
+    /// Covariates default to every column other than y, w, z and the
+    /// clusters, leaving out the truth columns `causim simulate` writes.
     Fit(fit::FitArgs),
     /// Re-render the report of a run folder from its results alone (merges shards).
     ///
