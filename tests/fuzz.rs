@@ -259,7 +259,7 @@ fn run(mut command: Command, limit: Duration) -> Outcome {
 fn names_file_and_place(message: &str, file: &str) -> bool {
     let errors: Vec<&str> = message
         .lines()
-        .filter(|l| l.starts_with("error: ") && !l.starts_with("error: 1 of 1 files"))
+        .filter(|l| l.starts_with("error: ") && !l.starts_with("error: 1 of 1 file has problems"))
         .collect();
     !errors.is_empty()
         && errors.iter().all(|line| {

@@ -9,20 +9,30 @@ use anyhow::{bail, Context};
 use ndarray::{Array1, Array2};
 use toml::Value;
 
-use super::simulate::parse_assignment;
+use super::simulate::{parse_assignment, TRUTH_COLUMNS};
 use crate::core::stats::Z_95;
-use crate::core::text::{elide, number, significant};
+use crate::core::text::{elide, number, plural, significant};
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
-use groups::{clusters, group_effects, group_table};
+use groups::{clusters, group_effects, group_levels, group_table, MAX_GROUPS};
 
 /// What `causim fit --help` says after the options: how it treats bad input
 /// and results that are not numbers.
-const AFTER_HELP: &str = "\
+fn after_help() -> String {
+    format!("\
 Input: the CSV needs a header row with distinct column names; a cell of a \
 column the model uses must be a finite number within ±1e150, else the error \
 names the file, the column, the row and its line.
+
+Covariates: without --x, every column other than --y, --w, --z and \
+--cluster, except the truth columns causim simulate writes (tau, cate, \
+clate, complier_type; a note says which were left out) and a text --group \
+column. Naming a truth column in --x uses it, with a warning.
+
+Groups: --group COL takes a column of numbers or text (e.g. a diagnosis) \
+with at most {MAX_GROUPS} distinct values; more is an error naming the column \
+and its count.
 
 Results: an estimate, standard error or confidence limit that is not finite \
 (an overflow to inf, a NaN) is an error with exit status 1, never a table of \
@@ -37,11 +47,12 @@ Warnings: instrumental_forest checks its own overlap and instrument \
 strength and prints warnings on stderr (poor overlap, a weak instrument, an \
 average whose 10 most extreme scores carry more than half its variance), as \
 does any estimate outside [-1, 1] on a binary outcome; its doubly robust \
-alternatives (dr_wald, partialled_out_wald, ...) are among the diagnostics.";
+alternatives (dr_wald, partialled_out_wald, ...) are among the diagnostics.")
+}
 
 /// Arguments of `causim fit`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(after_help = after_help())]
 pub struct FitArgs {
     /// CSV file with a header row.
     #[arg(long)]
@@ -58,7 +69,7 @@ pub struct FitArgs {
     /// Covariate columns, comma-separated [default: every other column]; "" for none.
     #[arg(long, value_delimiter = ',')]
     pub x: Option<Vec<String>>,
-    /// Estimator kind, as in `causim list` (hyphens work too; aliases: naive, 2sls).
+    /// Estimator kind, as in `causim list` (hyphens work too; aliases: naive, dim, 2sls, tsls, iv).
     #[arg(long)]
     pub estimator: String,
     /// Estimator parameter, e.g. --param se=hc3 --param covariates=false (repeatable).
@@ -76,7 +87,8 @@ pub struct FitArgs {
     /// Where to write the predictions: tau_hat,tau_se,ci_lower,ci_upper, one row per --predict row.
     #[arg(long, requires = "predict")]
     pub out: Option<PathBuf>,
-    /// Also report the average effect within each value of this column (forests), e.g. a diagnosis.
+    /// Also report the average effect within each value of this column
+    /// (forests), numbers or text, e.g. a diagnosis (a limit on its values below).
     #[arg(long)]
     pub group: Option<String>,
     /// Cluster columns, comma-separated (forests): units that share their
@@ -87,37 +99,65 @@ pub struct FitArgs {
     pub cluster: Option<Vec<String>>,
 }
 
-/// Builds an estimator spec from a kind (or alias) and `key=value` parameters,
-/// through the same serde path as experiment files (same validation, same errors).
+/// Builds an estimator spec from a kind (or alias, [`crate::spec::KIND_ALIASES`])
+/// and `key=value` parameters, through the same serde path as experiment
+/// files (same validation, same errors). An error names the flag that is
+/// wrong: `--estimator` for an unknown kind, else the first `--param KEY=VALUE`
+/// whose key or value is refused, or `--param` for a combination that is.
 pub fn estimator_spec(kind: &str, params: &[String]) -> anyhow::Result<EstimatorSpec> {
-    let kind = match kind.replace('-', "_").as_str() {
-        "naive" | "dim" => "difference_in_means".to_string(),
-        "2sls" | "tsls" | "iv" => "two_stage_least_squares".to_string(),
-        other => other.to_string(),
-    };
     let mut table = toml::Table::new();
-    table.insert("kind".into(), Value::String(kind));
+    table.insert(
+        "kind".into(),
+        Value::String(EstimatorSpec::resolve_kind(kind)),
+    );
+    let mut spec = spec_of(&table).map_err(|e| anyhow::anyhow!("--estimator: {e}"))?;
     for p in params {
-        let (key, value) = parse_assignment(p)?;
+        let shown = elide(p);
+        let (key, value) = parse_assignment(p).map_err(|e| anyhow::anyhow!("--param: {e}"))?;
+        if key == "kind" {
+            bail!("--param {shown}: the estimator's kind is set by --estimator");
+        }
         table.insert(key, value);
+        spec = spec_of(&table).map_err(|e| anyhow::anyhow!("--param {shown}: {e}"))?;
     }
-    let spec: EstimatorSpec = Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("--estimator: {}", e.message().trim()))?;
-    spec.check()
-        .map_err(|e| anyhow::anyhow!("--estimator {}: {e}", spec.kind()))?;
+    let flag = if params.is_empty() {
+        format!("--estimator {}", spec.kind())
+    } else {
+        "--param".to_string()
+    };
+    spec.check().map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
     Ok(spec)
 }
 
-/// The covariate columns: `--x` as given, else every named column other
-/// than the outcome, treatment and instrument.
+/// An estimator spec from its table, or serde's message for why not.
+fn spec_of(table: &toml::Table) -> Result<EstimatorSpec, String> {
+    Value::Table(table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
+}
+
+/// The covariate columns: `--x` as given (a truth column named there is
+/// used, with a warning), else every named column other than the outcome,
+/// treatment, instrument and clusters, a text `--group` column and the
+/// truth columns of `causim simulate` ([`TRUTH_COLUMNS`], with a note
+/// naming those left out).
 fn covariate_names(args: &FitArgs, table: &Table, used: &[&str]) -> anyhow::Result<Vec<String>> {
     let names: Vec<String> = match &args.x {
-        Some(names) => names
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some(names) => {
+            let names: Vec<String> = names
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            for name in names.iter().filter(|n| TRUTH_COLUMNS.contains(&n.as_str())) {
+                eprintln!(
+                    "warning: --x: `{name}` is one of the truth columns causim simulate writes \
+                     ({}); as a covariate it hands the model the answer",
+                    TRUTH_COLUMNS.join(", ")
+                );
+            }
+            names
+        }
         None => {
             if let Some(k) = table.names().iter().position(String::is_empty) {
                 bail!(
@@ -128,10 +168,28 @@ fn covariate_names(args: &FitArgs, table: &Table, used: &[&str]) -> anyhow::Resu
                     k + 1
                 );
             }
+            let text_group = args.group.as_deref().filter(|g| table.column(g).is_err());
+            let truth: Vec<&str> = table
+                .names()
+                .iter()
+                .map(String::as_str)
+                .filter(|n| TRUTH_COLUMNS.contains(n) && !used.contains(n))
+                .collect();
+            if !truth.is_empty() {
+                eprintln!(
+                    "note: left out of the covariates, as truth columns of causim simulate: {}; \
+                     name one in --x to use it",
+                    truth.join(", ")
+                );
+            }
             table
                 .names()
                 .iter()
-                .filter(|n| !used.contains(&n.as_str()))
+                .filter(|n| {
+                    !used.contains(&n.as_str())
+                        && !truth.contains(&n.as_str())
+                        && Some(n.as_str()) != text_group
+                })
                 .cloned()
                 .collect()
         }
@@ -264,9 +322,15 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         );
     }
     let csv = read_csv(&args.data)?;
+    let levels = match &args.group {
+        Some(column) => {
+            Some(group_levels(&csv, column).with_context(|| format!("--group {}", elide(column)))?)
+        }
+        None => None,
+    };
     let data = dataset(&args, &csv)?;
     let context = || format!("{} on {}", spec.kind(), args.data.display());
-    let (estimate, predictions) = match &args.predict {
+    let (mut estimate, predictions) = match &args.predict {
         Some(path) => {
             let (estimate, units, table) =
                 fit_and_predict(&spec, &data, args.seed, path).with_context(context)?;
@@ -283,23 +347,17 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     if let Some((units, table)) = &predictions {
         check_predictions(units, table).with_context(context)?;
     }
-    let groups = match &args.group {
-        Some(column) => Some(
-            group_effects(
-                csv.column(column)?,
-                &estimate,
-                spec.kind(),
-                data.clusters.as_deref(),
-            )
-            .with_context(|| format!("--group {}", elide(column)))?,
+    let groups = match (&args.group, &levels) {
+        (Some(column), Some(levels)) => Some(
+            group_effects(levels, &estimate, spec.kind(), data.clusters.as_deref())
+                .with_context(|| format!("--group {}", elide(column)))?,
         ),
-        None => None,
+        _ => None,
     };
-    for warning in estimate
-        .warnings
-        .iter()
-        .chain(&impossible(&estimate, &data))
-    {
+    if let Some(warning) = impossible(&estimate, &data) {
+        estimate.warnings.push(warning);
+    }
+    for warning in &estimate.warnings {
         eprintln!("warning: {warning}");
     }
     if args.json {
@@ -307,7 +365,12 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         if let Some(groups) = &groups {
             value["groups"] = serde_json::json!(groups
                 .iter()
-                .map(|g| serde_json::json!({"group": g.0, "estimate": g.1, "se": g.2, "n": g.3}))
+                .map(|(level, estimate, se)| serde_json::json!({
+                    "group": level.value,
+                    "estimate": estimate,
+                    "se": se,
+                    "n": level.rows.len(),
+                }))
                 .collect::<Vec<_>>());
         }
         println!("{value}");
@@ -326,8 +389,9 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A warning when the outcome is binary and the estimate or a confidence
-/// limit lies outside [-1, 1], where no effect on a probability can be.
+/// A warning when the outcome is binary (every value 0 or 1) and the
+/// estimate lies outside [-1, 1], where no effect on a probability can be
+/// (a confidence limit alone beyond it is only imprecision).
 fn impossible(estimate: &Estimate, data: &Dataset) -> Option<String> {
     let binary = data.y.iter().all(|v| *v == 0.0 || *v == 1.0);
     let outside = estimate.estimate.abs() > 1.0;
@@ -464,7 +528,11 @@ fn write_predictions(units: &UnitEffects, out: &Path, json: bool) -> anyhow::Res
         ],
     )?;
     if !json {
-        eprintln!("wrote {} predictions to {}", units.tau.len(), out.display());
+        eprintln!(
+            "wrote {} to {}",
+            plural(units.tau.len(), "prediction"),
+            out.display()
+        );
     }
     Ok(())
 }
@@ -479,6 +547,16 @@ pub(super) fn fixed(x: f64) -> String {
         format!("{x:.6}")
     } else {
         format!("{x:.5e}")
+    }
+}
+
+/// A diagnostic for the printed table: a whole number (a count such as
+/// `n`, `clusters` or `trees`) without decimals, any other as [`fixed`].
+fn diagnostic(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        fixed(x)
     }
 }
 
@@ -500,9 +578,9 @@ fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
 /// The result as a table, with the diagnostics under it.
 fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
     let mut out = format!(
-        "{kind}  (n = {}, {} covariates)\n\n{:<15} {:>12} {:>12} {:>12} {:>12}\n{:<15} {:>12} {:>12} {:>12} {:>12}\n",
+        "{kind}  (n = {}, {})\n\n{:<15} {:>12} {:>12} {:>12} {:>12}\n{:<15} {:>12} {:>12} {:>12} {:>12}\n",
         data.n(),
-        data.x_names.len(),
+        plural(data.x_names.len(), "covariate"),
         "estimand",
         "estimate",
         "se",
@@ -517,7 +595,7 @@ fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
     if !e.diagnostics.is_empty() {
         out.push_str("\ndiagnostics\n");
         for (name, value) in &e.diagnostics {
-            out.push_str(&format!("  {name:<22} {:>12}\n", fixed(*value)));
+            out.push_str(&format!("  {name:<22} {:>12}\n", diagnostic(*value)));
         }
     }
     out

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+use crate::core::text::plural;
 use crate::record::{Access, FolderLock, Shard};
 use crate::run::RunOptions;
 use crate::spec::Experiment;
@@ -56,7 +57,8 @@ pub enum Command {
     ///
     /// Example: causim fit --data mydata.csv --y died --w icu --z busy --estimator 2sls
     ///
-    /// Covariates default to every column other than y, w and z.
+    /// Covariates default to every column other than y, w, z and the
+    /// clusters, leaving out the truth columns `causim simulate` writes.
     Fit(fit::FitArgs),
     /// Re-render the report of a run folder from its results alone (merges shards).
     ///
@@ -154,8 +156,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let fit = experiment.tasks_in_memory(&args.experiment, threads, None)?;
     if fit < threads {
         eprintln!(
-            "note: {fit} of {threads} tasks at once fit in this machine's memory; running {fit} \
-             at a time"
+            "note: {fit} of {} at once fit in this machine's memory; running {fit} at a time",
+            plural(threads, "task")
         );
     }
     let out = args.out.unwrap_or_else(|| default_out(&experiment));
@@ -169,9 +171,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let summary = crate::run::run(&experiment, &options)?;
     eprintln!(
-        "{}: {} tasks, {} already recorded, {} run now -> {}",
+        "{}: {}, {} already recorded, {} run now -> {}",
         experiment.name,
-        summary.total,
+        plural(summary.total, "task"),
         summary.skipped,
         summary.ran,
         out.display()
@@ -197,7 +199,11 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        bail!("{failed} of {} files have problems", files.len());
+        bail!(
+            "{failed} of {} {} problems",
+            plural(files.len(), "file"),
+            if failed == 1 { "has" } else { "have" }
+        );
     }
     Ok(())
 }
@@ -232,22 +238,27 @@ fn validate_one(path: &Path) -> anyhow::Result<String> {
         if let Some(paper) = &e.paper {
             writeln!(
                 out,
-                "  paper pipeline: test share {} of the hospital-days, instrumental forest of {} trees",
-                paper.test_share, paper.forest.num_trees
+                "  paper pipeline: test share {} of the hospital-days, instrumental forest of {}",
+                paper.test_share,
+                plural(paper.forest.num_trees, "tree")
             )?;
         }
         for cell in e.cells.iter().take(LISTED_CELLS) {
             writeln!(out, "  cell {:>3}: {}", cell.index, e.cell_label(cell))?;
         }
         if e.cells.len() > LISTED_CELLS {
-            writeln!(out, "  ... and {} more cells", e.cells.len() - LISTED_CELLS)?;
+            writeln!(
+                out,
+                "  ... and {}",
+                plural(e.cells.len() - LISTED_CELLS, "more cell")
+            )?;
         }
         writeln!(
             out,
-            "  {} cells x {} replications = {} tasks",
-            e.cells.len(),
-            e.replications,
-            e.task_count()
+            "  {} x {} = {}",
+            plural(e.cells.len(), "cell"),
+            plural(e.replications, "replication"),
+            plural(e.task_count(), "task")
         )?;
     } else {
         let (_, sim) = crate::spec::load_sim(path)?;

@@ -6,9 +6,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use toml::Value;
 
+use crate::core::text::plural;
 use crate::data::Cohorts;
 use crate::data::{write_csv, write_csv_to, Column};
 use crate::spec::load_sim;
+
+/// The truth columns `simulate` writes after the data, in this order (the
+/// last two only in worlds that have compliers): each unit's effect `tau`,
+/// its effect given the covariates `cate`, the same among compliers `clate`,
+/// and its `complier_type`. `causim fit` leaves them out of its default
+/// covariates, since a model given them would be handed the answer.
+pub const TRUTH_COLUMNS: [&str; 4] = ["tau", "cate", "clate", "complier_type"];
 
 /// Arguments of `causim simulate`.
 #[derive(Debug, clap::Args)]
@@ -111,18 +119,19 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             .map(|(name, m)| (*name, Column::Numbers(m))),
     );
     columns.push(("y", Column::Numbers(&y)));
-    columns.push(("tau", Column::Numbers(&sample.truth.tau)));
-    columns.push(("cate", Column::Numbers(&sample.truth.cate)));
-    if let Some(clate) = &sample.truth.clate {
-        columns.push(("clate", Column::Numbers(clate)));
+    let [tau, cate, clate, complier_type] = TRUTH_COLUMNS;
+    columns.push((tau, Column::Numbers(&sample.truth.tau)));
+    columns.push((cate, Column::Numbers(&sample.truth.cate)));
+    if let Some(values) = &sample.truth.clate {
+        columns.push((clate, Column::Numbers(values)));
     }
     if let Some(types) = &types {
-        columns.push(("complier_type", Column::Text(types)));
+        columns.push((complier_type, Column::Text(types)));
     }
     match &args.out {
         Some(out) => {
             write_csv(out, &columns)?;
-            eprintln!("wrote {} rows to {}", data.n(), out.display());
+            eprintln!("wrote {} to {}", plural(data.n(), "row"), out.display());
         }
         None => write_csv_to(std::io::stdout().lock(), &columns)
             .context("writing to standard output")?,

@@ -21,6 +21,16 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A count with its noun, singular for one: `1 covariate`, `2 covariates`,
+/// `0 rows` (the plural adds an `s`, which every noun counted here takes).
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A measured number to three significant digits (`0.00809`, `51.8`,
 /// `1899`, `7.23e5`), for labels and flags where full precision is noise.
 pub fn significant(x: f64) -> String {

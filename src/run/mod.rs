@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-pub use observe::{Observe, ProgressBarObserver, Silent};
+pub use observe::{rate, Observe, ProgressBarObserver, Silent};
 
 use crate::core::seed;
 use crate::record::{

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use crate::record::Record;
 
@@ -27,7 +27,30 @@ impl Observe for Silent {
     fn finished(&self, _: Duration) {}
 }
 
-/// A terminal progress bar with the task rate and the time left.
+/// A task rate as the progress bar shows it: whole tasks per second with
+/// thousands separators from 100 on (`3,150/s`), three significant digits
+/// below (`63.2/s`, `0.417/s`), never the four decimals of indicatif's
+/// `{per_sec}`.
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec < 0.0 {
+        return "-/s".to_string();
+    }
+    if per_sec < 100.0 {
+        return format!("{}/s", crate::core::text::significant(per_sec));
+    }
+    let digits = format!("{per_sec:.0}");
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}/s")
+}
+
+/// A terminal progress bar with the task rate and the time left; when it
+/// finishes it ends its line, so what is printed next starts on its own.
 #[derive(Default)]
 pub struct ProgressBarObserver {
     bar: std::sync::OnceLock<ProgressBar>,
@@ -37,8 +60,16 @@ impl Observe for ProgressBarObserver {
     fn started(&self, todo: usize, skipped: usize) {
         let bar = ProgressBar::new(todo as u64);
         let style = ProgressStyle::with_template(
-            "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({per_sec}, ETA {eta}) {msg}",
+            "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({rate}, ETA {eta}) {msg}",
         )
+        .map(|style| {
+            style.with_key(
+                "rate",
+                |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = out.write_str(&rate(state.per_sec()));
+                },
+            )
+        })
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         if skipped > 0 {
@@ -56,6 +87,10 @@ impl Observe for ProgressBarObserver {
     fn finished(&self, elapsed: Duration) {
         if let Some(bar) = self.bar.get() {
             bar.finish_with_message(format!("in {:.1} s", elapsed.as_secs_f64()));
+            if !bar.is_hidden() {
+                // indicatif leaves the cursor after the finished bar.
+                eprintln!();
+            }
         }
     }
 }

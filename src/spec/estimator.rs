@@ -109,7 +109,30 @@ const DML: &[(&str, &str)] = &[
     ("cate", "none, or linear: per-unit effects by the DR-learner (post-lasso fit of the irm's AIPW scores on X)"),
 ];
 
+/// Other names of estimator kinds, `(alias, kind)`: read wherever a kind is
+/// written, `kind = "2sls"` in an experiment's `[[estimators]]` as well as
+/// `causim fit --estimator 2sls` (see [`EstimatorSpec::resolve_kind`]).
+pub const KIND_ALIASES: &[(&str, &str)] = &[
+    ("naive", "difference_in_means"),
+    ("dim", "difference_in_means"),
+    ("2sls", "two_stage_least_squares"),
+    ("tsls", "two_stage_least_squares"),
+    ("iv", "two_stage_least_squares"),
+];
+
 impl EstimatorSpec {
+    /// The kind a written name stands for: hyphens read as underscores
+    /// (`causal-forest`), then an alias of [`KIND_ALIASES`] replaced by its
+    /// kind; any other name is returned as written (with underscores), for
+    /// deserialization to accept or refuse.
+    pub fn resolve_kind(written: &str) -> String {
+        let kind = written.replace('-', "_");
+        KIND_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == kind)
+            .map_or(kind, |(_, kind)| (*kind).to_string())
+    }
+
     /// The estimator as a trait object the runner can call.
     pub fn estimator(&self) -> &dyn Estimator {
         match self {

@@ -124,6 +124,7 @@ impl Experiment {
         let raw: ExperimentFile = file.parse()?;
         let name = experiment_name(&file, path, raw.name)?;
         let replications = check_replications(&file, &raw.replications)?;
+        sweep::check_overrides_not_swept(&file, &raw.overrides, &raw.sweep)?;
         let (sim_file, base) = base_sim(&file, path, &raw.sim, &raw.overrides)?;
         let axes = sweep::sweep_axes(&file, &base, &raw.sweep)?;
         sweep::check_grid(&file, &raw.sweep, &axes, replications)?;
@@ -334,7 +335,8 @@ fn check_paper(
     Ok(paper)
 }
 
-/// The `[[estimators]]` entries, named and checked.
+/// The `[[estimators]]` entries, named and checked; a `kind` may be written
+/// with hyphens or as an alias ([`super::KIND_ALIASES`]).
 fn parse_estimators(
     file: &SourceFile,
     entries: Vec<Spanned<toml::Table>>,
@@ -344,6 +346,9 @@ fn parse_estimators(
     for (i, entry) in entries.into_iter().enumerate() {
         let span = entry.span();
         let mut table = entry.into_inner();
+        if let Some(Value::String(kind)) = table.get_mut("kind") {
+            *kind = EstimatorSpec::resolve_kind(kind);
+        }
         let kind = table.get("kind").and_then(Value::as_str);
         if let Some(default) = EstimatorSpec::all_defaults()
             .into_iter()

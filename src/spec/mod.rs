@@ -11,7 +11,7 @@ pub mod policy;
 mod sim;
 mod sweep;
 
-pub use estimator::{EstimatorSpec, NamedEstimator};
+pub use estimator::{EstimatorSpec, NamedEstimator, KIND_ALIASES};
 pub use experiment::{Experiment, ReportSpec};
 pub use location::SourceFile;
 pub use sim::{load_sim, SimSpec};

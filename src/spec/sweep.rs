@@ -143,6 +143,40 @@ pub(super) fn sweep_axes(
     Ok(axes)
 }
 
+/// Fails when a key is both set in `[overrides]` and swept in `[sweep]`
+/// (or one is a table holding the other): the sweep would replace the
+/// override in every cell, so one of them is a mistake. The error is at the
+/// sweep's key (`file:line:col`) and names the key and the override's line.
+pub(super) fn check_overrides_not_swept(
+    file: &SourceFile,
+    overrides: &SpannedTable,
+    sweep: &SpannedTable,
+) -> Result<()> {
+    let overridden = flatten(overrides);
+    for (key, _, span) in flatten(sweep) {
+        let within = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('.'));
+        if let Some((set, _, at)) = overridden
+            .iter()
+            .find(|(o, _, _)| *o == key || within(o, &key) || within(&key, o))
+        {
+            let (line, _) = file.line_col(at.start);
+            let both = if *set == key {
+                format!("`{key}` is both set in [overrides] (line {line}) and swept in [sweep]")
+            } else {
+                format!("[overrides] sets `{set}` (line {line}) and [sweep] sweeps `{key}`")
+            };
+            return Err(file.error_at(
+                Some(span),
+                &format!(
+                    "{both}; the sweep would replace the override in every cell, so remove \
+                     one of them"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every cell of the sweep grid, each sim built once with all its axes'
 /// values. A cell that does not build is blamed on the one axis value that
 /// fails on its own, at that axis, or else on the combination.
