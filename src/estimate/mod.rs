@@ -18,6 +18,8 @@ use crate::core::Estimand;
 use crate::data::Dataset;
 use crate::Result;
 
+pub use linear::ConfidenceSet;
+
 /// An estimator's answer on one sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -31,6 +33,11 @@ pub struct Estimate {
     pub ci_lower: f64,
     /// Upper end of the 95% confidence interval.
     pub ci_upper: f64,
+    /// A weak-instrument-robust 95% confidence set, where the estimator has
+    /// one (2SLS: the Anderson–Rubin set); unlike the interval above it
+    /// need not be bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence_set: Option<ConfidenceSet>,
     /// Estimator-specific diagnostics (first-stage F, partial R², arm sizes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub diagnostics: BTreeMap<String, f64>,
@@ -67,6 +74,7 @@ impl Estimate {
             se,
             ci_lower: estimate - Z_95 * se,
             ci_upper: estimate + Z_95 * se,
+            confidence_set: None,
             diagnostics: BTreeMap::new(),
             units: None,
             warnings: Vec::new(),
@@ -76,6 +84,13 @@ impl Estimate {
     /// Adds a named diagnostic and returns the estimate (builder style).
     pub fn with(mut self, name: &str, value: f64) -> Self {
         self.diagnostics.insert(name.to_string(), value);
+        self
+    }
+
+    /// Attaches a weak-instrument-robust confidence set and returns the
+    /// estimate (builder style).
+    pub fn with_confidence_set(mut self, set: ConfidenceSet) -> Self {
+        self.confidence_set = Some(set);
         self
     }
 }

@@ -1,10 +1,13 @@
 //! Linear estimators: the difference in means, OLS with robust standard
-//! errors, and just-identified two-stage least squares. Each config struct
-//! from the experiment spec is also the estimator.
+//! errors, and just-identified two-stage least squares with its
+//! Anderson–Rubin confidence set. Each config struct from the experiment
+//! spec is also the estimator.
 //!
-//! `diff_means`, `ols` and `tsls` hold one estimator each; this file holds
-//! the design and the input checks they share.
+//! `diff_means`, `ols` and `tsls` hold one estimator each, `anderson_rubin`
+//! the weak-instrument-robust set of 2SLS; this file holds the design and
+//! the input checks they share.
 
+mod anderson_rubin;
 mod diff_means;
 mod ols;
 #[cfg(test)]
@@ -14,6 +17,7 @@ mod tsls;
 use ndarray::{s, Array2, ArrayView1};
 
 pub use super::linalg::SeKind;
+pub use anderson_rubin::{ConfidenceSet, AR_CRITICAL_95};
 pub use diff_means::DifferenceInMeans;
 pub use ols::Ols;
 pub use tsls::TwoStageLeastSquares;

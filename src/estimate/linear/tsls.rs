@@ -3,6 +3,7 @@
 use ndarray::{s, Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
+use super::anderson_rubin::{ReducedForms, AR_CRITICAL_95};
 use super::{check_columns, check_size, design, first_non_finite, non_finite, SeKind};
 use crate::core::Estimand;
 use crate::data::Dataset;
@@ -31,11 +32,16 @@ const EXACT_FIT_TOL: f64 = 1e-20;
 /// an exact function of `Z` and `X`), `first_stage_f_robust` (squared robust
 /// t of `Z`, with the same `se` kind), `partial_r2` (share of `W`'s variation
 /// net of `X` explained by `Z`) and `n`.
+///
+/// Besides the Wald interval it reports the Anderson–Rubin 95% confidence
+/// set (`Estimate::confidence_set`), with the same `se` kind, which keeps its
+/// coverage however weak the instrument; it is bounded exactly when
+/// `first_stage_f_robust` exceeds 3.84.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwoStageLeastSquares {
     /// Standard errors to report (default HC1); also used for the robust
-    /// first-stage F.
+    /// first-stage F and the Anderson–Rubin set.
     pub se: SeKind,
     /// Whether to include the covariates `X` in both stages (default true).
     pub covariates: bool,
@@ -56,8 +62,6 @@ struct FirstStage {
     pi: f64,
     /// Homoskedastic F for excluding `Z`.
     f: f64,
-    /// Squared robust t of `Z`, with the estimator's `se` kind.
-    f_robust: f64,
     /// Share of `W`'s variation net of `X` explained by `Z`.
     partial_r2: f64,
 }
@@ -83,8 +87,9 @@ impl Estimator for TwoStageLeastSquares {
             )));
         }
         let [first, reduced] = stages(data, &zd, &names)?;
-        let stage = self.first_stage(data, &zd, &first)?;
+        let stage = first_stage(data, &zd, &first)?;
         let pi = stage.pi;
+        let forms = ReducedForms::new(&reduced, &first, zd.view(), self.se)?;
 
         // The fitted design X̂ = [1, X, Ŵ] is Zd Γ, with Γ the identity but
         // for its last column, the first-stage coefficients. So the 2SLS
@@ -100,56 +105,41 @@ impl Estimator for TwoStageLeastSquares {
         let cov = sandwich(first.xtx_inv.view(), zd.view(), structural.view(), self.se)?;
         let se = cov[(k - 1, k - 1)].sqrt() / pi.abs();
         Ok(Estimate::normal(Estimand::Late, tau, se)
+            .with_confidence_set(forms.confidence_set(AR_CRITICAL_95))
             .with("first_stage_coef", pi)
             .with("first_stage_f", stage.f)
-            .with("first_stage_f_robust", stage.f_robust)
+            .with("first_stage_f_robust", forms.first_stage_wald())
             .with("partial_r2", stage.partial_r2)
             .with("n", n as f64))
     }
 }
 
-impl TwoStageLeastSquares {
-    /// Summarizes the first stage `first` on the design `zd`; fails when it
-    /// is degenerate (W does not move with Z given the covariates).
-    fn first_stage(
-        &self,
-        data: &Dataset,
-        zd: &Array2<f64>,
-        first: &LeastSquares,
-    ) -> Result<FirstStage> {
-        let (n, k) = zd.dim();
-        let pi = first.beta[k - 1];
-        // By Frisch–Waugh–Lovell, 1 / [(ZdᵀZd)⁻¹]_kk is the sum of squares of
-        // Z net of [1, X], so this is RSS(W ~ 1 + X) − RSS(W ~ 1 + X + Z).
-        let explained = pi * pi / first.xtx_inv[(k - 1, k - 1)];
-        let rss_full = first.rss();
-        let rss_restricted = rss_full + explained;
-        let partial_r2 = explained / rss_restricted;
-        if rss_restricted <= EXACT_FIT_TOL * data.w.dot(&data.w)
-            || partial_r2.is_nan()
-            || partial_r2 <= DEGENERATE_FIRST_STAGE
-        {
-            return Err(Error::Estimate(format!(
-                "{NAME}: the first stage is degenerate: W does not move with Z once the \
-                 covariates are held fixed (first-stage coefficient of Z = {pi:e}, partial \
-                 R² = {partial_r2:e}); 2SLS is not identified"
-            )));
-        }
-        let first_stage_f = explained / (rss_full / (n - k) as f64);
-        let first_cov = sandwich(
-            first.xtx_inv.view(),
-            zd.view(),
-            first.residuals.view(),
-            self.se,
-        )?;
-        let first_stage_f_robust = pi * pi / first_cov[(k - 1, k - 1)];
-        Ok(FirstStage {
-            pi,
-            f: first_stage_f,
-            f_robust: first_stage_f_robust,
-            partial_r2,
-        })
+/// Summarizes the first stage `first` on the design `zd`; fails when it
+/// is degenerate (W does not move with Z given the covariates).
+fn first_stage(data: &Dataset, zd: &Array2<f64>, first: &LeastSquares) -> Result<FirstStage> {
+    let (n, k) = zd.dim();
+    let pi = first.beta[k - 1];
+    // By Frisch–Waugh–Lovell, 1 / [(ZdᵀZd)⁻¹]_kk is the sum of squares of
+    // Z net of [1, X], so this is RSS(W ~ 1 + X) − RSS(W ~ 1 + X + Z).
+    let explained = pi * pi / first.xtx_inv[(k - 1, k - 1)];
+    let rss_full = first.rss();
+    let rss_restricted = rss_full + explained;
+    let partial_r2 = explained / rss_restricted;
+    if rss_restricted <= EXACT_FIT_TOL * data.w.dot(&data.w)
+        || partial_r2.is_nan()
+        || partial_r2 <= DEGENERATE_FIRST_STAGE
+    {
+        return Err(Error::Estimate(format!(
+            "{NAME}: the first stage is degenerate: W does not move with Z once the \
+             covariates are held fixed (first-stage coefficient of Z = {pi:e}, partial \
+             R² = {partial_r2:e}); 2SLS is not identified"
+        )));
     }
+    Ok(FirstStage {
+        pi,
+        f: explained / (rss_full / (n - k) as f64),
+        partial_r2,
+    })
 }
 
 /// Checks that the instrument has one finite entry per unit.
