@@ -50,7 +50,7 @@ fn an_effect_linear_in_u_integrates_to_its_value_at_u_zero() {
             tau: "1 + x1 + 0.5 * u".into(),
             confounding: 1.0,
             compliance: Compliance {
-                defiers: 0.0,
+                defiers: "0".into(),
                 ..Default::default()
             },
             ..Default::default()
@@ -78,11 +78,11 @@ fn defiers_selected_on_u_leave_compliers_with_lower_effects() {
             tau: "1 + 0.5 * u".into(),
             confounding: 1.0,
             instrument: Instrument {
-                strength: 0.6,
+                strength: "0.6".into(),
                 ..Default::default()
             },
             compliance: Compliance {
-                defiers: 0.3,
+                defiers: "0.3".into(),
                 ..Default::default()
             },
             ..Default::default()
@@ -173,18 +173,18 @@ fn the_sample_ate_is_still_the_mean_unit_effect() {
 
 #[test]
 fn a_world_without_compliers_has_no_conditional_late() {
-    for (strength, defiers) in [(0.0, 0.2), (0.5, 1.0)] {
+    for (strength, defiers) in [("0", "0.2"), ("0.5", "1")] {
         let s = sample(
             IvWorld {
                 n: 100,
                 covariates: 2,
                 tau: "1 + u".into(),
                 instrument: Instrument {
-                    strength,
+                    strength: strength.into(),
                     ..Default::default()
                 },
                 compliance: Compliance {
-                    defiers,
+                    defiers: defiers.into(),
                     ..Default::default()
                 },
                 ..Default::default()

@@ -12,6 +12,14 @@ use crate::data::Dataset;
 use crate::sim::{ComplianceType, Sample};
 use crate::Result;
 
+/// A unit's compliance shares at its covariates: P(responder | x) and, on
+/// the log-odds scale at u = 0, P(defier | responder, x) and P(always-taker | non-responder).
+struct Shares {
+    strength: f64,
+    defy_logit: f64,
+    always_logit: f64,
+}
+
 /// The uniform draws that decide a unit's compliance type, in the order drawn.
 struct TypeDraws {
     respond: f64,
@@ -29,7 +37,6 @@ impl IvSim {
         let (mut y, mut w, mut z) = (Array1::zeros(n), Array1::zeros(n), Array1::zeros(n));
         let mut tau = Vec::with_capacity(n);
         let mut types = Vec::with_capacity(n);
-        let defy_logit = logit(w_.compliance.defiers);
         let always_logit = logit(w_.compliance.always_takers);
         // Covariates x1..xp, then the unobserved u: the formulas' variables.
         let mut xs = vec![0.0; p + 1];
@@ -51,7 +58,24 @@ impl IvSim {
             let (v_z, v_y): (f64, f64) = (rng.random(), rng.random());
             let eps: f64 = StandardNormal.sample(&mut rng);
 
-            let kind = self.compliance_type(&draws, defy_logit, always_logit, u);
+            let strength = probability(
+                &self.strength,
+                "instrument.strength",
+                self.strength.eval(&xs),
+                At::Unit(i),
+            )?;
+            let defiers = probability(
+                &self.defiers,
+                "compliance.defiers",
+                self.defiers.eval(&xs),
+                At::Unit(i),
+            )?;
+            let shares = Shares {
+                strength,
+                defy_logit: logit(defiers),
+                always_logit,
+            };
+            let kind = self.compliance_type(&draws, &shares, u);
             let pz = probability(
                 &self.propensity,
                 "instrument.propensity",
@@ -86,23 +110,17 @@ impl IvSim {
         Ok(Sample { data, truth })
     }
 
-    /// A unit's compliance type from its draws and its unobserved `u`, which
-    /// shifts responders towards defying and non-responders towards taking.
-    fn compliance_type(
-        &self,
-        draws: &TypeDraws,
-        defy_logit: f64,
-        always_logit: f64,
-        u: f64,
-    ) -> ComplianceType {
-        let w_ = &self.world;
-        if draws.respond < w_.instrument.strength {
-            if draws.defy < share(defy_logit, w_.confounding * u) {
+    /// A unit's compliance type from its draws, its shares and its unobserved
+    /// `u`, which shifts responders towards defying and non-responders towards taking.
+    fn compliance_type(&self, draws: &TypeDraws, shares: &Shares, u: f64) -> ComplianceType {
+        let (confounding, always_logit) = (self.world.confounding, shares.always_logit);
+        if draws.respond < shares.strength {
+            if draws.defy < share(shares.defy_logit, confounding * u) {
                 ComplianceType::Defier
             } else {
                 ComplianceType::Complier
             }
-        } else if draws.always < share(always_logit, w_.confounding * u) {
+        } else if draws.always < share(always_logit, confounding * u) {
             ComplianceType::AlwaysTaker
         } else {
             ComplianceType::NeverTaker

@@ -27,7 +27,8 @@ use truth::Quadrature;
 /// One line on what the world is, for `causim list`.
 pub const SUMMARY: &str =
     "binary instrument, compliance types (compliers, defiers, always-/never-takers), \
-unobserved confounding, effect and baseline as formulas of x1..xp and u";
+unobserved confounding, effect and baseline as formulas of x1..xp and u, \
+compliance shares as formulas of x1..xp";
 
 /// Each parameter and what it means, for `causim list`.
 pub const PARAMETERS: &[(&str, &str)] = &[
@@ -38,9 +39,9 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("baseline", "untreated mean (continuous) or probability in [0, 1] (binary), a formula of x1..xp and u"),
     ("confounding", "effect of the unobserved u ~ N(0,1) on taking treatment and defying (log-odds) and on the outcome"),
     ("noise", "standard deviation of the continuous outcome's noise"),
-    ("instrument.strength", "share of units whose treatment responds to the instrument"),
+    ("instrument.strength", "share of units whose treatment responds to the instrument: a number, or a formula of x1..xp with values in [0, 1]"),
     ("instrument.propensity", "P(Z = 1 | x), a formula of x1..xp with values in [0, 1]"),
-    ("compliance.defiers", "share of responders who defy the instrument (at u = 0)"),
+    ("compliance.defiers", "share of responders who defy the instrument (at u = 0): a number, or a formula of x1..xp with values in [0, 1]"),
     ("compliance.always_takers", "share of non-responders who always take treatment (at U = 0)"),
 ];
 
@@ -51,6 +52,10 @@ pub struct IvSim {
     tau: Formula,
     baseline: Formula,
     propensity: Formula,
+    /// P(responder | x).
+    strength: Formula,
+    /// P(defier | responder, x) at u = 0.
+    defiers: Formula,
     names: Vec<String>,
     quadrature: Quadrature,
 }

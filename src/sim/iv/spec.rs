@@ -24,8 +24,10 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Instrument {
-    /// Share of units whose treatment responds to the instrument (compliers and defiers).
-    pub strength: f64,
+    /// Share of units whose treatment responds to the instrument (compliers
+    /// and defiers): a number, or a formula of the covariates x1..xp with
+    /// values in [0, 1] (the share among units with those covariates).
+    pub strength: FormulaText,
     /// P(Z = 1 | x), a formula of the covariates with values in [0, 1].
     pub propensity: FormulaText,
 }
@@ -33,7 +35,7 @@ pub struct Instrument {
 impl Default for Instrument {
     fn default() -> Self {
         Instrument {
-            strength: 0.5,
+            strength: "0.5".into(),
             propensity: "0.5".into(),
         }
     }
@@ -44,8 +46,9 @@ impl Default for Instrument {
 #[serde(deny_unknown_fields, default)]
 pub struct Compliance {
     /// Share of responders who defy the instrument (take treatment when Z = 0),
-    /// for a unit with u = 0.
-    pub defiers: f64,
+    /// for a unit with u = 0: a number, or a formula of the covariates x1..xp
+    /// with values in [0, 1].
+    pub defiers: FormulaText,
     /// Share of non-responders who always take treatment, for a unit with U = 0.
     pub always_takers: f64,
 }
@@ -53,7 +56,7 @@ pub struct Compliance {
 impl Default for Compliance {
     fn default() -> Self {
         Compliance {
-            defiers: 0.0,
+            defiers: "0".into(),
             always_takers: 0.5,
         }
     }
@@ -123,14 +126,25 @@ impl IvWorld {
                 ))
             })
         };
-        let propensity = parse("instrument.propensity", &self.instrument.propensity)?;
-        if propensity.used_variables().contains(&p) {
-            return Err(Error::Formula(format!(
-                "formula `instrument.propensity` = \"{}\" uses `u`; an instrument must be \
-                 independent of the unobserved confounder",
-                elide(self.instrument.propensity.as_str())
-            )));
-        }
+        let of_covariates = |key: &str, source: &FormulaText, why: &str| {
+            let formula = parse(key, source)?;
+            if formula.used_variables().contains(&p) {
+                return Err(Error::Formula(format!(
+                    "formula `{key}` = \"{}\" uses `u`; {why}",
+                    elide(source.as_str())
+                )));
+            }
+            Ok(formula)
+        };
+        let propensity = of_covariates(
+            "instrument.propensity",
+            &self.instrument.propensity,
+            "an instrument must be independent of the unobserved confounder",
+        )?;
+        let share_of_x = "a compliance share is a formula of x1..xp alone (`confounding` \
+                          shifts compliance with u)";
+        let strength = of_covariates("instrument.strength", &self.instrument.strength, share_of_x)?;
+        let defiers = of_covariates("compliance.defiers", &self.compliance.defiers, share_of_x)?;
         let tau = parse("tau", &self.tau)?;
         let baseline = parse("baseline", &self.baseline)?;
         let baseline_range = match self.outcome {
@@ -140,24 +154,30 @@ impl IvWorld {
         #[rustfmt::skip]
         let checks = [
             Check { key: "instrument.propensity", formula: &propensity, range: Range::Probability },
+            Check { key: "instrument.strength", formula: &strength, range: Range::Probability },
+            Check { key: "compliance.defiers", formula: &defiers, range: Range::Probability },
             Check { key: "tau", formula: &tau, range: Range::Finite },
             Check { key: "baseline", formula: &baseline, range: baseline_range },
         ];
         check_formulas(p, &vars, &checks)?;
         let uses_u = |f: &Formula| f.used_variables().contains(&p);
-        let quadrature = Quadrature::new(self, uses_u(&tau), uses_u(&baseline));
+        let quadrature = Quadrature::new(self, &defiers, uses_u(&tau), uses_u(&baseline));
         Ok(IvSim {
             world: self.clone(),
             tau,
             baseline,
             propensity,
+            strength,
+            defiers,
             names,
             quadrature,
         })
     }
 
-    /// Checks the sizes against their bounds and the numbers: shares in
-    /// [0, 1], every number finite, the noise non-negative.
+    /// Checks the sizes against their bounds and the numbers: the
+    /// always-takers' share in [0, 1], every number finite, the noise
+    /// non-negative (the responders' and defiers' shares are formulas,
+    /// checked with the other formulas).
     fn check_numbers(&self) -> Result<()> {
         limits::count("n", self.n, 10, MAX_UNITS)?;
         limits::count("covariates", self.covariates, 0, MAX_COVARIATES)?;
@@ -166,8 +186,6 @@ impl IvWorld {
             self.n,
             self.covariates,
         )?;
-        limits::share("instrument.strength", self.instrument.strength)?;
-        limits::share("compliance.defiers", self.compliance.defiers)?;
         limits::share("compliance.always_takers", self.compliance.always_takers)?;
         limits::finite("confounding", self.confounding)?;
         limits::finite("noise", self.noise)?;

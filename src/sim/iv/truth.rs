@@ -4,6 +4,7 @@
 
 use super::{binary_probabilities, probability, share, At, IvSim, IvWorld, Outcome};
 use crate::core::stats::logit;
+use crate::formula::Formula;
 use crate::sim::quadrature::gauss_hermite;
 use crate::sim::{ComplianceType, Sample, Truth};
 use crate::Result;
@@ -31,16 +32,56 @@ pub(super) struct Quadrature {
     nodes: Vec<f64>,
     /// Their weights, summing to 1: E[f(u)] = sum of weight * f(node).
     weights: Vec<f64>,
-    /// The weights times P(complier | u), normalized to sum to 1:
-    /// E[f(u) | complier] = sum of complier weight * f(node).
-    complier_weights: Vec<f64>,
-    /// Whether the world has compliers at all (a responder share above 0 and
-    /// a defier share below 1); without them there is no conditional LATE.
-    has_compliers: bool,
+    /// The weights times P(complier | x, u), normalized to sum to 1, where
+    /// the defier share is the same at every x (a constant formula):
+    /// E[f(u) | x, complier] = sum of complier weight * f(node). None where
+    /// it varies with x: then each unit's are computed from its own share.
+    complier_weights: Option<ComplierWeights>,
+}
+
+/// The quadrature weights of u given that a unit is a complier, at one
+/// defier share.
+#[derive(Debug, Clone)]
+struct ComplierWeights {
+    /// The weights, normalized to sum to 1 (all 0 where `any` is false).
+    weights: Vec<f64>,
+    /// Whether a responder with this defier share can be a complier at all
+    /// (the share is below 1); without compliers there is no conditional LATE.
+    any: bool,
+}
+
+impl ComplierWeights {
+    /// The weights of u ~ N(0, 1) (`nodes`, `weights`) given that a
+    /// responder whose defier share at u = 0 is `defiers` complies.
+    ///
+    /// P(complier | x, u) = strength(x) * (1 - P(defier | responder, x, u)),
+    /// as in `IvSim::draw`; strength(x) does not depend on u, so it cancels
+    /// on normalizing.
+    fn new(nodes: &[f64], weights: &[f64], defiers: f64, confounding: f64) -> ComplierWeights {
+        let defy_logit = logit(defiers);
+        let mut weights: Vec<f64> = nodes
+            .iter()
+            .zip(weights)
+            .map(|(&u, &w)| w * (1.0 - share(defy_logit, confounding * u)))
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let any = total > 0.0;
+        if any {
+            weights.iter_mut().for_each(|w| *w /= total);
+        }
+        ComplierWeights { weights, any }
+    }
 }
 
 impl Quadrature {
-    pub(super) fn new(world: &IvWorld, tau_uses_u: bool, baseline_uses_u: bool) -> Quadrature {
+    /// The rule for `world`, whose parsed defier share is `defiers`; whether
+    /// its tau and baseline formulas use u decides what is integrated.
+    pub(super) fn new(
+        world: &IvWorld,
+        defiers: &Formula,
+        tau_uses_u: bool,
+        baseline_uses_u: bool,
+    ) -> Quadrature {
         // The effect varies with u when the tau formula uses it or, for a
         // binary outcome, when P(Y(0) = 1) does.
         let integrate = tau_uses_u
@@ -53,19 +94,9 @@ impl Quadrature {
             .unzip();
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        // P(complier | u) = strength * (1 - P(defier | responder, u)), as in
-        // `IvSim::generate`; the constant strength cancels on normalizing.
-        let defy_logit = logit(world.compliance.defiers);
-        let mut complier_weights: Vec<f64> = nodes
-            .iter()
-            .zip(&weights)
-            .map(|(&u, &w)| w * (1.0 - share(defy_logit, world.confounding * u)))
-            .collect();
-        let total: f64 = complier_weights.iter().sum();
-        let has_compliers = world.instrument.strength > 0.0 && total > 0.0;
-        if has_compliers {
-            complier_weights.iter_mut().for_each(|w| *w /= total);
-        }
+        let complier_weights = defiers
+            .is_constant()
+            .then(|| ComplierWeights::new(&nodes, &weights, defiers.eval(&[]), world.confounding));
         Quadrature {
             integrate,
             tau_uses_u,
@@ -73,15 +104,14 @@ impl Quadrature {
             nodes,
             weights,
             complier_weights,
-            has_compliers,
         }
     }
 }
 
 impl IvSim {
     /// A unit's conditional effects given its covariates, E[effect | x] and
-    /// E[effect | x, complier] (meaningful only where the world has
-    /// compliers). `vars` holds x1..xp, then u (which is overwritten);
+    /// E[effect | x, complier] (meaningful only where `compliers.any`), u
+    /// weighted by `compliers` in the second. `vars` holds x1..xp, then u (which is overwritten);
     /// `effect`, `tau` and `baseline` are the unit's effect and formula
     /// values at its own u (the baseline already checked as a probability
     /// for a binary outcome). Formulas that do not use u are not re-evaluated.
@@ -89,9 +119,8 @@ impl IvSim {
         &self,
         vars: &mut [f64],
         unit: usize,
-        effect: f64,
-        tau: f64,
-        baseline: f64,
+        compliers: &ComplierWeights,
+        (effect, tau, baseline): (f64, f64, f64),
     ) -> Result<(f64, f64)> {
         let q = &self.quadrature;
         if !q.integrate {
@@ -100,10 +129,12 @@ impl IvSim {
         let (p, confounding) = (self.world.covariates, self.world.confounding);
         match self.world.outcome {
             // Integrating only when tau uses u.
-            Outcome::Continuous => self.integrate(vars, |vars, _| Ok(self.tau.eval(vars))),
+            Outcome::Continuous => {
+                self.integrate(vars, compliers, |vars, _| Ok(self.tau.eval(vars)))
+            }
             Outcome::Binary => {
                 let own_logit = logit(baseline);
-                self.integrate(vars, |vars, u| {
+                self.integrate(vars, compliers, |vars, u| {
                     let t = if q.tau_uses_u {
                         self.tau.eval(vars)
                     } else {
@@ -128,16 +159,18 @@ impl IvSim {
     }
 
     /// The quadrature sums E[f(u)] and E[f(u) | complier] of a unit's
-    /// `effect`, called with `vars` (u set to each node) and that node.
+    /// `effect`, called with `vars` (u set to each node) and that node; u
+    /// given a complier is weighted by `compliers`.
     fn integrate(
         &self,
         vars: &mut [f64],
+        compliers: &ComplierWeights,
         mut effect: impl FnMut(&[f64], f64) -> Result<f64>,
     ) -> Result<(f64, f64)> {
         let q = &self.quadrature;
         let p = self.world.covariates;
         let (mut cate, mut clate) = (0.0, 0.0);
-        for ((&u, &w), &cw) in q.nodes.iter().zip(&q.weights).zip(&q.complier_weights) {
+        for ((&u, &w), &cw) in q.nodes.iter().zip(&q.weights).zip(&compliers.weights) {
             vars[p] = u;
             let e = effect(vars, u)?;
             cate += w * e;
@@ -148,11 +181,18 @@ impl IvSim {
 
     /// Fills the sample's `cate` and `clate`: each unit's effect given its
     /// covariates, E[effect | x] and E[effect | x, complier].
+    ///
+    /// `clate` is left out (None) unless every unit's covariates admit
+    /// compliers, strength(x) > 0 and defiers(x) < 1: where they admit none,
+    /// E[effect | x, complier] is undefined, and so is the per-unit truth an
+    /// instrumental forest would be measured against.
     pub(super) fn conditional_truth(&self, sample: &mut Sample) -> Result<()> {
         let p = self.world.covariates;
         let n = sample.data.n();
+        let q = &self.quadrature;
         let mut vars = vec![0.0; p + 1];
         let (mut cate, mut clate) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut all_have_compliers = true;
         for (i, row) in sample.data.x.rows().into_iter().enumerate() {
             for (v, x) in vars.iter_mut().zip(row) {
                 *v = *x;
@@ -160,23 +200,37 @@ impl IvSim {
             // Where the effect does not depend on u (no quadrature), its
             // value at u = 0 is the unit's own.
             vars[p] = 0.0;
+            let strength = self.strength.eval(&vars);
+            let strength =
+                probability(&self.strength, "instrument.strength", strength, At::Unit(i))?;
+            let own;
+            let compliers = match &q.complier_weights {
+                Some(weights) => weights,
+                None => {
+                    let d = self.defiers.eval(&vars);
+                    let d = probability(&self.defiers, "compliance.defiers", d, At::Unit(i))?;
+                    own = ComplierWeights::new(&q.nodes, &q.weights, d, self.world.confounding);
+                    &own
+                }
+            };
+            all_have_compliers &= strength > 0.0 && compliers.any;
             let t = self.tau.eval(&vars);
             let b = self.baseline.eval(&vars);
             let (b, effect) = match self.world.outcome {
                 Outcome::Continuous => (b, t),
-                Outcome::Binary if self.quadrature.baseline_uses_u => (b.clamp(0.0, 1.0), f64::NAN),
+                Outcome::Binary if q.baseline_uses_u => (b.clamp(0.0, 1.0), f64::NAN),
                 Outcome::Binary => {
                     let b = probability(&self.baseline, "baseline", b, At::Unit(i))?;
                     let (p0, p1) = binary_probabilities(logit(b), t);
                     (b, p1 - p0)
                 }
             };
-            let (c, l) = self.conditional_effects(&mut vars, i, effect, t, b)?;
+            let (c, l) = self.conditional_effects(&mut vars, i, compliers, (effect, t, b))?;
             cate.push(c);
             clate.push(l);
         }
         sample.truth.cate = cate;
-        sample.truth.clate = self.quadrature.has_compliers.then_some(clate);
+        sample.truth.clate = all_have_compliers.then_some(clate);
         Ok(())
     }
 }
@@ -233,7 +287,8 @@ mod tests {
 
     /// The quadrature rule the sim uses (negligible nodes dropped).
     fn rule() -> Quadrature {
-        Quadrature::new(&IvWorld::default(), true, false)
+        let constant = Formula::parse("0", &[]).expect("a number");
+        Quadrature::new(&IvWorld::default(), &constant, true, false)
     }
 
     /// E[f(u)], u ~ N(0, 1), by the sim's quadrature rule.
