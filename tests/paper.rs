@@ -152,6 +152,54 @@ fn small_paper_world_produces_every_table_and_figure() {
             }
         }
     }
+    // Table 5's bounds outside [-1, 1] say why: wider than survival allows.
+    let t5 = result.tables.iter().find(|t| t.id == "table_5").expect("5");
+    for r in t5.rows.iter().filter(|r| !r.label.contains(": share of")) {
+        let wide = r.estimated.is_some_and(|v| v.abs() > 1.0);
+        let flag = r.flag.as_deref().unwrap_or_default();
+        assert_eq!(
+            wide,
+            flag.starts_with("bound outside [-1, 1]"),
+            "{}: {flag}",
+            r.label
+        );
+    }
+    // The policies' changes in survival per patient are flagged outside [-1, 1].
+    for id in ["table_6", "table_11", "table_12"] {
+        let t = result
+            .tables
+            .iter()
+            .find(|t| t.id == id)
+            .expect("policy table");
+        assert!(t.grid, "{id} is shown as a grid");
+        for r in t.rows.iter().filter(|r| r.label.ends_with(" per patient")) {
+            let wide = r.estimated.is_some_and(|v| v.abs() > 1.0);
+            assert_eq!(wide, r.flag.is_some(), "{id}: {}", r.label);
+        }
+    }
+    // Where the paper prints an SE, the row carries it beside the number.
+    let published_se = |id: &str| -> Vec<f64> {
+        let t = result.tables.iter().find(|t| t.id == id).expect("table");
+        t.rows.iter().filter_map(|r| r.published_se).collect()
+    };
+    assert_eq!(published_se("table_3"), [0.0348, 0.0348, 0.051]);
+    assert_eq!(published_se("table_4").len(), 9);
+    assert!(!result
+        .tables
+        .iter()
+        .any(|t| t.note.contains("Published SEs")));
+    // Counts are bars from zero; percentiles span 0 to 100; Figure 4 compares
+    // a median with a median.
+    let figure = |id: &str| result.figures.iter().find(|f| f.id == id).expect("figure");
+    assert!(figure("figure_2").bars);
+    assert_eq!(figure("figure_5").x_range, Some([0.0, 100.0]));
+    assert!(figure("figure_5").y_from_zero && figure("figure_7").y_from_zero);
+    assert!(figure("figure_4")
+        .series
+        .iter()
+        .all(|s| s.contains("median")));
+    let weeks = figure("figure_3").panels[0].lines[0].len();
+    assert!((20..200).contains(&weeks), "{weeks} points a line");
 
     // Bounds: Manski has width 1 and contains Balke-Pearl on average; the
     // truth lies inside the Manski interval of every patient.
@@ -235,6 +283,14 @@ fn the_paper_experiment_at_small_scale_reports_every_table_and_figure() {
         assert!(html.contains(&format!("Figure {k}:")), "Figure {k} missing");
     }
     assert!(html.matches("<svg").count() >= 6);
+    common::assert_text_fits(&html);
+    for column in [
+        "<th>Published SE</th>",
+        "<table class=\"grid\">",
+        "bound outside [-1, 1]",
+    ] {
+        assert!(html.contains(column), "{column} missing");
+    }
     assert!(
         !html.contains("pipeline failed in"),
         "the pipeline must not fail"

@@ -72,6 +72,10 @@ pub struct PaperTable {
     pub note: String,
     /// The rows in the paper's order, extra rows after.
     pub rows: Vec<PaperRow>,
+    /// The rows are labelled `row: column` (a policy and a measure) and the
+    /// report shows them as a grid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grid: bool,
 }
 
 /// One row: the paper's number, causim's estimate on the synthetic world, and the truth.
@@ -81,6 +85,9 @@ pub struct PaperRow {
     pub label: String,
     /// The published number, where the paper prints one.
     pub published: Option<f64>,
+    /// The published number's standard error, where the paper prints one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_se: Option<f64>,
     /// The estimate (or descriptive figure) on the synthetic world.
     pub estimated: Option<f64>,
     /// The estimate's standard error, where it has one.
@@ -114,6 +121,15 @@ pub struct PaperFigure {
     /// Draw the line y = x (for estimated against true figures).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diagonal: bool,
+    /// Draw the series as bars from zero (counts over categories).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bars: bool,
+    /// The y axis starts at zero (counts and shares).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub y_from_zero: bool,
+    /// The x axis spans exactly this range (percentiles: 0 to 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_range: Option<[f64; 2]>,
 }
 
 /// One small multiple of a figure.

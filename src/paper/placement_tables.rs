@@ -28,6 +28,7 @@ fn row(label: String, published: Option<f64>, estimated: f64, truth: Option<f64>
     PaperRow {
         label,
         published,
+        published_se: None,
         estimated: Some(estimated).filter(|v| v.is_finite()),
         se: None,
         truth,
@@ -81,6 +82,7 @@ fn occupancy(cohorts: &Cohorts, placed: &[Placed]) -> Vec<PaperTable> {
             note: "Patients in the unit once the day's cohort is placed, averaged over the test \
                    days of each hospital (no reassignment limit)."
                 .into(),
+            grid: false,
             rows,
         });
     }
@@ -167,6 +169,7 @@ fn by_group(cohorts: &Cohorts, world: &dyn PlacementTruth, placed: &[Placed]) ->
                 .into(),
             note: "Observed placement and the unconstrained policies' placements on the test days."
                 .into(),
+            grid: false,
             rows: shares,
         },
         PaperTable {
@@ -178,6 +181,7 @@ fn by_group(cohorts: &Cohorts, world: &dyn PlacementTruth, placed: &[Placed]) ->
                    policy's placement, each at its own busyness. Reassigned: share of the group's \
                    patients whose unit changes (published: the text of section 2.5)."
                     .into(),
+            grid: false,
             rows: gains,
         },
     ]

@@ -192,11 +192,29 @@ fn row(
     PaperRow {
         label,
         published,
+        published_se: None,
         estimated,
         se: None,
         truth,
         flag: None,
     }
+}
+
+/// Flags a change in survival per patient (times `per`, e.g. 1,000) that no
+/// placement can make: outside [-per, per].
+fn flag_change(mut r: PaperRow, per: f64) -> PaperRow {
+    if r.estimated.is_some_and(|v| v.abs() > per) {
+        r.flag = Some(if per == 1.0 {
+            "outside [-1, 1]: impossible for a change in survival per patient".into()
+        } else {
+            format!(
+                "outside ±{}: impossible per {} patients",
+                crate::core::text::number(per),
+                crate::core::text::number(per)
+            )
+        });
+    }
+    r
 }
 
 /// One rule's rows of a setting's table: welfare, the three regrets, deaths
@@ -212,25 +230,34 @@ fn rule_rows(
     days: usize,
 ) {
     let per = |v: f64| v / patients;
-    rows.push(row(
-        format!("{name}: welfare gain per patient"),
-        Some(published[0][k]),
-        Some(per(s.estimated)),
-        Some(per(s.truth)),
+    rows.push(flag_change(
+        row(
+            format!("{name}: welfare gain per patient"),
+            Some(published[0][k]),
+            Some(per(s.estimated)),
+            Some(per(s.truth)),
+        ),
+        1.0,
     ));
     for (b, bound) in BoundKind::ALL.iter().enumerate() {
-        rows.push(row(
-            format!("{name}: {} regret per patient", bound.label()),
-            Some(published[b + 1][k]),
-            Some(per(s.regrets[b])),
-            None,
+        rows.push(flag_change(
+            row(
+                format!("{name}: {} regret per patient", bound.label()),
+                Some(published[b + 1][k]),
+                Some(per(s.regrets[b])),
+                None,
+            ),
+            1.0,
         ));
     }
-    rows.push(row(
-        format!("{name}: deaths prevented per 1,000 patients"),
-        None,
-        Some(1000.0 * per(s.estimated)),
-        Some(1000.0 * per(s.truth)),
+    rows.push(flag_change(
+        row(
+            format!("{name}: deaths prevented per 1,000 patients"),
+            None,
+            Some(1000.0 * per(s.estimated)),
+            Some(1000.0 * per(s.truth)),
+        ),
+        1000.0,
     ));
     rows.push(row(
         format!("{name}: share of patients reassigned"),
@@ -312,6 +339,7 @@ fn setting_table(
                world's true survival of the whole cohort, congestion included; the oracle \
                solves for the true model. Greedy: the paper's rule, judged by the exact optima."
             .into(),
+        grid: true,
         rows,
     };
     (table, panel)
@@ -381,7 +409,28 @@ pub(super) fn tables(
         categories: None,
         series: RULES.iter().map(|(name, _)| name.to_string()).collect(),
         panels,
+        bars: false,
+        y_from_zero: false,
+        x_range: None,
         diagonal: true,
     };
     Ok((tables, figure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_changes_in_survival_are_flagged() {
+        let welfare = |v: f64| row("Welfare max: welfare gain".into(), None, Some(v), None);
+        assert!(flag_change(welfare(0.2), 1.0).flag.is_none());
+        let flag = flag_change(welfare(-1.5), 1.0).flag.unwrap_or_default();
+        assert!(flag.starts_with("outside [-1, 1]"), "{flag}");
+        let per_1000 = flag_change(welfare(1500.0), 1000.0)
+            .flag
+            .unwrap_or_default();
+        assert!(per_1000.contains("1000"), "{per_1000}");
+        assert!(flag_change(welfare(199.3), 1000.0).flag.is_none());
+    }
 }

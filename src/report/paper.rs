@@ -2,10 +2,13 @@
 //! regenerated (published number, estimate, standard error and truth,
 //! averaged over replications, per cell when the experiment sweeps), written
 //! also as `paper_<id>.csv`, and the paper's figures from one replication.
+//! A table whose rows are `policy: measure` is shown as a grid (policies
+//! down, measures across); its CSV stays one row per value, like every
+//! other paper table, so that machines read all of them alike.
 
 use serde::Serialize;
 
-use super::plot::{render_svg, Figure, Panel, Point};
+use super::plot::{render_svg_styled, Figure, Panel, Point, Style};
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::{axis_keys, axis_values, bounded_groups, raw, sig, Csv, Group, More};
 use crate::paper::{PaperFigure, PaperTable};
@@ -58,7 +61,9 @@ pub(super) struct PaperView {
     pub failures: usize,
     /// The first failure's message, to say why.
     pub first_error: Option<String>,
+    /// The tables in the order the pipeline wrote them.
     pub tables: Vec<TableView>,
+    /// The figures of one replication.
     pub figures: Vec<FigureView>,
     /// Which replication the figures are drawn from.
     pub figures_note: Option<String>,
@@ -67,8 +72,11 @@ pub(super) struct PaperView {
 /// One figure: an anchor, its title for the contents, and the SVG markup.
 #[derive(Debug, Serialize)]
 pub(super) struct FigureView {
+    /// The anchor, e.g. `paper-figure_4`.
     pub id: String,
+    /// The caption, for the contents.
     pub title: String,
+    /// The drawing.
     pub svg: String,
 }
 
@@ -76,16 +84,67 @@ pub(super) struct FigureView {
 /// its numbers average over, its CSV, and its rows grouped by cell.
 #[derive(Debug, Serialize)]
 pub(super) struct TableView {
+    /// The anchor, e.g. `paper-table_3`.
     pub id: String,
+    /// The caption.
     pub title: String,
+    /// How to read the table.
     pub note: String,
+    /// How many replications its numbers average over, when more than one.
     pub averaging: String,
+    /// The CSV file with every row.
     pub csv: String,
+    /// The rows by cell (shown when the table is not a grid).
     pub groups: Vec<GroupView>,
+    /// The same rows as a grid of policies by measures, when the table is one.
+    pub grid: Option<GridView>,
     /// The line about rows left out of a long table.
     pub more: Option<More>,
     /// Some shown row carries a flag: the table gets a flag column.
     pub flagged: bool,
+    /// Some row has a published SE: the table gets a "Published SE" column.
+    pub published_se: bool,
+    /// How many columns the list has, for its group headings.
+    pub span: usize,
+}
+
+/// A table of `row: column` labels as a grid: one row per policy, one
+/// column per measure, one block of rows per cell.
+#[derive(Debug, Serialize)]
+pub(super) struct GridView {
+    /// The measures, in the order they first appear.
+    pub columns: Vec<String>,
+    /// The policies of each cell.
+    pub groups: Vec<Group<GridRow>>,
+    /// Each distinct flag with the mark its cells carry ("⚑1: ...").
+    pub flags: Vec<String>,
+    /// How many columns the grid has, for its group headings.
+    pub span: usize,
+}
+
+/// One policy's measures, in the grid's column order.
+#[derive(Debug, Serialize)]
+pub(super) struct GridRow {
+    /// The policy.
+    pub label: String,
+    /// One cell per column; empty where the policy lacks the measure.
+    pub cells: Vec<GridCell>,
+}
+
+/// One measure of one policy: causim's estimate, with the published number
+/// and the truth beneath it where there are.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct GridCell {
+    /// causim's estimate.
+    pub estimated: String,
+    /// The paper's number.
+    pub published: String,
+    /// What the world knows.
+    pub truth: String,
+    /// The flag, for the cell's tooltip; empty without one.
+    pub flag: String,
+    /// The flag's number in the grid's list of flags; 0 without one.
+    pub mark: usize,
 }
 
 /// The rows of one cell; labelled (non-empty) only when the experiment has
@@ -95,10 +154,17 @@ pub(super) type GroupView = Group<RowView>;
 /// One row, formatted; blank where there is no number.
 #[derive(Debug, Serialize)]
 pub(super) struct RowView {
+    /// The row's label.
     pub label: String,
+    /// The paper's number.
     pub published: String,
+    /// The paper's standard error.
+    pub published_se: String,
+    /// causim's estimate.
     pub estimated: String,
+    /// Its standard error.
     pub se: String,
+    /// What the world knows.
     pub truth: String,
     /// Why the estimate should not be believed as it stands; empty when it can be.
     pub flag: String,
@@ -131,6 +197,7 @@ struct RowSum {
     /// Which row of that label this is (labels may repeat within a table).
     occurrence: usize,
     published: Option<f64>,
+    published_se: Option<f64>,
     estimated: Mean,
     se: Mean,
     truth: Mean,
@@ -178,6 +245,7 @@ struct TableSum {
     id: String,
     title: String,
     note: String,
+    grid: bool,
     cells: Vec<CellSum>,
 }
 
@@ -201,6 +269,7 @@ impl CellSum {
                         label: row.label.clone(),
                         occurrence,
                         published: None,
+                        published_se: None,
                         estimated: Mean::default(),
                         se: Mean::default(),
                         truth: Mean::default(),
@@ -215,6 +284,7 @@ impl CellSum {
             };
             let sum = &mut self.rows[at];
             sum.published = sum.published.or(row.published);
+            sum.published_se = sum.published_se.or(row.published_se);
             sum.estimated.add(row.estimated);
             sum.se.add(row.se);
             sum.truth.add(row.truth);
@@ -256,6 +326,7 @@ fn sum_tables(records: &[Papered<'_>]) -> Vec<TableSum> {
                         id: table.id.clone(),
                         title: table.title.clone(),
                         note: table.note.clone(),
+                        grid: table.grid,
                         cells: Vec::new(),
                     });
                     tables.len() - 1
@@ -363,6 +434,7 @@ fn table_header(experiment: &Experiment) -> Vec<String> {
         [
             "row",
             "published",
+            "published_se",
             "estimated",
             "se",
             "truth",
@@ -401,6 +473,7 @@ fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>
         line.push(row.label.clone());
         let values = [
             row.published,
+            row.published_se,
             row.estimated.get(),
             row.se.get(),
             row.truth.get(),
@@ -413,6 +486,7 @@ fn cell_group(experiment: &Experiment, sum: &CellSum, rows: &mut Vec<Vec<String>
         group.rows.push(RowView {
             label: row.label.clone(),
             published: show_published(row.published, count),
+            published_se: show_published(row.published_se, false),
             estimated: show(row.estimated.get(), count),
             se: show(row.se.get(), false),
             truth: show(row.truth.get(), count),
@@ -453,6 +527,10 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
     let flagged = groups
         .iter()
         .any(|g| g.rows.iter().any(|r: &RowView| !r.flag.is_empty()));
+    let published_se = groups
+        .iter()
+        .any(|g| g.rows.iter().any(|r| !r.published_se.is_empty()));
+    let grid = table.grid.then(|| grid(&groups));
     let view = TableView {
         id: format!("paper-{}", file_part(&table.id)),
         title: table.title.clone(),
@@ -460,11 +538,94 @@ fn table_view(experiment: &Experiment, table: &TableSum) -> (Csv, TableView) {
         averaging,
         csv: name.clone(),
         groups,
+        grid,
         more,
         flagged,
+        published_se,
+        span: 5 + usize::from(flagged) + usize::from(published_se),
     };
     let header = table_header(experiment);
     (Csv { name, header, rows }, view)
+}
+
+/// A row label `policy: measure` split at its first ": " (a label without
+/// one is a policy with an unnamed measure).
+fn split_label(label: &str) -> (&str, &str) {
+    label.split_once(": ").unwrap_or((label, ""))
+}
+
+/// The rows of each cell as a grid: policies down, measures across, in the
+/// order they first appear; each distinct flag numbered once.
+fn grid(groups: &[GroupView]) -> GridView {
+    let mut columns: Vec<String> = Vec::new();
+    for row in groups.iter().flat_map(|g| &g.rows) {
+        let (_, measure) = split_label(&row.label);
+        if !columns.iter().any(|c| c == measure) {
+            columns.push(measure.to_string());
+        }
+    }
+    let mut flags: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for group in groups {
+        let mut rows: Vec<GridRow> = Vec::new();
+        for row in &group.rows {
+            let (policy, measure) = split_label(&row.label);
+            let at = match rows.iter().position(|r| r.label == policy) {
+                Some(at) => at,
+                None => {
+                    rows.push(GridRow {
+                        label: policy.to_string(),
+                        cells: columns.iter().map(|_| GridCell::default()).collect(),
+                    });
+                    rows.len() - 1
+                }
+            };
+            let mark = if row.flag.is_empty() {
+                0
+            } else {
+                match flags.iter().position(|f| *f == row.flag) {
+                    Some(k) => k + 1,
+                    None => {
+                        flags.push(row.flag.clone());
+                        flags.len()
+                    }
+                }
+            };
+            let column = columns.iter().position(|c| c == measure).unwrap_or(0);
+            rows[at].cells[column] = GridCell {
+                estimated: row.estimated.clone(),
+                published: row.published.clone(),
+                truth: row.truth.clone(),
+                flag: row.flag.clone(),
+                mark,
+            };
+        }
+        out.push(Group {
+            label: group.label.clone(),
+            rows,
+        });
+    }
+    GridView {
+        span: columns.len() + 1,
+        columns,
+        groups: out,
+        flags: flags
+            .iter()
+            .enumerate()
+            .map(|(k, f)| format!("⚑{}: {f}", k + 1))
+            .collect(),
+    }
+}
+
+/// How the report draws a figure of the pipeline: series told apart by
+/// marker and dash as well as colour, with the figure's own bars and axes.
+fn style(paper: &PaperFigure) -> Style {
+    Style {
+        bars: paper.bars,
+        x_range: paper.x_range.map(|[lo, hi]| (lo, hi)),
+        y_from_zero: paper.y_from_zero,
+        distinct: true,
+    }
 }
 
 /// A figure of the pipeline as the report's plot draws it; `None` when it
@@ -540,7 +701,7 @@ pub(super) fn section(
             figures.push(FigureView {
                 id: format!("paper-{}", file_part(&paper.id)),
                 title: paper.title.clone(),
-                svg: render_svg(&plot)?,
+                svg: render_svg_styled(&plot, &style(paper))?,
             });
         }
         if with_paper > 1 && !figures.is_empty() {

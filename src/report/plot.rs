@@ -1,10 +1,15 @@
 //! Plots as inline SVG: one figure is a grid of small-multiple panels that
 //! share their axes, one coloured line with point markers and ±error bars per
 //! series, a legend above the panels and an optional dashed reference line.
+//! A [`Style`] draws bars instead of lines, fixes the x axis, starts y at
+//! zero, or tells series apart by marker and dash as well as colour. Titles
+//! wrap to the figure's width by [`text_width_px`], the same estimate that
+//! sizes panels and the legend.
 
 use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::tables::count;
@@ -39,7 +44,21 @@ pub const MAX_POINTS: usize = 200;
 /// Most labels a categorical x axis writes; with more categories only every
 /// k-th is labelled.
 const MAX_LABELS: usize = 30;
+/// Height of the title's first line with its margins, and of every further line.
 const TITLE_HEIGHT: u32 = 34;
+const TITLE_LINE: u32 = 22;
+/// Left (and right) margin of the title.
+const TITLE_MARGIN: u32 = 10;
+/// Average width of a sans-serif character in em: an overestimate for most
+/// text, so that what is sized by it fits.
+const CHAR_EM: f64 = 0.56;
+/// Most markers [`Style::distinct`] draws on a line.
+const MARKERS_PER_LINE: usize = 12;
+/// Dash and gap lengths in pixels of each series' line under
+/// [`Style::distinct`]; `(0, 0)` is solid.
+const DASHES: [(u32, u32); 4] = [(0, 0), (8, 4), (2, 3), (14, 4)];
+/// Number of marker shapes [`Style::distinct`] cycles through.
+const SHAPES: usize = 5;
 const LEGEND_ROW: u32 = 22;
 
 /// One plotted point: x, y and an optional half-width of an error bar.
@@ -95,6 +114,74 @@ pub struct Figure {
     pub diagonal: bool,
     /// The panels, laid out left to right, at most four per row.
     pub panels: Vec<Panel>,
+}
+
+/// How a figure is drawn beyond its data; [`render_svg`] draws with the
+/// default: coloured lines with a circle at every point, axes padded around
+/// the points.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Style {
+    /// Draw each series as bars from zero, side by side at each x (counts
+    /// over categories); the y axis then starts at zero.
+    pub bars: bool,
+    /// The x axis spans exactly this range (e.g. percentiles 0 to 100)
+    /// instead of the points' padded range.
+    pub x_range: Option<(f64, f64)>,
+    /// The y axis starts at zero when no value is negative (counts, shares).
+    pub y_from_zero: bool,
+    /// Tell series apart by marker shape and dash as well as colour, with at
+    /// most about a dozen markers per line (staggered between series) so
+    /// that long or overlapping lines stay readable.
+    pub distinct: bool,
+}
+
+/// Estimated width in pixels of `text` drawn at `font_px` pixels: the SVG
+/// backend cannot measure text, and a sans-serif character averages less
+/// than 0.56 em.
+pub fn text_width_px(text: &str, font_px: f64) -> f64 {
+    text.chars().count() as f64 * font_px * CHAR_EM
+}
+
+/// The size in pixels of the title's font as the SVG writes it (plotters
+/// writes `size / 1.24` px).
+pub fn title_px() -> f64 {
+    TITLE_SIZE / 1.24
+}
+
+/// The lines of a figure's title wrapped at spaces so that each fits a
+/// figure `width` pixels wide by [`text_width_px`] (a word too long for a
+/// line is cut).
+pub fn title_lines(title: &str, width: u32) -> Vec<String> {
+    let room = f64::from(width.saturating_sub(2 * TITLE_MARGIN));
+    let fits = |t: &str| text_width_px(t, title_px()) <= room;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in title.split_whitespace() {
+        let joined = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if fits(&joined) {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            line.push(c);
+            if !fits(&line) && line.chars().count() > 1 {
+                line.pop();
+                lines.push(std::mem::take(&mut line));
+                line.push(c);
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 impl Figure {
@@ -318,8 +405,9 @@ impl Ranged for Ticked {
 }
 
 /// The axes shared by all panels of a figure: they span every finite point,
-/// its error bar and the reference line.
-fn axes(figure: &Figure) -> (Ticked, Ticked) {
+/// its error bar and the reference line (x exactly the style's range, when
+/// it has one; y from zero for bars or when the style asks).
+fn axes(figure: &Figure, style: &Style) -> (Ticked, Ticked) {
     let (mut x0, mut x1, mut y0, mut y1) = (
         f64::INFINITY,
         f64::NEG_INFINITY,
@@ -368,10 +456,14 @@ fn axes(figure: &Figure) -> (Ticked, Ticked) {
             log: false,
         },
         None if figure.log_x && smallest_x > 0.0 && x1 > x0 => Ticked::log(x0 / 1.25, x1 * 1.25),
-        None => Ticked::linear(padded(x0, x1)),
+        None => Ticked::linear(style.x_range.unwrap_or_else(|| padded(x0, x1))),
     };
+    let from_zero = (style.bars || style.y_from_zero) && y0 >= 0.0;
     let y = if figure.log_y && positive > 0.0 && positive.is_finite() && y1 > positive {
         Ticked::log(positive / 1.25, y1 * 1.25)
+    } else if from_zero {
+        let (_, hi) = padded(0.0, y1.max(0.0));
+        Ticked::linear((0.0, hi))
     } else {
         Ticked::linear(padded(y0, y1))
     };
@@ -381,6 +473,11 @@ fn axes(figure: &Figure) -> (Ticked, Ticked) {
 /// Draws a figure as a self-contained SVG document (text as `<text>`, fonts
 /// left to the browser), so it can be inlined in the HTML report.
 pub fn render_svg(figure: &Figure) -> Result<String> {
+    render_svg_styled(figure, &Style::default())
+}
+
+/// [`render_svg`] drawn in the given [`Style`].
+pub fn render_svg_styled(figure: &Figure, style: &Style) -> Result<String> {
     let n = figure.panels.len().max(1);
     let columns = n.min(MAX_COLUMNS);
     let rows = n.div_ceil(columns);
@@ -398,9 +495,11 @@ pub fn render_svg(figure: &Figure) -> Result<String> {
         (330.max(longest), 270)
     };
     let width = (columns as u32 * panel_w).max(480);
+    let title = title_lines(&figure.title, width);
+    let title_height = TITLE_HEIGHT + TITLE_LINE * (title.len() as u32).saturating_sub(1);
     let legend = legend_layout(&figure.series, width);
     let legend_rows = legend.last().map_or(1, |(_, row, _)| row + 1);
-    let header = TITLE_HEIGHT + LEGEND_ROW * legend_rows + 6;
+    let header = title_height + LEGEND_ROW * legend_rows + 6;
     let height = header + rows as u32 * panel_h;
 
     let mut svg = String::new();
@@ -408,24 +507,30 @@ pub fn render_svg(figure: &Figure) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(fail)?;
         let (top, body) = root.split_vertically(header);
-        top.draw_text(
-            &figure.title,
-            &TextStyle::from((FONT, TITLE_SIZE).into_font()).color(&BLACK),
-            (10, 8),
-        )
-        .map_err(fail)?;
+        for (i, line) in title.iter().enumerate() {
+            top.draw_text(
+                line,
+                &TextStyle::from((FONT, TITLE_SIZE).into_font()).color(&BLACK),
+                (TITLE_MARGIN as i32, 8 + (TITLE_LINE * i as u32) as i32),
+            )
+            .map_err(fail)?;
+        }
         // Text is placed by its top edge; centre it on the legend's line.
         let half_text = (TEXT_SIZE / 1.24 / 2.0).round() as i32;
         for (k, (x, row, name)) in legend.iter().enumerate() {
-            let y = (TITLE_HEIGHT + LEGEND_ROW * row + LEGEND_ROW / 2) as i32;
+            let y = (title_height + LEGEND_ROW * row + LEGEND_ROW / 2) as i32;
             let c = figure.colour(k);
-            top.draw(&PathElement::new(
-                vec![(*x, y), (*x + 22, y)],
-                c.stroke_width(2),
-            ))
-            .map_err(fail)?;
-            top.draw(&Circle::new((*x + 11, y), 3, c.filled()))
+            if style.bars {
+                top.draw(&Rectangle::new(
+                    [(*x + 5, y - 6), (*x + 17, y + 6)],
+                    c.filled(),
+                ))
                 .map_err(fail)?;
+            } else {
+                let sample = vec![(*x, y), (*x + 22, y)];
+                draw_path(&top, sample, dash(style, k), c)?;
+                draw_marker(&top, (*x + 11, y), shape(style, k), c)?;
+            }
             top.draw_text(
                 name,
                 &TextStyle::from((FONT, TEXT_SIZE).into_font()).color(&BLACK),
@@ -433,20 +538,73 @@ pub fn render_svg(figure: &Figure) -> Result<String> {
             )
             .map_err(fail)?;
         }
-        let (x, y) = axes(figure);
+        let (x, y) = axes(figure, style);
         let areas = body.split_evenly((rows, columns));
         for (panel, area) in figure.panels.iter().zip(&areas) {
-            draw_panel(figure, panel, area, &x, &y)?;
+            draw_panel((figure, style), panel, area, &x, &y)?;
         }
         root.present().map_err(fail)?;
     }
     Ok(svg)
 }
 
-/// Estimated width in pixels of text at `TEXT_SIZE`: the SVG backend cannot
-/// measure text, and a sans-serif character averages about 0.55 em.
+/// Estimated width in pixels of text at `TEXT_SIZE` ([`text_width_px`]).
 fn text_width(text: &str) -> u32 {
-    (text.chars().count() as f64 * TEXT_SIZE / 1.24 * 0.56).ceil() as u32
+    text_width_px(text, TEXT_SIZE / 1.24).ceil() as u32
+}
+
+/// The dash pattern of series `k`: solid unless the style tells series apart.
+fn dash(style: &Style, k: usize) -> (u32, u32) {
+    if style.distinct {
+        DASHES[k % DASHES.len()]
+    } else {
+        (0, 0)
+    }
+}
+
+/// The marker shape of series `k`: a circle unless the style tells series apart.
+fn shape(style: &Style, k: usize) -> usize {
+    if style.distinct {
+        k % SHAPES
+    } else {
+        0
+    }
+}
+
+/// A line through `points` in `dash` (dash and gap in pixels; solid when 0).
+fn draw_path<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    points: Vec<CT::From>,
+    (on, off): (u32, u32),
+    c: RGBColor,
+) -> Result<()>
+where
+    CT::From: Clone,
+{
+    if on == 0 {
+        area.draw(&PathElement::new(points, c.stroke_width(2)))
+    } else {
+        area.draw(&DashedPathElement::new(points, on, off, c.stroke_width(2)))
+    }
+    .map_err(fail)
+}
+
+/// A marker of shape `k` (circle, square, triangle, diamond, cross) at `at`.
+fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    k: usize,
+    c: RGBColor,
+) -> Result<()> {
+    let e = EmptyElement::at(at);
+    match k % SHAPES {
+        0 => area.draw(&(e + Circle::new((0, 0), 3, c.filled()))),
+        1 => area.draw(&(e + Rectangle::new([(-3, -3), (3, 3)], c.filled()))),
+        2 => area.draw(&(e + TriangleMarker::new((0, 0), 4, c.filled()))),
+        3 => area.draw(&(e + Polygon::new(vec![(0, -4), (4, 0), (0, 4), (-4, 0)], c.filled()))),
+        _ => area.draw(&(e + Cross::new((0, 0), 4, c.stroke_width(2)))),
+    }
+    .map_err(fail)
 }
 
 /// Legend entries as (x offset, row, name), wrapped to the figure's width.
@@ -467,7 +625,7 @@ fn legend_layout(series: &[String], width: u32) -> Vec<(i32, u32, String)> {
 
 /// One panel: mesh with axis labels, reference line, then each series.
 fn draw_panel<DB: DrawingBackend>(
-    figure: &Figure,
+    (figure, style): (&Figure, &Style),
     panel: &Panel,
     area: &DrawingArea<DB, plotters::coord::Shift>,
     x: &Ticked,
@@ -508,7 +666,38 @@ fn draw_panel<DB: DrawingBackend>(
         .map_err(fail)?;
 
     draw_references(&mut chart, figure, x, y)?;
-    draw_lines(&mut chart, figure, panel, x, y)
+    if style.bars {
+        draw_bars(&mut chart, figure, panel)
+    } else {
+        draw_lines(&mut chart, (figure, style), panel, x, y)
+    }
+}
+
+/// One bar per series and x from zero, the series side by side in 80% of a slot.
+fn draw_bars<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    figure: &Figure,
+    panel: &Panel,
+) -> Result<()> {
+    let count = panel.lines.len().max(1) as f64;
+    let width = 0.8 / count;
+    for (k, line) in panel.lines.iter().enumerate() {
+        let c = figure.colour(k);
+        let left = -0.4 + k as f64 * width;
+        chart
+            .draw_series(
+                line.iter()
+                    .filter(|p| p.x.is_finite() && p.y.is_finite())
+                    .map(|p| {
+                        Rectangle::new(
+                            [(p.x + left, 0.0), (p.x + left + width * 0.92, p.y)],
+                            c.filled(),
+                        )
+                    }),
+            )
+            .map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// A panel's chart, on the figure's ticked axes.
@@ -548,17 +737,23 @@ fn draw_references<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One line per series, its points dodged a little along x, with error bars.
+/// One line per series with its markers; with error bars, the points are
+/// dodged a little along x.
 fn draw_lines<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
-    figure: &Figure,
+    (figure, style): (&Figure, &Style),
     panel: &Panel,
     x: &Ticked,
     y: &Ticked,
 ) -> Result<()> {
     let count = panel.lines.len();
     // Dodge the series a little along x so that overlapping error bars stay apart.
-    let dodge = (x.hi - x.lo) * 0.012;
+    let bars = panel
+        .lines
+        .iter()
+        .flatten()
+        .any(|p| p.err.is_some_and(|e| e.is_finite() && e > 0.0));
+    let dodge = if bars { (x.hi - x.lo) * 0.012 } else { 0.0 };
     for (k, line) in panel.lines.iter().enumerate() {
         let shift = (k as f64 - (count as f64 - 1.0) / 2.0) * dodge;
         let c = figure.colour(k);
@@ -578,28 +773,29 @@ fn draw_lines<DB: DrawingBackend>(
                 )
             }))
             .map_err(fail)?;
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().map(|&(px, py, _)| (px, y.clamp(py))),
-                c.stroke_width(2),
-            ))
-            .map_err(fail)?;
-        let inside = |v: f64| (y.lo..=y.hi).contains(&v);
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .filter(|p| inside(p.1))
-                    .map(|&(x, y, _)| Circle::new((x, y), 3, c.filled())),
-            )
-            .map_err(fail)?;
-        chart
-            .draw_series(
-                points.iter().filter(|p| !inside(p.1)).map(|&(px, py, _)| {
-                    TriangleMarker::new((px, y.clamp(py)), 7, c.stroke_width(2))
-                }),
-            )
-            .map_err(fail)?;
+        let area = chart.plotting_area();
+        draw_path(
+            area,
+            points.iter().map(|&(px, py, _)| (px, y.clamp(py))).collect(),
+            dash(style, k),
+            c,
+        )?;
+        // Every point, or about a dozen staggered between the series; a
+        // point beyond a cut axis is a hollow triangle at the edge.
+        let (every, phase) = if style.distinct && points.len() > MARKERS_PER_LINE {
+            let every = points.len().div_ceil(MARKERS_PER_LINE);
+            (every, k * every / count.max(1))
+        } else {
+            (1, 0)
+        };
+        for &(px, py, _) in points.iter().skip(phase).step_by(every) {
+            if (y.lo..=y.hi).contains(&py) {
+                draw_marker(area, (px, py), shape(style, k), c)?;
+            } else {
+                area.draw(&TriangleMarker::new((px, y.clamp(py)), 7, c.stroke_width(2)))
+                    .map_err(fail)?;
+            }
+        }
     }
     Ok(())
 }
@@ -744,6 +940,110 @@ mod tests {
         let mut small = figure(3, None);
         assert_eq!(small.bound("x.csv"), None);
         assert_eq!(small.panels.len(), 3);
+    }
+
+    #[test]
+    fn long_titles_wrap_to_fit_the_figure() {
+        let mut long = figure(1, None);
+        long.title = "Figure 5: Width of the individualized bounds across test patients \
+                      (up to the 95th percentile) and a supercalifragilisticexpialidociouslylongword"
+            .into();
+        let one_line = render_svg(&figure(1, None)).expect("renders");
+        let svg = render_svg(&long).expect("renders");
+        let width = 640;
+        let lines = title_lines(&long.title, width);
+        assert!(lines.len() >= 2, "{lines:?}");
+        for line in &lines {
+            assert!(
+                text_width_px(line, title_px()) <= f64::from(width - 2 * TITLE_MARGIN),
+                "{line}"
+            );
+            assert!(svg.contains(&format!("\n{line}\n")), "{line} not drawn");
+        }
+        assert_eq!(lines.join(" "), long.title, "wrapped at spaces only");
+        let height = |svg: &str| -> u32 {
+            let at = svg.find("height=\"").expect("a height") + 8;
+            svg[at..]
+                .split('"')
+                .next()
+                .and_then(|h| h.parse().ok())
+                .expect("a number")
+        };
+        assert!(height(&svg) > height(&one_line), "the header grows");
+        let cut = title_lines(&"x".repeat(200), 480);
+        assert!(cut.len() >= 2 && cut.iter().all(|l| text_width_px(l, title_px()) <= 460.0));
+    }
+
+    #[test]
+    fn bars_and_counts_start_at_zero_and_a_fixed_x_range_is_kept() {
+        let mut counts = figure(1, Some(vec!["C1".into(), "C2".into(), "C3".into()]));
+        counts.reference = None;
+        for line in &mut counts.panels[0].lines {
+            for p in line.iter_mut() {
+                p.y = 150.0 + p.x * 10.0;
+                p.err = None;
+            }
+        }
+        let (_, padded_y) = axes(&counts, &Style::default());
+        assert!(padded_y.lo > 100.0, "lines keep a padded axis");
+        let bars = Style {
+            bars: true,
+            ..Style::default()
+        };
+        let (_, y) = axes(&counts, &bars);
+        assert_eq!(y.lo, 0.0);
+        assert!(y.hi >= 170.0 && y.ticks.first() == Some(&0.0));
+        let svg = render_svg_styled(&counts, &bars).expect("renders");
+        assert!(svg.matches("<rect").count() >= 4, "bars are drawn");
+        let shares = Style {
+            y_from_zero: true,
+            ..Style::default()
+        };
+        assert_eq!(axes(&counts, &shares).1.lo, 0.0);
+
+        let mut percentiles = figure(1, None);
+        percentiles.reference = None;
+        let fixed = Style {
+            x_range: Some((0.0, 100.0)),
+            ..Style::default()
+        };
+        let (x, _) = axes(&percentiles, &fixed);
+        assert_eq!((x.lo, x.hi), (0.0, 100.0));
+        assert_eq!(x.ticks.first(), Some(&0.0));
+        assert_eq!(x.ticks.last(), Some(&100.0));
+    }
+
+    #[test]
+    fn distinct_series_differ_by_marker_and_dash_and_long_lines_are_not_blobs() {
+        let mut long = figure(1, None);
+        long.reference = None;
+        let line: Vec<Point> = (0..120)
+            .map(|i| Point {
+                x: f64::from(i),
+                y: f64::from(i % 9),
+                err: None,
+            })
+            .collect();
+        long.panels[0].lines = vec![line.clone(), line];
+        let plain = render_svg(&long).expect("renders");
+        assert!(
+            plain.matches("<circle").count() >= 240,
+            "a circle per point"
+        );
+        let distinct = Style {
+            distinct: true,
+            ..Style::default()
+        };
+        let svg = render_svg_styled(&long, &distinct).expect("renders");
+        let circles = svg.matches("<circle").count();
+        // Series 0: circles, at most a dozen (and one in the legend).
+        assert!(
+            (2..=MARKERS_PER_LINE + 1).contains(&circles),
+            "{circles} circles"
+        );
+        // Series 1: squares, and a dashed line drawn as many short segments.
+        assert!(svg.matches("<rect").count() >= MARKERS_PER_LINE / 2);
+        assert!(svg.matches("<polyline").count() > plain.matches("<polyline").count() + 20);
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn drop_non_finite(result: &mut PaperResult) {
     for row in result.tables.iter_mut().flat_map(|t| &mut t.rows) {
         for value in [
             &mut row.published,
+            &mut row.published_se,
             &mut row.estimated,
             &mut row.se,
             &mut row.truth,
@@ -116,9 +117,11 @@ mod tests {
                 id: "table_3".into(),
                 title: "Table 3".into(),
                 note: String::new(),
+                grid: false,
                 rows: vec![PaperRow {
                     label: "ATE".into(),
                     published: Some(-0.02),
+                    published_se: None,
                     estimated: Some(f64::NAN),
                     se: Some(f64::INFINITY),
                     truth: None,
@@ -126,6 +129,9 @@ mod tests {
                 }],
             }],
             figures: vec![PaperFigure {
+                bars: false,
+                y_from_zero: false,
+                x_range: None,
                 diagonal: false,
                 id: "figure_4".into(),
                 title: "Figure 4".into(),

@@ -140,3 +140,40 @@ pub fn paper_pipeline(
     };
     causim::paper::run(&sample, &spec, seed).expect("pipeline")
 }
+
+/// Every horizontal `<text>` of every SVG in `html` lies inside its SVG's
+/// width by the text-width estimate the plots are laid out with
+/// ([`causim::report::plot::text_width_px`]): no title, legend or label is clipped.
+pub fn assert_text_fits(html: &str) {
+    let number = |tag: &str, name: &str| -> f64 {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key).map(|at| at + key.len());
+        at.and_then(|at| tag[at..].split('"').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {tag}"))
+    };
+    for svg in html.split("<svg ").skip(1) {
+        let svg = svg.split("</svg>").next().unwrap_or_default();
+        let width = number(&format!(" {svg}"), "width");
+        for text in svg.split("<text ").skip(1) {
+            let (tag, rest) = text.split_once('>').expect("a text element");
+            let tag = format!(" {tag}");
+            if tag.contains("transform=") {
+                continue; // an axis label turned upright
+            }
+            let content = rest.split("</text>").next().unwrap_or_default().trim();
+            let w = causim::report::plot::text_width_px(content, number(&tag, "font-size"));
+            let x = number(&tag, "x");
+            let (left, right) = if tag.contains("text-anchor=\"middle\"") {
+                (x - w / 2.0, x + w / 2.0)
+            } else if tag.contains("text-anchor=\"end\"") {
+                (x - w, x)
+            } else {
+                (x, x + w)
+            };
+            assert!(
+                left >= 0.0 && right <= width,
+                "{content:?} spans {left:.0}..{right:.0} of an SVG {width} wide"
+            );
+        }
+    }
+}

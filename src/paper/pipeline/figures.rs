@@ -26,6 +26,9 @@ fn figure(
         series: series.iter().map(|s| s.to_string()).collect(),
         panels,
         diagonal: false,
+        bars: false,
+        y_from_zero: false,
+        x_range: None,
     }
 }
 
@@ -33,7 +36,7 @@ fn panel(title: Option<String>, lines: Vec<Vec<[f64; 2]>>) -> PaperPanel {
     PaperPanel { title, lines }
 }
 
-/// Figure 2: patients per diagnosis group and unit.
+/// Figure 2: patients per diagnosis group and unit, as bars from zero.
 pub(super) fn figure_2(cohorts: &Cohorts, data: &Dataset) -> PaperFigure {
     let mut counts = vec![[0.0; 2]; cohorts.diagnoses.len()];
     for (i, &g) in cohorts.diagnosis.iter().enumerate() {
@@ -55,10 +58,15 @@ pub(super) fn figure_2(cohorts: &Cohorts, data: &Dataset) -> PaperFigure {
         vec![panel(None, vec![line(1), line(0)])],
     );
     f.categories = Some(cohorts.diagnoses.clone());
+    f.bars = true;
     f
 }
 
-/// Figure 3: weekly mean occupancy of each unit, by hospital.
+/// Days over which Figure 3 averages occupancy: four weeks, so that nine
+/// years make about 120 points a line rather than 470 that overplot.
+const OCCUPANCY_DAYS: usize = 28;
+
+/// Figure 3: four-weekly mean occupancy of each unit, by hospital.
 pub(super) fn figure_3(cohorts: &Cohorts) -> PaperFigure {
     let start = cohorts.first_date.year as f64;
     let panels = cohorts
@@ -66,25 +74,28 @@ pub(super) fn figure_3(cohorts: &Cohorts) -> PaperFigure {
         .iter()
         .zip(&cohorts.occupancy)
         .map(|(name, occ)| {
-            let weekly = |u: usize| -> Vec<[f64; 2]> {
+            let averaged = |u: usize| -> Vec<[f64; 2]> {
                 occ[u]
-                    .chunks(7)
+                    .chunks(OCCUPANCY_DAYS)
                     .enumerate()
-                    .map(|(k, week)| [start + (k * 7) as f64 / 365.25, mean(week.iter().copied())])
+                    .map(|(k, days)| {
+                        let middle = (k * OCCUPANCY_DAYS) as f64 + days.len() as f64 / 2.0;
+                        [start + middle / 365.25, mean(days.iter().copied())]
+                    })
                     .collect()
             };
             panel(
                 Some(format!("hospital {name}")),
                 vec![
-                    weekly(Unit::InternalMedicine as usize),
-                    weekly(Unit::Surgical as usize),
+                    averaged(Unit::InternalMedicine as usize),
+                    averaged(Unit::Surgical as usize),
                 ],
             )
         })
         .collect();
     figure(
         "figure_3",
-        "Figure 3: Busyness over time (weekly mean occupancy)",
+        "Figure 3: Busyness over time (mean occupancy over four weeks)",
         "year",
         "patients in the unit",
         &["internal medicine", "surgical"],
@@ -94,7 +105,8 @@ pub(super) fn figure_3(cohorts: &Cohorts) -> PaperFigure {
 
 /// Figure 4: estimated and true effect against each unit's busyness, by
 /// hospital: test patients in quintiles of busyness, the median estimate
-/// (a weak instrument gives a few wild ones) and the mean truth.
+/// (a weak instrument gives a few wild ones) beside the median truth, so
+/// that like is compared with like.
 pub(super) fn figure_4(
     cohorts: &Cohorts,
     data: &Dataset,
@@ -120,7 +132,7 @@ pub(super) fn figure_4(
                 let part = &members[b * members.len() / bins..(b + 1) * members.len() / bins];
                 let x = mean(part.iter().map(|&k| data.x[[test[k], col]]));
                 est.push([x, median(part.iter().map(|&k| tau_hat[k]).collect())]);
-                tru.push([x, mean(part.iter().map(|&k| cate[k]))]);
+                tru.push([x, median(part.iter().map(|&k| cate[k]).collect())]);
             }
             let unit_label = match unit {
                 Unit::InternalMedicine => "int. med.",
@@ -134,10 +146,10 @@ pub(super) fn figure_4(
     }
     figure(
         "figure_4",
-        "Figure 4: Effect of internal medicine against busyness (test patients by quintile of busyness: median estimate, mean truth)",
+        "Figure 4: Effect of internal medicine against busyness (test patients by quintile of busyness: median estimate, median truth)",
         "patients in the unit",
         "effect on survival",
-        &["estimated (forest, median)", "truth"],
+        &["estimated (forest): median of the quintile", "truth: median of the quintile"],
         panels,
     )
 }
@@ -157,14 +169,17 @@ pub(super) fn figure_5(intervals: &[[Interval; 3]]) -> PaperFigure {
                 .collect()
         })
         .collect();
-    figure(
+    let mut f = figure(
         "figure_5",
         "Figure 5: Width of the individualized bounds across test patients (up to the 95th percentile)",
         "patient percentile",
         "width of the interval",
         &["Frequentist", "Manski", "Balke-Pearl"],
         vec![panel(None, lines)],
-    )
+    );
+    f.x_range = Some([0.0, 100.0]);
+    f.y_from_zero = true;
+    f
 }
 
 /// Shares of `values` in `bins` equal bins over [lo, hi], as (bin centre, share).
@@ -189,6 +204,12 @@ fn histogram(values: impl Iterator<Item = f64>, lo: f64, hi: f64, bins: usize) -
         .collect()
 }
 
+/// A histogram figure: shares of patients on a y axis from zero.
+fn shares(mut f: PaperFigure) -> PaperFigure {
+    f.y_from_zero = true;
+    f
+}
+
 /// Figure 6: common support, the estimated propensity of internal medicine by unit (train, out of bag).
 pub(super) fn figure_6(w_hat: &[f64], w: &[f64]) -> PaperFigure {
     let by = |t: bool| {
@@ -203,14 +224,14 @@ pub(super) fn figure_6(w_hat: &[f64], w: &[f64]) -> PaperFigure {
             20,
         )
     };
-    figure(
+    shares(figure(
         "figure_6",
         "Figure 6: Common support, estimated P(internal medicine | x) by unit",
         "estimated propensity",
         "share of patients",
         &["internal medicine", "surgical"],
         vec![panel(None, vec![by(true), by(false)])],
-    )
+    ))
 }
 
 /// Figure 6b: overlap of the instrument, the out-of-bag estimated
@@ -228,14 +249,14 @@ pub(super) fn figure_6b(runs: &[&ForestRun]) -> PaperFigure {
             )
         })
         .collect();
-    figure(
+    shares(figure(
         "figure_6b",
         "Figure 6b: Overlap of the instrument, estimated P(Z = 1 | x) (train patients, out of bag)",
         "estimated instrument propensity",
         "share of patients",
         &names,
         vec![panel(None, lines)],
-    )
+    ))
 }
 
 /// Figure 7: distribution of the compliance scores: the out-of-bag effect of
@@ -250,12 +271,12 @@ pub(super) fn figure_7(runs: &[&ForestRun], truth: f64) -> PaperFigure {
     lines.push(vec![[truth, 0.0], [truth, peak]]);
     let mut names: Vec<&str> = runs.iter().map(|r| r.name).collect();
     names.push("truth (compliers less defiers)");
-    figure(
+    shares(figure(
         "figure_7",
         "Figure 7: Estimated compliance scores, the effect of Z on W given x (train patients, out of bag)",
         "compliance score",
         "share of patients",
         &names,
         vec![panel(None, lines)],
-    )
+    ))
 }

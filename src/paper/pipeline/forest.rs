@@ -125,6 +125,16 @@ pub(super) fn flag_effect(mut r: PaperRow) -> PaperRow {
     r
 }
 
+/// Flags a bound (an end of an interval on an effect on survival) outside
+/// [-1, 1]: wider than the outcome's support allows, so it says no more
+/// than [-1, 1] itself.
+pub(super) fn flag_bound(mut r: PaperRow) -> PaperRow {
+    if r.estimated.is_some_and(|v| v.abs() > 1.0) {
+        r.flag = Some("bound outside [-1, 1]: wider than survival (0 or 1) allows".into());
+    }
+    r
+}
+
 /// Table 3b: every doubly robust average of both forests with its estimand's
 /// truth; `truth(target)` computes the truth of an average's population.
 pub(super) fn table_3b(
@@ -165,6 +175,7 @@ pub(super) fn table_3b(
              forest are cluster-robust by hospital-day.",
             estimands.join("; ")
         ),
+        grid: false,
         rows,
     }
 }
@@ -257,6 +268,7 @@ pub(super) fn table_diagnostics(runs: &[&ForestRun], true_first_stage: f64) -> P
         title: "Overlap and weak-instrument diagnostics of the instrumental forests (train days)"
             .into(),
         note: diagnostics_note(),
+        grid: false,
         rows,
     }
 }
@@ -275,4 +287,30 @@ fn diagnostics_note() -> String {
          compliance scores'.",
         1.0 - BAND
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_outside_the_support_of_survival_is_flagged_with_the_reason() {
+        let bound = |v: f64| flag_bound(row("Frequentist: lower", Some(-0.13), v, None, None));
+        for wide in [-1899.0, 1899.0, -1.0001] {
+            let flag = bound(wide).flag.unwrap_or_default();
+            assert!(flag.starts_with("bound outside [-1, 1]"), "{wide}: {flag}");
+            assert!(flag.contains("survival"), "{flag}");
+        }
+        for inside in [-1.0, -0.43, 0.0, 0.56, 1.0] {
+            assert_eq!(bound(inside).flag, None, "{inside}");
+        }
+        // An effect (with an SE) is flagged too, and keeps its other flag.
+        let mut effect = row("I6", Some(-0.64), 34.3, Some(40.0), None);
+        effect.flag = Some("fragile".into());
+        let flag = flag_effect(effect).flag.unwrap_or_default();
+        assert!(
+            flag.starts_with("outside [-1, 1]") && flag.ends_with("; fragile"),
+            "{flag}"
+        );
+    }
 }

@@ -14,6 +14,7 @@ fn row(label: &str, published: Option<f64>, estimated: f64, se: Option<f64>) -> 
     PaperRow {
         label: label.into(),
         published,
+        published_se: None,
         estimated: Some(estimated),
         se,
         truth: se.map(|_| -0.02),
@@ -33,6 +34,9 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
         rows[1].flag = Some("fragile".into());
     }
     let figure = PaperFigure {
+        bars: false,
+        y_from_zero: false,
+        x_range: None,
         diagonal: false,
         id: "figure_4".into(),
         title: "Figure 4: survival by occupancy".into(),
@@ -58,6 +62,7 @@ fn record(replication: usize, patients: f64, ate: f64, extra: bool) -> Record {
                 id: "table_3".into(),
                 title: "Table 3: Average treatment effect".into(),
                 note: "Truth: the sample LATE.".into(),
+                grid: false,
                 rows,
             }],
             figures: vec![figure],
@@ -116,6 +121,7 @@ fn tables_average_over_replications_and_figures_render() {
     let header = [
         "row",
         "published",
+        "published_se",
         "estimated",
         "se",
         "truth",
@@ -126,15 +132,15 @@ fn tables_average_over_replications_and_figures_render() {
     assert_eq!(csv.rows.len(), 3);
     assert_eq!(
         csv.rows[0],
-        ["Patients", "74355", "74005.5", "", "", "2", ""]
+        ["Patients", "74355", "", "74005.5", "", "", "2", ""]
     );
     // A flag raised in one replication of two says so.
-    assert_eq!(csv.rows[1][6], "fragile (in 1 of 2 replications)");
-    let ate: f64 = csv.rows[1][2].parse().expect("a mean");
-    let se: f64 = csv.rows[1][3].parse().expect("a mean");
+    assert_eq!(csv.rows[1][7], "fragile (in 1 of 2 replications)");
+    let ate: f64 = csv.rows[1][3].parse().expect("a mean");
+    let se: f64 = csv.rows[1][4].parse().expect("a mean");
     assert!((ate + 0.02).abs() < 1e-12 && (se - 0.002).abs() < 1e-12);
-    assert_eq!(csv.rows[1][4], "-0.02");
-    assert_eq!(csv.rows[2], ["Only once", "", "0.5", "", "", "1", ""]);
+    assert_eq!(csv.rows[1][5], "-0.02");
+    assert_eq!(csv.rows[2], ["Only once", "", "", "0.5", "", "", "1", ""]);
 
     let table = &view.tables[0];
     assert_eq!(table.id, "paper-table_3");
@@ -283,4 +289,139 @@ fn numbers_are_formatted_for_reading() {
     assert_eq!(show_published(Some(0.0), false), "0");
     assert_eq!(show_published(Some(74355.0), true), "74,355");
     assert_eq!(file_part("table 3/a"), "table_3_a");
+}
+
+/// A record of cell 0 whose only table is `table`.
+fn record_with(table: PaperTable) -> Record {
+    Record {
+        cell: 0,
+        replication: 0,
+        seed: 7,
+        truth: Default::default(),
+        stages: Default::default(),
+    }
+    .with_paper(PaperOutcome {
+        result: Some(PaperResult {
+            tables: vec![table],
+            figures: Vec::new(),
+        }),
+        error: None,
+    })
+}
+
+#[test]
+fn published_ses_get_their_own_column() {
+    let root = scratch("published_se");
+    let mut ate = row("IV forest: ATE", Some(-0.0667), -0.05, Some(0.03));
+    ate.published_se = Some(0.0348);
+    let table = PaperTable {
+        id: "table_3".into(),
+        title: "Table 3".into(),
+        note: String::new(),
+        grid: false,
+        rows: vec![ate, row("Patients", Some(74355.0), 7515.0, None)],
+    };
+    let (csvs, view) = section(&experiment(&root), &[record_with(table)])
+        .expect("renders")
+        .expect("a paper section");
+    let _ = std::fs::remove_dir_all(&root);
+    let csv = &csvs[0];
+    assert_eq!(&csv.header[..3], ["row", "published", "published_se"]);
+    assert_eq!(&csv.rows[0][..3], ["IV forest: ATE", "-0.0667", "0.0348"]);
+    assert_eq!(csv.rows[1][2], "", "no published SE: blank");
+    let table = &view.tables[0];
+    assert!(table.published_se && table.grid.is_none());
+    assert_eq!(table.span, 6);
+    let shown = &table.groups[0].rows[0];
+    assert_eq!(
+        (shown.published.as_str(), shown.published_se.as_str()),
+        ("-0.0667", "0.0348")
+    );
+}
+
+#[test]
+fn policy_tables_are_grids_with_one_row_per_policy() {
+    let root = scratch("grid");
+    let mut rows = Vec::new();
+    for policy in ["Welfare max", "Frequentist minimax", "Manski minimax"] {
+        rows.push(row(
+            &format!("{policy}: welfare gain per patient"),
+            Some(0.003),
+            0.1,
+            None,
+        ));
+        rows.push(row(&format!("{policy}: share reassigned"), None, 0.5, None));
+    }
+    rows[0].flag = Some("outside [-1, 1]".into());
+    rows[2].flag = Some("outside [-1, 1]".into());
+    rows[2].estimated = Some(34.3);
+    rows.push(row(
+        "Manski minimax: days not proven optimal",
+        None,
+        0.0,
+        None,
+    ));
+    rows.push(PaperRow {
+        truth: Some(0.0037),
+        estimated: None,
+        ..row(
+            "Oracle (true model): welfare gain per patient",
+            None,
+            0.0,
+            None,
+        )
+    });
+    let table = PaperTable {
+        id: "table_6".into(),
+        title: "Table 6: Placement policies".into(),
+        note: String::new(),
+        grid: true,
+        rows,
+    };
+    let (csvs, view) = section(&experiment(&root), &[record_with(table)])
+        .expect("renders")
+        .expect("a paper section");
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(csvs[0].rows.len(), 8, "the CSV keeps one row per value");
+    let grid = view.tables[0].grid.as_ref().expect("a grid");
+    assert_eq!(
+        grid.columns,
+        [
+            "welfare gain per patient",
+            "share reassigned",
+            "days not proven optimal"
+        ]
+    );
+    assert_eq!(grid.span, 4);
+    let [group] = &grid.groups[..] else {
+        panic!("one cell, one grid")
+    };
+    let policies: Vec<&str> = group.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        policies,
+        [
+            "Welfare max",
+            "Frequentist minimax",
+            "Manski minimax",
+            "Oracle (true model)"
+        ]
+    );
+    assert!(group.rows.iter().all(|r| r.cells.len() == 3));
+    let welfare = &group.rows[0].cells[0];
+    assert_eq!(
+        (welfare.estimated.as_str(), welfare.published.as_str()),
+        ("0.1000", "0.003")
+    );
+    assert_eq!(
+        (welfare.mark, group.rows[1].cells[0].mark),
+        (1, 1),
+        "one flag, one mark"
+    );
+    assert_eq!(group.rows[1].cells[0].estimated, "34.30");
+    assert_eq!(grid.flags, ["⚑1: outside [-1, 1]"]);
+    assert!(
+        group.rows[0].cells[2].estimated.is_empty(),
+        "welfare max has no such row"
+    );
+    assert_eq!(group.rows[3].cells[0].truth, "0.003700");
 }
