@@ -66,8 +66,8 @@ fn quickstart(strength: f64, seed: u64) -> Coverage {
     let SimSpec::Iv(mut world) = spec else {
         panic!("sims/iv.toml is an IV world");
     };
-    world.instrument.strength = strength;
-    world.compliance.defiers = 0.0;
+    world.instrument.strength = strength.to_string().as_str().into();
+    world.compliance.defiers = "0".into();
     let sim = SimSpec::Iv(world).build().expect("valid world");
     let estimator = TwoStageLeastSquares::default();
     tally((0..REPLICATIONS).map(|r| {
