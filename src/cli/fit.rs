@@ -571,6 +571,7 @@ fn json(kind: &str, n: usize, e: &Estimate) -> serde_json::Value {
         "ci_upper": e.ci_upper,
         "n": n,
         "diagnostics": e.diagnostics,
+        "confidence_set": e.confidence_set,
         "warnings": e.warnings,
     })
 }
@@ -592,6 +593,12 @@ fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
         fixed(e.ci_lower),
         fixed(e.ci_upper)
     );
+    if let Some(set) = &e.confidence_set {
+        out.push_str(&format!(
+            "\nAnderson-Rubin 95% set {set} ({}): robust to a weak instrument\n",
+            set.shape()
+        ));
+    }
     if !e.diagnostics.is_empty() {
         out.push_str("\ndiagnostics\n");
         for (name, value) in &e.diagnostics {

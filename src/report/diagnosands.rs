@@ -16,7 +16,7 @@ use super::tables::{
     More, Note,
 };
 use crate::spec::Cell;
-use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS, SHARES};
+use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS, SET_DIAGNOSANDS, SHARES};
 use crate::Result;
 
 /// The diagnosands section; hidden when the experiment has no estimators.
@@ -38,6 +38,8 @@ struct DiagnosandRow {
     pub coverage: McText,
     pub ci_width: McText,
     pub power: McText,
+    pub ar_coverage: Option<McText>,
+    pub ar_unbounded: Option<String>,
     pub mean_se: String,
     pub sd_estimate: String,
     pub replications: usize,
@@ -97,7 +99,11 @@ impl Section for DiagnosandTable {
         }
         let mut header = cell_header(&input.experiment);
         header.extend(COLUMNS.map(String::from));
-        for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
+        for (key, _) in DIAGNOSANDS
+            .iter()
+            .chain(SET_DIAGNOSANDS)
+            .chain(IATE_DIAGNOSANDS)
+        {
             header.push(key.to_string());
             header.push(format!("{key}_mcse"));
             if SHARES.contains(key) {
@@ -114,7 +120,7 @@ impl Section for DiagnosandTable {
         let view = View {
             diagnosands,
             more,
-            diagnosand_notes: notes(DIAGNOSANDS),
+            diagnosand_notes: notes(&[DIAGNOSANDS, SET_DIAGNOSANDS].concat()),
             far: sig(input.experiment.report.far(), 3),
         };
         Rendered::new(view, vec![csv]).map(Some)
@@ -145,7 +151,11 @@ fn csv_row(cell: &Cell, kind: &str, d: &Diagnosands) -> Vec<String> {
         d.failures.to_string(),
     ]);
     row.extend([d.truth, d.mean_estimate, d.mean_se, d.sd_estimate].map(raw));
-    for (key, _) in DIAGNOSANDS.iter().chain(IATE_DIAGNOSANDS) {
+    for (key, _) in DIAGNOSANDS
+        .iter()
+        .chain(SET_DIAGNOSANDS)
+        .chain(IATE_DIAGNOSANDS)
+    {
         let mc = d.get(key);
         row.extend(mc_raw(mc));
         if SHARES.contains(key) {
@@ -179,6 +189,11 @@ fn html_row(d: &Diagnosands) -> DiagnosandRow {
         ),
         ci_width: mc_text(d.ci_width, false),
         power: mc_text(d.power, false),
+        ar_coverage: d.ar_coverage.map(|c| {
+            let [low, high] = c.interval.unwrap_or([f64::NAN; 2]);
+            mc_text(c, high < 0.93 || low > 0.97)
+        }),
+        ar_unbounded: d.ar_unbounded.map(|u| sig(u.value, 2)),
         mean_se: sig(d.mean_se, 3),
         sd_estimate: sig(d.sd_estimate, 3),
         replications: d.replications,

@@ -46,6 +46,8 @@ pub(super) struct Judged {
     pub coverage: String,
     /// `covers`, `misses` or `none` (no intervals), for the template.
     pub cover: &'static str,
+    /// The coverage of the Anderson-Rubin sets, for estimators with them.
+    pub ar_coverage: Option<String>,
     /// `good` (unbiased and covers), `mixed` (one of them) or `bad`.
     pub class: &'static str,
 }
@@ -119,6 +121,7 @@ pub(super) fn judge_cell(cell: &[&Diagnosands]) -> Vec<Judged> {
                     Some(false) => "misses",
                     None => "none",
                 },
+                ar_coverage: d.ar_coverage.map(|c| sig(c.value, 2)),
                 class,
             }
         })
@@ -223,6 +226,8 @@ mod tests {
             coverage: share(&hits),
             ci_width: plain,
             power: plain,
+            ar_coverage: None,
+            ar_unbounded: None,
             iate_rmse: None,
             iate_coverage: None,
             iate_corr: None,

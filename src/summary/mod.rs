@@ -65,9 +65,22 @@ pub const DIAGNOSANDS: &[(&str, &str)] = &[
     ("power", "share of 95% CIs that exclude zero"),
 ];
 
+/// Diagnosands of the weak-instrument-robust confidence sets, for
+/// estimators that report one (2SLS's Anderson-Rubin set).
+pub const SET_DIAGNOSANDS: &[(&str, &str)] = &[
+    (
+        "ar_coverage",
+        "share of Anderson-Rubin confidence sets that contain the truth",
+    ),
+    (
+        "ar_unbounded",
+        "share of Anderson-Rubin confidence sets that are unbounded",
+    ),
+];
+
 /// The diagnosands that are shares of replications: their Monte Carlo
 /// uncertainty is a Wilson interval ([`Mc::interval`]).
-pub const SHARES: &[&str] = &["far", "coverage", "power"];
+pub const SHARES: &[&str] = &["far", "coverage", "power", "ar_coverage", "ar_unbounded"];
 
 /// The distance from the truth beyond which an estimate counts as `far`
 /// when the experiment's `[report]` does not say.
@@ -129,6 +142,10 @@ pub struct Diagnosands {
     pub ci_width: Mc,
     /// Rejection rate of a zero effect at 5%.
     pub power: Mc,
+    /// Share of Anderson-Rubin sets containing the truth, for estimators with them.
+    pub ar_coverage: Option<Mc>,
+    /// Share of Anderson-Rubin sets that are unbounded.
+    pub ar_unbounded: Option<Mc>,
     /// Per-unit effect RMSE, for estimators with per-unit effects.
     pub iate_rmse: Option<Mc>,
     /// Per-unit CI coverage of the true tau(x).
@@ -150,6 +167,8 @@ impl Diagnosands {
             "coverage" => Some(self.coverage),
             "ci_width" => Some(self.ci_width),
             "power" => Some(self.power),
+            "ar_coverage" => self.ar_coverage,
+            "ar_unbounded" => self.ar_unbounded,
             "iate_rmse" => self.iate_rmse,
             "iate_coverage" => self.iate_coverage,
             "iate_corr" => self.iate_corr,
@@ -256,6 +275,13 @@ fn diagnose(
         .map(|(e, _)| e.ci_lower > 0.0 || e.ci_upper < 0.0)
         .collect();
     let estimates: Vec<f64> = pairs.iter().map(|(e, _)| e.estimate).collect();
+    let sets: Vec<_> = pairs
+        .iter()
+        .filter_map(|(e, t)| e.confidence_set.as_ref().map(|s| (s, *t)))
+        .collect();
+    let over_sets = |hit: &dyn Fn(&crate::estimate::ConfidenceSet, f64) -> bool| {
+        (!sets.is_empty()).then(|| share(&sets.iter().map(|(s, t)| hit(s, *t)).collect::<Vec<_>>()))
+    };
     let mse = mean_mc(&squared);
     let rmse = mse.value.sqrt();
     Diagnosands {
@@ -278,6 +304,8 @@ fn diagnose(
         coverage: share(&covered),
         ci_width: mean_mc(&widths),
         power: share(&rejects),
+        ar_coverage: over_sets(&|s, t| s.contains(t)),
+        ar_unbounded: over_sets(&|s, _| !s.is_bounded()),
         iate_rmse: None,
         iate_coverage: None,
         iate_corr: None,
