@@ -210,6 +210,14 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
     };
     let err = run(&other, &options(&out)).expect_err("different experiment");
     assert!(err.to_string().contains("--fresh"), "{err}");
+    assert!(err.to_string().contains("changed: its seed)"), "{err}");
+    let mut fewer_estimators = exp.clone();
+    fewer_estimators.estimators.pop();
+    let err = run(&fewer_estimators, &options(&out)).expect_err("estimators changed");
+    assert!(
+        err.to_string().contains("changed: the `estimators` settings)"),
+        "{err}"
+    );
     let summary = run(
         &other,
         &RunOptions {
@@ -219,6 +227,37 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
     )
     .expect("fresh");
     assert_eq!(summary.ran, other.task_count());
+}
+
+/// Lowering the replications keeps the extra records for a later raise,
+/// but the report is over exactly the current tasks.
+#[test]
+fn lowering_replications_reports_over_the_current_tasks_only() {
+    let (dir, exp) = setup("runner_lower");
+    let out = dir.join("out");
+    run_all(&exp, &options(&out));
+    let fewer = Experiment {
+        replications: 2,
+        ..exp.clone()
+    };
+    let summary = run(&fewer, &options(&out)).expect("fewer");
+    assert_eq!((summary.total, summary.ran), (fewer.task_count(), 0));
+    let index = causim::report::render(&out).expect("report");
+    let html = std::fs::read_to_string(index).expect("index.html");
+    let recorded = format!("{0} of {0} tasks recorded", fewer.task_count());
+    assert!(html.contains(&recorded), "{recorded}");
+    let diagnosands = std::fs::read_to_string(out.join("diagnosands.csv")).expect("csv");
+    let column = |name: &str| {
+        let header: Vec<&str> = diagnosands.lines().next().unwrap_or("").split(',').collect();
+        header.iter().position(|h| *h == name).expect("column")
+    };
+    let replications = column("replications");
+    for row in diagnosands.lines().skip(1) {
+        assert_eq!(row.split(',').nth(replications), Some("2"), "{row}");
+    }
+    let provenance = std::fs::read_to_string(out.join("experiment.json")).expect("manifest");
+    assert!(provenance.contains(concat!("\"causim\": \"", env!("CARGO_PKG_VERSION"))));
+    assert!(html.contains("Last run by causim"));
 }
 
 #[test]

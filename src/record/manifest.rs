@@ -2,6 +2,7 @@
 //! fingerprint that decides whether a rerun may resume them and the record
 //! format they were written in.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,6 +30,49 @@ pub struct Manifest {
     pub fingerprint: u64,
     /// The experiment as run, encoded by the layer that owns it.
     pub experiment: serde_json::Value,
+    /// The fingerprint of each part of the experiment (its sims, its seed,
+    /// each stage's settings), so that a refused rerun can say which changed.
+    #[serde(default)]
+    pub parts: BTreeMap<String, u64>,
+    /// How the results were made: causim's version, when, on how many
+    /// threads and in how long; empty in folders of older builds.
+    #[serde(default)]
+    pub provenance: Provenance,
+}
+
+/// How and when a report folder's results were last written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The causim version that wrote them.
+    pub causim: String,
+    /// When the last run started, as a UTC date and time.
+    pub started: String,
+    /// Worker threads of the last run.
+    pub threads: usize,
+    /// Wall time of the last run in seconds (0 while it runs).
+    pub wall_seconds: f64,
+}
+
+impl Provenance {
+    /// This build's version, now, on `threads` threads; wall time still 0.
+    pub fn now(threads: usize) -> Provenance {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let day = crate::data::Date::from_epoch_days((secs / 86_400) as i64);
+        let rest = secs % 86_400;
+        Provenance {
+            causim: env!("CARGO_PKG_VERSION").to_string(),
+            started: format!(
+                "{day} {:02}:{:02}:{:02} UTC",
+                rest / 3600,
+                rest / 60 % 60,
+                rest % 60
+            ),
+            threads,
+            wall_seconds: 0.0,
+        }
+    }
 }
 
 impl Manifest {
@@ -48,6 +92,8 @@ impl Manifest {
             format: FORMAT,
             fingerprint,
             experiment,
+            parts: BTreeMap::new(),
+            provenance: Provenance::default(),
         })
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use finite::{find_non_finite, NonFinite};
 pub use lock::{Access, FolderLock, LOCK};
-pub use manifest::{read_manifest, write_manifest, Manifest, FORMAT, MANIFEST};
+pub use manifest::{read_manifest, write_manifest, Manifest, Provenance, FORMAT, MANIFEST};
 pub(crate) use store::is_results_file;
 pub use store::{load_records, load_records_of, results_path, Writer};
 

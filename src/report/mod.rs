@@ -75,6 +75,8 @@ struct Summary {
     /// Tasks in which the paper's pipeline failed.
     paper_failures: usize,
     cells_pending: usize,
+    /// Which causim ran it, when, on how many threads and how long.
+    provenance: crate::record::Provenance,
 }
 
 /// One shown section as the page places it: its entry in the contents and
@@ -158,6 +160,7 @@ fn summary(input: &ReportInput) -> Result<Summary> {
             .filter(|r| r.estimate.is_none())
             .count(),
         paper_failures: paper::failures(&input.records)?,
+        provenance: input.provenance.clone(),
         cells_pending: experiment
             .cells
             .iter()

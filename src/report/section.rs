@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::tables::Csv;
-use crate::record::{load_records, Record};
+use crate::record::{load_records, read_manifest, Provenance, Record};
 use crate::spec::Experiment;
 use crate::stage::estimators::EstimatorResult;
 use crate::summary::{summarize, Diagnosands};
@@ -58,6 +58,8 @@ pub(super) struct ReportInput {
     pub results: Vec<Vec<EstimatorResult>>,
     /// The diagnosands per cell and estimator.
     pub diagnosands: Vec<Diagnosands>,
+    /// Which causim wrote the results, when, on how many threads, how fast.
+    pub provenance: Provenance,
 }
 
 impl ReportInput {
@@ -65,7 +67,12 @@ impl ReportInput {
     /// computes the estimator results and diagnosands from them.
     pub fn load(dir: &Path) -> Result<ReportInput> {
         let experiment = Experiment::recorded(dir)?;
-        let records = load_records(dir)?;
+        let mut records = load_records(dir)?;
+        // Records of replications or cells beyond the experiment as it now
+        // stands (its replications lowered) are kept on disk for a later
+        // raise, but the report is over the current tasks only.
+        records
+            .retain(|r| r.replication < experiment.replications && r.cell < experiment.cells.len());
         let diagnosands = summarize(&experiment, &records)?;
         let results = records
             .iter()
@@ -76,6 +83,7 @@ impl ReportInput {
             records,
             results,
             diagnosands,
+            provenance: read_manifest(dir)?.provenance,
         })
     }
 }

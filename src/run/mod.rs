@@ -21,7 +21,7 @@ pub use observe::{rate, Observe, ProgressBarObserver, Silent};
 use crate::core::seed;
 use crate::record::{
     is_results_file, load_records_of, read_manifest, results_path, write_manifest, Access,
-    FolderLock, Manifest, Record, Shard, Writer, MANIFEST,
+    FolderLock, Manifest, Provenance, Record, Shard, Writer, MANIFEST,
 };
 use crate::sim::Sim;
 use crate::spec::Experiment;
@@ -124,6 +124,56 @@ pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result
     Ok(seed::fnv1a(text.as_bytes()))
 }
 
+/// The fingerprint of each part of an experiment: `sims` (every cell's
+/// sim: the sim file, the overrides and the sweep), `seed`, and each stage's
+/// settings under its name. The manifest keeps them so that a refused rerun
+/// can name what changed.
+pub fn fingerprint_parts(
+    experiment: &Experiment,
+    stages: &[Box<dyn Stage>],
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    fn hash<T: serde::Serialize + ?Sized>(value: &T) -> Result<u64> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
+        Ok(seed::fnv1a(text.as_bytes()))
+    }
+    let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
+    let mut parts = std::collections::BTreeMap::new();
+    parts.insert("sims".to_string(), hash(&sims)?);
+    parts.insert("seed".to_string(), experiment.seed);
+    for stage in stages {
+        parts.insert(stage.name().to_string(), hash(&stage.fingerprint()?)?);
+    }
+    Ok(parts)
+}
+
+/// The parts of the experiment that differ between an old manifest and a
+/// new one, in words; "its sim, sweep, stages or seed" when the old one
+/// does not say (a folder of an older build).
+fn changed_parts(old: &Manifest, new: &Manifest) -> String {
+    if old.parts.is_empty() {
+        return "its sim, sweep, stages or seed".to_string();
+    }
+    let keys: std::collections::BTreeSet<&String> =
+        old.parts.keys().chain(new.parts.keys()).collect();
+    let changed: Vec<String> = keys
+        .into_iter()
+        .filter(|k| old.parts.get(*k) != new.parts.get(*k))
+        .map(|k| match k.as_str() {
+            "sims" => "its sims (the sim file, [overrides] or [sweep])".to_string(),
+            "seed" => "its seed".to_string(),
+            stage if !old.parts.contains_key(stage) => format!("the `{stage}` stage was added"),
+            stage if !new.parts.contains_key(stage) => format!("the `{stage}` stage was removed"),
+            stage => format!("the `{stage}` settings"),
+        })
+        .collect();
+    if changed.is_empty() {
+        "the causim that wrote it".to_string()
+    } else {
+        changed.join(", ")
+    }
+}
+
 /// Checks that `dir` holds no results of a different experiment (or clears
 /// them when `fresh`), reads the records already there, then records this
 /// experiment's manifest. The caller holds the folder's lock.
@@ -138,17 +188,21 @@ fn prepare(dir: &std::path::Path, manifest: &Manifest, fresh: bool) -> Result<Ve
             }
         }
     } else if dir.join(MANIFEST).exists() {
-        let same = match read_manifest(dir) {
-            Ok(old) => old.fingerprint == manifest.fingerprint,
+        let changed = match read_manifest(dir) {
+            Ok(old) => {
+                (old.fingerprint != manifest.fingerprint).then(|| changed_parts(&old, manifest))
+            }
             Err(e) if has_results(dir)? => return Err(e),
-            Err(_) => true,
+            Err(_) => None,
         };
-        if !same && has_results(dir)? {
-            return Err(Error::Store(format!(
-                "{} holds results of a different experiment (its sim, sweep, stages or seed changed); \
-                 rerun with --fresh to discard them, or write elsewhere with --out",
-                dir.display()
-            )));
+        if let Some(changed) = changed {
+            if has_results(dir)? {
+                return Err(Error::Store(format!(
+                    "{} holds results of a different experiment (changed: {changed}); rerun \
+                     with --fresh to discard them, or write elsewhere with --out",
+                    dir.display()
+                )));
+            }
         }
     }
     let records = load_records_of(dir, manifest.fingerprint)?;
@@ -185,7 +239,13 @@ pub fn run_observed(
 ) -> Result<RunSummary> {
     let stages = crate::stage::build(experiment)?;
     let print = fingerprint(experiment, &stages)?;
-    let manifest = Manifest::new(print, experiment)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Store(format!("cannot start worker threads: {e}")))?;
+    let mut manifest = Manifest::new(print, experiment)?;
+    manifest.parts = fingerprint_parts(experiment, &stages)?;
+    manifest.provenance = Provenance::now(pool.current_num_threads());
     let sims = experiment
         .cells
         .iter()
@@ -217,10 +277,6 @@ pub fn run_observed(
     }
 
     let writer = Writer::with_fingerprint(&results_path(dir, options.shard), print)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Store(format!("cannot start worker threads: {e}")))?;
     observer.started(todo.len(), skipped);
     let started = Instant::now();
     pool.install(|| {
@@ -232,6 +288,8 @@ pub fn run_observed(
         })
     })?;
     writer.flush()?;
+    manifest.provenance.wall_seconds = started.elapsed().as_secs_f64();
+    write_manifest(dir, &manifest)?;
     observer.finished(started.elapsed());
     Ok(RunSummary {
         total,
