@@ -776,7 +776,10 @@ fn draw_lines<DB: DrawingBackend>(
         let area = chart.plotting_area();
         draw_path(
             area,
-            points.iter().map(|&(px, py, _)| (px, y.clamp(py))).collect(),
+            points
+                .iter()
+                .map(|&(px, py, _)| (px, y.clamp(py)))
+                .collect(),
             dash(style, k),
             c,
         )?;
@@ -792,8 +795,12 @@ fn draw_lines<DB: DrawingBackend>(
             if (y.lo..=y.hi).contains(&py) {
                 draw_marker(area, (px, py), shape(style, k), c)?;
             } else {
-                area.draw(&TriangleMarker::new((px, y.clamp(py)), 7, c.stroke_width(2)))
-                    .map_err(fail)?;
+                area.draw(&TriangleMarker::new(
+                    (px, y.clamp(py)),
+                    7,
+                    c.stroke_width(2),
+                ))
+                .map_err(fail)?;
             }
         }
     }
