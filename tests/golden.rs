@@ -13,18 +13,8 @@ use std::path::Path;
 /// Runs `tests/golden/{name}.toml` into a scratch folder and compares every
 /// CSV of its report with `tests/golden/{name}/`, in both directions.
 fn check(name: &str) {
-    let out = common::scratch(&format!("golden_{name}"));
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.toml"));
-    let status = common::causim()
-        .args(["run", "--jobs", "2", "--fresh", "--out"])
-        .arg(&out)
-        .arg(&spec)
-        .status()
-        .expect("causim runs");
-    assert!(status.success(), "causim run {} failed", spec.display());
-    let golden = spec.with_extension("");
+    let out = common::run_golden(name, &format!("golden_{name}"));
+    let golden = common::golden_spec(name).with_extension("");
     let csvs = |dir: &Path| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .expect("a report folder")

@@ -51,6 +51,28 @@ pub fn causim() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
 }
 
+/// The spec of the golden run `name`: `tests/golden/{name}.toml`.
+pub fn golden_spec(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.toml"))
+}
+
+/// Runs the golden run `name` afresh with the causim binary into the
+/// scratch folder `folder` and returns that folder, its report rendered.
+pub fn run_golden(name: &str, folder: &str) -> PathBuf {
+    let out = scratch(folder);
+    let spec = golden_spec(name);
+    let status = causim()
+        .args(["run", "--jobs", "2", "--fresh", "--out"])
+        .arg(&out)
+        .arg(&spec)
+        .status()
+        .expect("causim runs");
+    assert!(status.success(), "causim run {} failed", spec.display());
+    out
+}
+
 /// Mean estimate, SD of the estimates, mean SE and 95% coverage of `truth`.
 pub struct Summary {
     pub mean: f64,
