@@ -215,7 +215,8 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
     fewer_estimators.estimators.pop();
     let err = run(&fewer_estimators, &options(&out)).expect_err("estimators changed");
     assert!(
-        err.to_string().contains("changed: the `estimators` settings)"),
+        err.to_string()
+            .contains("changed: the `estimators` settings)"),
         "{err}"
     );
     let summary = run(
@@ -248,7 +249,12 @@ fn lowering_replications_reports_over_the_current_tasks_only() {
     assert!(html.contains(&recorded), "{recorded}");
     let diagnosands = std::fs::read_to_string(out.join("diagnosands.csv")).expect("csv");
     let column = |name: &str| {
-        let header: Vec<&str> = diagnosands.lines().next().unwrap_or("").split(',').collect();
+        let header: Vec<&str> = diagnosands
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .collect();
         header.iter().position(|h| *h == name).expect("column")
     };
     let replications = column("replications");
