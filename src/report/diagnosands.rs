@@ -15,6 +15,7 @@ use super::tables::{
     bounded_groups, cell_header, cell_values, mc_raw, mc_text, notes, raw, sig, Csv, Group, McText,
     More, Note,
 };
+use super::verdict::covers_nominal;
 use crate::spec::Cell;
 use crate::summary::{Diagnosands, DIAGNOSANDS, IATE_DIAGNOSANDS, SET_DIAGNOSANDS, SHARES};
 use crate::Result;
@@ -189,10 +190,9 @@ fn html_row(d: &Diagnosands) -> DiagnosandRow {
         ),
         ci_width: mc_text(d.ci_width, false),
         power: mc_text(d.power, false),
-        ar_coverage: d.ar_coverage.map(|c| {
-            let [low, high] = c.interval.unwrap_or([f64::NAN; 2]);
-            mc_text(c, high < 0.93 || low > 0.97)
-        }),
+        ar_coverage: d
+            .ar_coverage
+            .map(|c| mc_text(c, covers_nominal(&c) == Some(false))),
         ar_unbounded: d.ar_unbounded.map(|u| sig(u.value, 2)),
         mean_se: sig(d.mean_se, 3),
         sd_estimate: sig(d.sd_estimate, 3),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::tables::Csv;
-use crate::record::{load_records, read_manifest, Provenance, Record};
+use crate::record::{load_records_of, read_manifest, Provenance, Record};
 use crate::spec::Experiment;
 use crate::stage::estimators::EstimatorResult;
 use crate::summary::{summarize, Diagnosands};
@@ -66,8 +66,10 @@ impl ReportInput {
     /// Loads the experiment and records of the report folder `dir` and
     /// computes the estimator results and diagnosands from them.
     pub fn load(dir: &Path) -> Result<ReportInput> {
-        let experiment = Experiment::recorded(dir)?;
-        let mut records = load_records(dir)?;
+        let manifest = read_manifest(dir)?;
+        let (fingerprint, provenance) = (manifest.fingerprint, manifest.provenance.clone());
+        let experiment = Experiment::from_manifest(dir, manifest)?;
+        let mut records = load_records_of(dir, fingerprint)?;
         // Records of replications or cells beyond the experiment as it now
         // stands (its replications lowered) are kept on disk for a later
         // raise, but the report is over the current tasks only.
@@ -83,7 +85,7 @@ impl ReportInput {
             records,
             results,
             diagnosands,
-            provenance: read_manifest(dir)?.provenance,
+            provenance,
         })
     }
 }

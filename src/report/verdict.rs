@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::section::{Rendered, ReportInput, Section};
 use super::tables::sig;
-use crate::summary::Diagnosands;
+use crate::summary::{Diagnosands, Mc};
 use crate::Result;
 
 /// The coverage a good 95% interval has, allowing for the Monte Carlo
@@ -86,13 +86,19 @@ fn unbiased(d: &Diagnosands) -> bool {
         .all(|m| m.mcse.is_finite() && m.near(0.0, NIL_BIAS_MCSE))
 }
 
-/// Whether the coverage's 95% interval reaches into [`GOOD_COVERAGE`].
-fn covers(d: &Diagnosands) -> Option<bool> {
-    let [low, high] = d.coverage.interval?;
-    d.coverage
+/// Whether a coverage's 95% interval reaches into [`GOOD_COVERAGE`];
+/// `None` when it has no interval or no value.
+pub(super) fn covers_nominal(coverage: &Mc) -> Option<bool> {
+    let [low, high] = coverage.interval?;
+    coverage
         .value
         .is_finite()
         .then_some(high >= GOOD_COVERAGE[0] && low <= GOOD_COVERAGE[1])
+}
+
+/// Whether the estimator's intervals cover as a 95% interval should.
+fn covers(d: &Diagnosands) -> Option<bool> {
+    covers_nominal(&d.coverage)
 }
 
 /// Judges every estimator of one cell; the lowest finite RMSE is the best.
@@ -196,7 +202,7 @@ impl Section for Verdict {
 mod tests {
     use super::*;
     use crate::core::Estimand;
-    use crate::summary::{share, Mc};
+    use crate::summary::share;
 
     fn diagnosands(
         name: &str,

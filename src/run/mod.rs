@@ -114,12 +114,31 @@ pub fn run_task(
 /// only results with the same fingerprint. The replication count is left
 /// out, so a sweep can be extended by raising it.
 pub fn fingerprint(experiment: &Experiment, stages: &[Box<dyn Stage>]) -> Result<u64> {
-    let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
+    let (sims, stages) = pieces(experiment, stages)?;
+    hash(&(sims, experiment.seed, stages))
+}
+
+/// What a fingerprint is made of: every cell's sim, and each stage's name
+/// with its settings.
+type Pieces<'a> = (
+    Vec<&'a crate::spec::SimSpec>,
+    Vec<(&'static str, serde_json::Value)>,
+);
+
+/// The [`Pieces`] of an experiment, which the whole fingerprint and the
+/// fingerprint of each part both hash.
+fn pieces<'a>(experiment: &'a Experiment, stages: &[Box<dyn Stage>]) -> Result<Pieces<'a>> {
+    let sims = experiment.cells.iter().map(|c| &c.sim).collect();
     let stages = stages
         .iter()
         .map(|s| Ok((s.name(), s.fingerprint()?)))
         .collect::<Result<Vec<_>>>()?;
-    let text = serde_json::to_string(&(sims, experiment.seed, stages))
+    Ok((sims, stages))
+}
+
+/// A stable hash of a value's JSON text.
+fn hash<T: serde::Serialize + ?Sized>(value: &T) -> Result<u64> {
+    let text = serde_json::to_string(value)
         .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
     Ok(seed::fnv1a(text.as_bytes()))
 }
@@ -132,17 +151,12 @@ pub fn fingerprint_parts(
     experiment: &Experiment,
     stages: &[Box<dyn Stage>],
 ) -> Result<std::collections::BTreeMap<String, u64>> {
-    fn hash<T: serde::Serialize + ?Sized>(value: &T) -> Result<u64> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Error::Store(format!("cannot fingerprint the experiment: {e}")))?;
-        Ok(seed::fnv1a(text.as_bytes()))
-    }
-    let sims: Vec<_> = experiment.cells.iter().map(|c| &c.sim).collect();
+    let (sims, stages) = pieces(experiment, stages)?;
     let mut parts = std::collections::BTreeMap::new();
     parts.insert("sims".to_string(), hash(&sims)?);
     parts.insert("seed".to_string(), experiment.seed);
-    for stage in stages {
-        parts.insert(stage.name().to_string(), hash(&stage.fingerprint()?)?);
+    for (name, settings) in &stages {
+        parts.insert(name.to_string(), hash(settings)?);
     }
     Ok(parts)
 }

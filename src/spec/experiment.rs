@@ -166,7 +166,12 @@ impl Experiment {
 
     /// The experiment recorded in a report folder's manifest (by `causim run`).
     pub fn recorded(dir: &Path) -> Result<Experiment> {
-        let manifest = crate::record::read_manifest(dir)?;
+        Self::from_manifest(dir, crate::record::read_manifest(dir)?)
+    }
+
+    /// The experiment recorded in `manifest`, read from the folder `dir`
+    /// (named in the error when it cannot be read).
+    pub fn from_manifest(dir: &Path, manifest: crate::record::Manifest) -> Result<Experiment> {
         serde_json::from_value(manifest.experiment).map_err(|e| {
             Error::Store(format!(
                 "{}: the experiment in its manifest cannot be read ({e}); rerun with --fresh",
