@@ -77,7 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // One task through the public per-task entry point, as a smoke check.
     let stages = causim::stage::build(&experiment)?;
-    run_task(&stages, &sims, all[0], experiment.seed)?;
+    let plan = causim::run::Plan::new(&experiment, &stages)?;
+    let every = plan.every_part();
+    run_task(&stages, &sims, &plan, all[0], &every, experiment.seed)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

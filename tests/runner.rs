@@ -189,7 +189,7 @@ fn a_killed_process_resumes_to_the_uninterrupted_result() {
 }
 
 #[test]
-fn raising_replications_extends_and_a_changed_experiment_is_refused() {
+fn raising_replications_extends_and_a_changed_experiment_reruns_only_what_changed() {
     let (dir, exp) = setup("runner_extend");
     let out = dir.join("out");
     run_all(&exp, &options(&out));
@@ -199,35 +199,84 @@ fn raising_replications_extends_and_a_changed_experiment_is_refused() {
     };
     let summary = run(&more, &options(&out)).expect("extend");
     assert_eq!(summary.skipped, exp.task_count());
+    assert_eq!((summary.partial, summary.changes.len()), (0, 0));
     assert_eq!(
         load_records(&out).expect("records").len(),
         more.task_count()
     );
 
+    // Another seed draws other samples: everything runs, nothing is lost.
     let other = Experiment {
         seed: 43,
         ..exp.clone()
     };
-    let err = run(&other, &options(&out)).expect_err("different experiment");
-    assert!(err.to_string().contains("--fresh"), "{err}");
-    assert!(err.to_string().contains("changed: its seed)"), "{err}");
-    let mut fewer_estimators = exp.clone();
-    fewer_estimators.estimators.pop();
-    let err = run(&fewer_estimators, &options(&out)).expect_err("estimators changed");
-    assert!(
-        err.to_string()
-            .contains("changed: the `estimators` settings)"),
-        "{err}"
+    let summary = run(&other, &options(&out)).expect("another seed");
+    assert_eq!((summary.ran, summary.partial), (other.task_count(), 0));
+    assert_eq!(
+        summary.changes,
+        ["every cell's sample is new (the seed, the sim file or [overrides] changed)"]
     );
-    let summary = run(
-        &other,
-        &RunOptions {
-            fresh: true,
-            ..options(&out)
-        },
-    )
-    .expect("fresh");
-    assert_eq!(summary.ran, other.task_count());
+    let summary = run(&exp, &options(&out)).expect("back to the first seed");
+    assert_eq!((summary.ran, summary.skipped), (0, exp.task_count()));
+
+    // An estimator removed runs nothing; changed, it runs alone.
+    let mut fewer = exp.clone();
+    fewer.estimators.pop();
+    let summary = run(&fewer, &options(&out)).expect("fewer estimators");
+    assert_eq!(summary.ran, 0);
+    assert_eq!(
+        summary.changes,
+        ["removed (their results are kept): estimators `2sls`"]
+    );
+    let mut changed = exp.clone();
+    changed.estimators[0] = changed.estimators[1].clone();
+    changed.estimators[0].name = "naive".into();
+    let summary = run(&changed, &options(&out)).expect("an estimator changed");
+    assert_eq!(
+        (summary.ran, summary.partial),
+        (exp.task_count(), exp.task_count())
+    );
+    assert_eq!(
+        summary.changes,
+        [
+            "changed (their earlier results are not used): estimators `naive`",
+            "new: estimators `2sls`"
+        ]
+    );
+    let fresh = dir.join("fresh");
+    assert_eq!(
+        load_records(&out).expect("records"),
+        run_all(&changed, &options(&fresh))
+    );
+}
+
+/// A sweep value added runs the new cells only, and the records equal a
+/// fresh run's.
+#[test]
+fn a_sweep_value_added_runs_only_the_new_cells() {
+    let (dir, exp) = setup("runner_sweep");
+    let text = common::SMALL_EXPERIMENT.replace("[0.3, 0.6]", "[0.6]");
+    let narrow = Experiment::load(&common::write(&dir, "narrow.toml", &text)).expect("valid");
+    assert_eq!(narrow.cells.len(), 2);
+    let out = dir.join("out");
+    run_all(&narrow, &options(&out));
+    let summary = run(&exp, &options(&out)).expect("wider sweep");
+    assert_eq!(
+        (summary.skipped, summary.ran, summary.partial),
+        (
+            narrow.task_count(),
+            exp.task_count() - narrow.task_count(),
+            0
+        )
+    );
+    assert_eq!(
+        summary.changes,
+        ["2 of 4 cells are new to the folder (the sim file, [overrides] or [sweep] changed)"]
+    );
+    assert_eq!(
+        load_records(&out).expect("records"),
+        run_all(&exp, &options(&dir.join("fresh")))
+    );
 }
 
 /// Lowering the replications keeps the extra records for a later raise,
@@ -267,16 +316,23 @@ fn lowering_replications_reports_over_the_current_tasks_only() {
 }
 
 #[test]
-fn each_stage_enters_the_fingerprint() {
+fn each_part_has_its_own_print() {
     use causim::paper::PaperSpec;
-    use causim::run::fingerprint;
-    let (_, exp) = setup("fingerprint_paper");
-    let print = |e: &Experiment| {
+    use causim::run::Plan;
+    let (_, exp) = setup("prints");
+    let layout = |e: &Experiment| {
         let stages = causim::stage::build(e).expect("stages");
-        fingerprint(e, &stages).expect("fingerprint")
+        Plan::new(e, &stages).expect("a plan").layout
     };
-    let plain = print(&exp);
-    assert_eq!(plain, print(&exp.clone()), "a fingerprint is stable");
+    let prints = |e: &Experiment| -> Vec<(String, u64)> {
+        layout(e)
+            .parts()
+            .map(|(stage, p)| (format!("{stage} {}", p.name), p.print))
+            .collect()
+    };
+    let plain = layout(&exp);
+    assert_eq!(plain, layout(&exp.clone()), "a layout is stable");
+    assert_eq!(plain.samples.len(), 4);
     let paper = |test_share| Experiment {
         paper: Some(PaperSpec {
             test_share,
@@ -284,19 +340,109 @@ fn each_stage_enters_the_fingerprint() {
         }),
         ..exp.clone()
     };
-    let quarter = print(&paper(0.25));
-    assert_ne!(quarter, plain);
-    assert_ne!(quarter, print(&paper(0.3)));
+    let quarter = prints(&paper(0.25));
+    assert_eq!(
+        quarter[..2],
+        prints(&exp)[..],
+        "the estimators keep their prints"
+    );
+    assert_eq!(quarter[2].0, "paper pipeline");
+    assert_ne!(quarter[2], prints(&paper(0.3))[2]);
     let mut fewer = exp.clone();
     fewer.estimators.pop();
-    assert_ne!(
-        print(&fewer),
-        plain,
-        "the estimators stage's settings count"
-    );
+    assert_eq!(prints(&fewer)[..], prints(&exp)[..1]);
     let more = Experiment {
         replications: exp.replications + 5,
         ..exp.clone()
     };
-    assert_eq!(print(&more), plain, "the replication count does not");
+    assert_eq!(
+        layout(&more).samples,
+        plain.samples,
+        "the replication count is in no key"
+    );
+    assert_eq!(prints(&more), prints(&exp));
+}
+
+/// The golden allocation experiment, its sim path made absolute, with each
+/// `[[...]]` entry that contains one of `drop` left out.
+fn allocation_text(drop: &[&str]) -> String {
+    let golden = std::fs::read_to_string(common::golden_spec("allocation")).expect("golden");
+    let sims = Path::new(env!("CARGO_MANIFEST_DIR")).join("sims/regions.toml");
+    let text = golden.replace("../../sims/regions.toml", &sims.display().to_string());
+    let mut entries = text.split("\n[[");
+    let mut out = entries.next().unwrap_or_default().to_string();
+    for entry in entries.filter(|e| !drop.iter().any(|d| e.contains(d))) {
+        out.push_str("\n[[");
+        out.push_str(entry);
+    }
+    out
+}
+
+/// Every CSV of a rendered report folder, by name.
+fn csvs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    causim::report::render(dir).expect("the report renders");
+    std::fs::read_dir(dir)
+        .expect("report folder")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&p).expect("csv"))
+        })
+        .collect()
+}
+
+/// Estimators and policies added, one estimator changed and replications
+/// raised: the run does only what is new, a policy that reads a reused
+/// estimator refits it without recording it again, and the report equals
+/// a fresh run's byte for byte.
+#[test]
+fn an_incremental_run_equals_a_fresh_run_byte_for_byte() {
+    let dir = common::scratch("runner_incremental");
+    let scm_cap3 = "\n[[policies]]\nkind = \"allocate\"\nname = \"scm_cap3\"\nestimator = \
+                    \"scm\"\nbudget = 100\ncap = 3\nreturns = 0.7\nweight = \"population\"\n\
+                    level = \"beds\"\nstep = 0.5\n";
+    let after = allocation_text(&[]) + scm_cap3;
+    let before = allocation_text(&["dml"])
+        .replace("replications = 6", "replications = 4")
+        .replace("estimand = \"ate\"", "estimand = \"att\"");
+    let load = |name: &str, text: &str| {
+        Experiment::load(&common::write(&dir, name, text)).expect("valid experiment")
+    };
+    let (before, after) = (load("before.toml", &before), load("after.toml", &after));
+    let out = dir.join("incremental");
+    run(&before, &options(&out)).expect("the first run");
+    let summary = run(&after, &options(&out)).expect("the incremental run");
+    assert_eq!(
+        (summary.skipped, summary.ran, summary.partial),
+        (0, after.task_count(), before.task_count())
+    );
+    assert_eq!(
+        summary.changes,
+        [
+            "changed (their earlier results are not used): estimators `psm`",
+            "new: allocation `dml_robust`, allocation `scm_cap3`, estimators `dml_lasso`"
+        ]
+    );
+    // The reused `scm` fit was run again for `scm_cap3`, not stored again.
+    let stored = std::fs::read_to_string(results_path(&out, None)).expect("results");
+    let scm = stored.matches("\"part\":\"scm\"").count();
+    assert_eq!(scm, after.task_count(), "one `scm` outcome per task");
+
+    let fresh = dir.join("fresh");
+    run(&after, &options(&fresh)).expect("the fresh run");
+    assert_eq!(
+        load_records(&out).expect("records"),
+        load_records(&fresh).expect("records")
+    );
+    let (incremental, fresh) = (csvs(&out), csvs(&fresh));
+    assert!(
+        incremental.contains_key("diagnosands.csv") && incremental.contains_key("allocation.csv")
+    );
+    assert_eq!(incremental, fresh);
 }

@@ -1,7 +1,7 @@
 //! No input spoils a run folder: numbers that are not finite never reach
-//! the store, a damaged line is named by file and line, foreign and
-//! conflicting records are refused, and one writer at a time holds a
-//! folder (shards side by side).
+//! the store, a damaged line is named by file and line, results of another
+//! experiment are never used, conflicting ones are refused, and one writer
+//! at a time holds a folder (shards side by side).
 
 mod common;
 
@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use causim::paper::PaperSpec;
 use causim::record::{
-    find_non_finite, load_records, results_path, Access, FolderLock, Manifest, Record, Shard,
-    Writer, LOCK,
+    find_non_finite, load_records, results_path, Access, FolderLock, Layout, Manifest, Piece,
+    Record, Shard, Writer, LOCK,
 };
-use causim::run::{run, run_task, tasks, RunOptions};
+use causim::run::{run, run_task, tasks, Plan, RunOptions};
 use causim::sim::{Sample, Sim};
 use causim::spec::{Experiment, SimSpec};
 use causim::stage::estimators;
@@ -96,10 +96,12 @@ fn run_broken(exp: &Experiment, out: &Path, per_unit: bool) -> Vec<Record> {
         inner: exp.cells[0].sim.build().expect("a world"),
         per_unit,
     })];
+    let plan = Plan::new(exp, &stages).expect("a plan");
+    let every = plan.every_part();
     let writer = Writer::open(&results_path(out, None)).expect("results file");
     for task in tasks(exp) {
-        let record = run_task(&stages, &sims, task, exp.seed).expect("the task runs");
-        writer.append(&record).expect("a finite record");
+        let piece = run_task(&stages, &sims, &plan, task, &every, exp.seed).expect("the task runs");
+        writer.append(&piece).expect("a finite piece");
     }
     writer.flush().expect("written");
     load_records(out).expect("the folder reads back")
@@ -157,20 +159,20 @@ fn the_store_refuses_a_record_that_is_not_finite() {
         },
     )
     .expect("the manifest is written");
-    let record = Record {
-        cell: 0,
+    let piece = Piece {
+        sample: 1,
         replication: 1,
         seed: 3,
         truth: BTreeMap::from([("ate".to_string(), f64::NAN)]),
-        stages: BTreeMap::new(),
+        outcomes: Vec::new(),
     };
-    let found = find_non_finite(&record).expect("a NaN");
+    let found = find_non_finite(&piece).expect("a NaN");
     assert_eq!(found.path, "truth.ate");
     let writer = Writer::open(&results_path(&out, None)).expect("results file");
-    let err = error_of(writer.append(&record));
+    let err = error_of(writer.append(&piece));
     assert_eq!(
         err,
-        "cell 0 replication 1: `truth.ate` is nan, and a record holds finite numbers only"
+        "replication 1: `truth.ate` is nan, and a result holds finite numbers only"
     );
     drop(writer);
     assert!(load_records(&out).expect("readable").is_empty());
@@ -208,7 +210,7 @@ fn a_policy_whose_result_is_not_finite_fails_with_its_reason() {
 #[test]
 fn a_manifest_holds_finite_numbers_only() {
     let err = error_of(Manifest::new(
-        1,
+        Layout::default(),
         &BTreeMap::from([("sample_fraction", f64::NAN)]),
     ));
     assert!(
@@ -226,8 +228,8 @@ fn a_manifest_holds_finite_numbers_only() {
     assert!(err.contains("`cells[0].sim.noise` is inf"), "{err}");
     assert!(!out.join("experiment.json").exists(), "nothing is written");
 
-    // A stage's settings enter the fingerprint, where NaN could not be told
-    // from any other value.
+    // A part's settings enter its print, where NaN could not be told from
+    // any other value.
     let (_, exp) = setup("guard_settings", TINY);
     let exp = Experiment {
         paper: Some(PaperSpec {
@@ -308,8 +310,9 @@ fn an_unterminated_last_line_is_an_interrupted_write_and_is_rerun() {
 }
 
 #[test]
-fn records_of_another_experiment_are_refused() {
+fn results_of_another_experiment_are_kept_and_not_used() {
     let (out, exp, results) = finished("guard_foreign");
+    let whole = load_records(&out).expect("records");
     // Copied without its manifest into a folder that another experiment uses.
     let other_dir = out.with_file_name("other");
     std::fs::create_dir_all(&other_dir).expect("folder");
@@ -319,41 +322,24 @@ fn records_of_another_experiment_are_refused() {
         seed: 8,
         ..exp.clone()
     };
-    let err = error_of(run(&other, &options(&other_dir)));
-    assert!(
-        err.contains(&format!(
-            "{} line 1 is a record of another experiment",
-            foreign.display()
-        )) && err.contains("--fresh"),
-        "{err}"
-    );
-    assert!(
-        !other_dir.join("experiment.json").exists(),
-        "the folder is left as it was"
-    );
+    let summary = run(&other, &options(&other_dir)).expect("the other experiment runs");
+    assert_eq!((summary.skipped, summary.ran), (0, other.task_count()));
+    let theirs = load_records(&other_dir).expect("records");
+    assert_eq!(theirs.len(), other.task_count());
+    assert_ne!(theirs, whole, "no record of the first experiment is used");
 
     // Beside a folder's own results, as a shard's file.
     let shard = results_path(&out, Some(Shard { index: 0, count: 2 }));
-    let other_out = common::scratch("guard_foreign_other").join("out");
-    run(&other, &options(&other_out)).expect("the other experiment runs");
-    std::fs::copy(results_path(&other_out, None), &shard).expect("copy");
-    let err = error_of(load_records(&out));
-    assert!(
-        err.contains(&format!(
-            "{} line 1 is a record of another experiment",
-            shard.display()
-        )),
-        "{err}"
-    );
+    std::fs::copy(results_path(&other_dir, None), &shard).expect("copy");
+    assert_eq!(load_records(&out).expect("records"), whole);
+    let summary = run(&exp, &options(&out)).expect("resumes");
+    assert_eq!(summary.ran, 0);
 }
 
 #[test]
 fn records_of_an_older_format_are_refused() {
     let (out, _, results) = finished("guard_old_format");
-    let mut line: serde_json::Value = serde_json::from_str(&lines(&results)[0]).expect("a record");
-    line.as_object_mut()
-        .expect("an object")
-        .remove("fingerprint");
+    let line = r#"{"fingerprint":1,"cell":0,"replication":0,"seed":3,"truth":{},"stages":{}}"#;
     std::fs::write(&results, format!("{line}\n")).expect("old line");
     let err = error_of(load_records(&out));
     assert!(
@@ -363,16 +349,16 @@ fn records_of_an_older_format_are_refused() {
 
     let manifest = out.join("experiment.json");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    std::fs::write(&manifest, text.replace("\"format\": 3", "\"format\": 2")).expect("old");
+    std::fs::write(&manifest, text.replace("\"format\": 4", "\"format\": 3")).expect("old");
     let err = error_of(load_records(&out));
     assert!(
-        err.contains("record format 2") && err.contains("--fresh"),
+        err.contains("record format 3") && err.contains("--fresh"),
         "{err}"
     );
 }
 
 #[test]
-fn a_task_recorded_twice_counts_once_or_is_an_error_when_they_differ() {
+fn a_result_stored_twice_counts_once_or_is_an_error_when_they_differ() {
     let (out, _, results) = finished("guard_duplicates");
     let whole = load_records(&out).expect("records");
     let first = lines(&results)[0].clone();
@@ -384,21 +370,29 @@ fn a_task_recorded_twice_counts_once_or_is_an_error_when_they_differ() {
     drop(file);
     assert_eq!(load_records(&out).expect("records"), whole);
 
-    let mut changed: serde_json::Value = serde_json::from_str(&first).expect("a record");
-    changed["seed"] = serde_json::json!(99);
     // A shard's file sorts before results.jsonl, so it is read first.
     let shard = results_path(&out, Some(Shard { index: 1, count: 2 }));
-    std::fs::write(&shard, format!("{changed}\n")).expect("a conflicting shard");
-    let (cell, replication) = (&changed["cell"], &changed["replication"]);
-    let err = error_of(load_records(&out));
-    assert!(
-        err.contains(&format!(
-            "{} line 1 records cell {cell} replication {replication} again, with results that \
-             differ from {} line 1",
-            results.display(),
-            shard.display()
-        )),
-        "{err}"
+    let conflict = |edit: &dyn Fn(&mut serde_json::Value), what: &str| {
+        let mut changed: serde_json::Value = serde_json::from_str(&first).expect("a piece");
+        edit(&mut changed);
+        std::fs::write(&shard, format!("{changed}\n")).expect("a conflicting shard");
+        let err = error_of(load_records(&out));
+        let replication = &changed["replication"];
+        assert_eq!(
+            err,
+            format!(
+                "{} line 1 records replication {replication} of a sample again, with {what} \
+                 that differs from {} line 1; remove one of the two lines (or the file), or \
+                 rerun with --fresh",
+                results.display(),
+                shard.display()
+            )
+        );
+    };
+    conflict(&|v| v["seed"] = serde_json::json!(99), "a seed or truth");
+    conflict(
+        &|v| v["outcomes"][1]["outcome"]["error"] = serde_json::json!("made up"),
+        "an outcome of estimators `2sls`",
     );
 }
 

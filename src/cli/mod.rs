@@ -170,8 +170,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         progress: !args.quiet,
     };
     let summary = crate::run::run(&experiment, &options)?;
+    let in_part = match summary.partial {
+        0 => String::new(),
+        n => format!(" ({n} only for their new or changed parts)"),
+    };
     eprintln!(
-        "{}: {}, {} already recorded, {} run now -> {}",
+        "{}: {}, {} already recorded, {} run now{in_part} -> {}",
         experiment.name,
         plural(summary.total, "task"),
         summary.skipped,

@@ -1,24 +1,25 @@
 //! The manifest: the experiment as run, beside its results, with the
-//! fingerprint that decides whether a rerun may resume them and the record
+//! layout that says which stored results make its records, and the record
 //! format they were written in.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::find_non_finite;
+use super::{find_non_finite, Layout};
 use crate::{Error, Result};
 
 /// The file in a report folder that records the experiment as run.
 pub const MANIFEST: &str = "experiment.json";
 
-/// The record format this build writes and reads. Version 3 stamps every
-/// record with the fingerprint of the experiment that made it; version 2
-/// kept each stage's outcome under its name, unstamped; version 1 (no
-/// `format` field) had one field per kind of stage.
-pub const FORMAT: u32 = 3;
+/// The record format this build writes and reads. Version 4 stores pieces:
+/// a task's sample and its parts' outcomes, each under the part's print;
+/// version 3 stamped every whole record with the fingerprint of the
+/// experiment that made it; version 2 kept each stage's outcome under its
+/// name, unstamped; version 1 (no `format` field) had one field per kind of
+/// stage.
+pub const FORMAT: u32 = 4;
 
 /// What a report folder says about its results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,14 +27,11 @@ pub struct Manifest {
     /// The record format of the results beside it.
     #[serde(default = "legacy_format")]
     pub format: u32,
-    /// The hash of everything that determines the results.
-    pub fingerprint: u64,
     /// The experiment as run, encoded by the layer that owns it.
     pub experiment: serde_json::Value,
-    /// The fingerprint of each part of the experiment (its sims, its seed,
-    /// each stage's settings), so that a refused rerun can say which changed.
-    #[serde(default)]
-    pub parts: BTreeMap<String, u64>,
+    /// Which stored results make the experiment's records: each cell's
+    /// sample key and each part's print.
+    pub layout: Layout,
     /// How the results were made: causim's version, when, on how many
     /// threads and in how long; empty in folders of older builds.
     #[serde(default)]
@@ -76,10 +74,10 @@ impl Provenance {
 }
 
 impl Manifest {
-    /// The manifest of `experiment` (encoded by the layer that owns it) in
-    /// this build's record format. A number that is not finite is refused:
+    /// The manifest of `experiment` (encoded by the layer that owns it),
+    /// whose results `layout` describes, in this build's record format. A number that is not finite is refused:
     /// JSON would hold it as `null`, and the folder could not be read back.
-    pub fn new<E: Serialize + ?Sized>(fingerprint: u64, experiment: &E) -> Result<Manifest> {
+    pub fn new<E: Serialize + ?Sized>(layout: Layout, experiment: &E) -> Result<Manifest> {
         if let Some(found) = find_non_finite(experiment) {
             return Err(Error::Store(format!(
                 "cannot record the experiment in {MANIFEST}: {found}; every number of an \
@@ -90,9 +88,8 @@ impl Manifest {
             .map_err(|e| Error::Store(format!("cannot encode the experiment: {e}")))?;
         Ok(Manifest {
             format: FORMAT,
-            fingerprint,
             experiment,
-            parts: BTreeMap::new(),
+            layout,
             provenance: Provenance::default(),
         })
     }

@@ -1,14 +1,18 @@
 //! Records: what one task produced, stage by stage, and the append-only
-//! store they live in. A record names no stage: each stage's outcome is
-//! kept under the stage's name as the stage wrote it, so adding a stage
-//! changes nothing here, and the report reads records without the runner.
+//! store they live in. A record names no stage: each stage's outcomes (one
+//! per part: an estimator, a policy) are kept under the stage's name as the
+//! stage wrote them, so adding a stage changes nothing here, and the report
+//! reads records without the runner. The store holds them in pieces, part
+//! by part ([`Piece`]), and the manifest's [`Layout`] assembles them.
 //!
 //! What keeps a run folder readable: every number stored is finite
-//! ([`find_non_finite`]), every record carries its experiment's fingerprint,
-//! a damaged line is named by file and line, and one writer at a time holds
-//! a folder (or a shard of it) through its [`FolderLock`].
+//! ([`find_non_finite`]), every outcome is stored under the print of what
+//! made it ([`Layout`]), a damaged line is named by file and line, and one
+//! writer at a time holds a folder (or a shard of it) through its
+//! [`FolderLock`].
 
 mod finite;
+mod layout;
 mod lock;
 mod manifest;
 mod store;
@@ -20,15 +24,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use finite::{find_non_finite, NonFinite};
+pub use layout::{Layout, PartKey, PartOutcome, Piece, StageLayout, Stored};
 pub use lock::{Access, FolderLock, LOCK};
 pub use manifest::{read_manifest, write_manifest, Manifest, Provenance, FORMAT, MANIFEST};
 pub(crate) use store::is_results_file;
-pub use store::{load_records, load_records_of, results_path, Writer};
+pub use store::{load_records, load_stored, results_path, Writer};
 
 use crate::{Error, Result};
 
 /// Everything one task produced: its position, seed, the sample's true
-/// estimands, and each stage's outcome under the stage's name.
+/// estimands, and each stage's outcomes under the stage's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Cell index in the grid.
@@ -40,7 +45,8 @@ pub struct Record {
     /// The sample's true estimands; one that is not finite is left out (the
     /// estimators that target it record why they could not be judged).
     pub truth: BTreeMap<String, f64>,
-    /// Each stage's outcome, keyed by stage name, as the stage encoded it.
+    /// Each stage's outcomes, keyed by stage name: a list with one outcome
+    /// per part of the stage, in the experiment's order, as encoded.
     pub stages: BTreeMap<String, serde_json::Value>,
 }
 

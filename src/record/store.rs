@@ -1,28 +1,26 @@
-//! The result store: JSON lines, one record per finished task, each stamped
-//! with the fingerprint of the experiment that made it and appended whole.
-//! The store is the run's checkpoint: a rerun resumes where the last one
-//! stopped.
+//! The result store: JSON lines, one [`Piece`] per line (one task's sample
+//! and the outcomes of some of its parts, each under its part's print),
+//! appended whole. The store is the run's checkpoint: a rerun resumes where
+//! the last one stopped, and runs only the parts that no line holds yet.
 //!
 //! What a reader does with each line:
 //!
 //! - a last line without its newline is an interrupted write (a killed run,
 //!   or a run still writing): it is left out, and the next writer cuts it;
-//! - a line that is not a record, a record of another experiment (another
-//!   fingerprint) and two different records of one task are errors naming
-//!   the file and line, and what to do; nothing is guessed or dropped;
-//! - a task recorded twice with the same results (an overlapping resume)
-//!   counts once.
+//! - a line that is not a piece, and two pieces of one task that disagree
+//!   (another seed or truth, another outcome under one print), are errors
+//!   naming the file and line, and what to do; nothing is guessed or dropped;
+//! - an outcome stored twice (an overlapping resume) counts once;
+//! - a piece of a sample or part the experiment no longer has is kept, and
+//!   not used.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use super::layout::{Piece, Stored};
 use super::{find_non_finite, read_manifest, Record, Shard};
 use crate::{Error, Result};
 
@@ -39,20 +37,19 @@ pub(crate) fn is_results_file(name: &str) -> bool {
     name.starts_with("results") && name.ends_with(".jsonl")
 }
 
-/// Reads every results file in `dir` (all shards) and checks each record
-/// against the fingerprint of the folder's manifest; see
-/// [`load_records_of`].
+/// The record of every task of the experiment in the folder's manifest
+/// whose parts are all stored, in (cell, replication) order; see
+/// [`load_stored`].
 pub fn load_records(dir: &Path) -> Result<Vec<Record>> {
     let manifest = read_manifest(dir)?;
-    load_records_of(dir, manifest.fingerprint)
+    Ok(load_stored(dir)?.records(&manifest.layout))
 }
 
-/// Reads every results file in `dir` (all shards), sorted by (cell,
-/// replication). An interrupted last line is left out, and a task recorded
-/// twice with the same results counts once; a damaged line, a record whose
-/// fingerprint is not `fingerprint`, and a task recorded twice with
-/// different results are errors that name the file and line.
-pub fn load_records_of(dir: &Path, fingerprint: u64) -> Result<Vec<Record>> {
+/// Reads every results file in `dir` (all shards). An interrupted last line
+/// is left out, and an outcome stored twice counts once; a damaged line, a
+/// line of an older record format, and two pieces of one task that
+/// disagree are errors that name the file and line.
+pub fn load_stored(dir: &Path) -> Result<Stored> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -63,62 +60,20 @@ pub fn load_records_of(dir: &Path, fingerprint: u64) -> Result<Vec<Record>> {
         })
         .collect();
     files.sort();
-    let mut records: BTreeMap<(usize, usize), (Record, usize, usize)> = BTreeMap::new();
+    let mut stored = Stored::new(files.clone());
     for (file, path) in files.iter().enumerate() {
-        for (line, record) in read_file(path, fingerprint)? {
-            match records.entry((record.cell, record.replication)) {
-                Entry::Vacant(slot) => {
-                    slot.insert((record, file, line));
-                }
-                Entry::Occupied(first) => {
-                    let (kept, first_file, first_line) = first.get();
-                    if *kept != record {
-                        return Err(Error::Store(format!(
-                            "{} line {line} records cell {} replication {} again, with \
-                             results that differ from {} line {first_line}; remove one of the \
-                             two lines (or the file), or rerun with --fresh",
-                            path.display(),
-                            record.cell,
-                            record.replication,
-                            files[*first_file].display(),
-                        )));
-                    }
-                }
-            }
+        for (line, piece) in read_file(path)? {
+            stored.add(piece, file, line)?;
         }
     }
-    Ok(records.into_values().map(|(record, _, _)| record).collect())
+    Ok(stored)
 }
 
-/// One line of a results file as read: a record and the fingerprint of the
-/// experiment that wrote it (absent in record formats before 3).
-#[derive(Deserialize)]
-struct StoredLine {
-    #[serde(default)]
-    fingerprint: Option<u64>,
-    cell: usize,
-    replication: usize,
-    seed: u64,
-    truth: BTreeMap<String, f64>,
-    stages: BTreeMap<String, serde_json::Value>,
-}
-
-/// One line of a results file as written.
-#[derive(Serialize)]
-struct LineOut<'a> {
-    fingerprint: u64,
-    cell: usize,
-    replication: usize,
-    seed: u64,
-    truth: &'a BTreeMap<String, f64>,
-    stages: &'a BTreeMap<String, serde_json::Value>,
-}
-
-/// The records of one results file with their line numbers (1-based).
-fn read_file(path: &Path, fingerprint: u64) -> Result<Vec<(usize, Record)>> {
+/// The pieces of one results file with their line numbers (1-based).
+fn read_file(path: &Path) -> Result<Vec<(usize, Piece)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    // Every record is written with its newline; text after the last newline
-    // is a write that was cut short (or is still going on), not a record.
+    // Every piece is written with its newline; text after the last newline
+    // is a write that was cut short (or is still going on), not a piece.
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut out = Vec::new();
     for (i, line) in bytes[..whole].split(|b| *b == b'\n').enumerate() {
@@ -126,41 +81,25 @@ fn read_file(path: &Path, fingerprint: u64) -> Result<Vec<(usize, Record)>> {
             continue;
         }
         let number = i + 1;
-        let stored: StoredLine = serde_json::from_slice(line).map_err(|e| {
-            Error::Store(format!(
-                "{} line {number} is damaged (not a result record: {e}); remove the line, \
-                 or rerun with --fresh to discard every result",
-                path.display()
-            ))
+        let piece: Piece = serde_json::from_slice(line).map_err(|e| {
+            let older = serde_json::from_slice::<serde_json::Value>(line)
+                .is_ok_and(|v| v.get("sample").is_none() && v.get("cell").is_some());
+            Error::Store(if older {
+                format!(
+                    "{} line {number} was written by an older causim (a record of a whole \
+                     task, not a piece keyed by its sample); rerun with --fresh to rewrite the \
+                     results",
+                    path.display()
+                )
+            } else {
+                format!(
+                    "{} line {number} is damaged (not a result piece: {e}); remove the line, \
+                     or rerun with --fresh to discard every result",
+                    path.display()
+                )
+            })
         })?;
-        match stored.fingerprint {
-            Some(print) if print == fingerprint => {}
-            Some(print) => {
-                return Err(Error::Store(format!(
-                    "{} line {number} is a record of another experiment (fingerprint {print}, \
-                     not {fingerprint}); move the file out of the folder, or rerun with --fresh \
-                     to discard it",
-                    path.display()
-                )))
-            }
-            None => {
-                return Err(Error::Store(format!(
-                    "{} line {number} was written by an older causim (its records carry no \
-                     fingerprint); rerun with --fresh to rewrite the results",
-                    path.display()
-                )))
-            }
-        }
-        out.push((
-            number,
-            Record {
-                cell: stored.cell,
-                replication: stored.replication,
-                seed: stored.seed,
-                truth: stored.truth,
-                stages: stored.stages,
-            },
-        ));
+        out.push((number, piece));
     }
     Ok(out)
 }
@@ -168,16 +107,15 @@ fn read_file(path: &Path, fingerprint: u64) -> Result<Vec<(usize, Record)>> {
 /// How long finished records may wait in memory before they are written.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
-/// An append-only writer shared by the worker threads. Whole lines are
-/// gathered in memory and written together at most [`FLUSH_EVERY`] apart, so
-/// fast tasks do not pay a system call each; a kill loses at most that much
-/// work (those tasks rerun on resume) and at most one partial line, which the
-/// next open cuts. Every line carries the experiment's fingerprint, and a
-/// record with a number that is not finite is refused.
+/// An append-only writer of pieces shared by the worker threads. Whole
+/// lines are gathered in memory and written together at most
+/// [`FLUSH_EVERY`] apart, so fast tasks do not pay a system call each; a
+/// kill loses at most that much work (those tasks rerun on resume) and at
+/// most one partial line, which the next open cuts. A piece with a number
+/// that is not finite is refused.
 pub struct Writer {
     state: Mutex<Pending>,
     path: PathBuf,
-    fingerprint: u64,
 }
 
 struct Pending {
@@ -187,17 +125,9 @@ struct Pending {
 }
 
 impl Writer {
-    /// Opens `path` for appending records stamped with the fingerprint of
-    /// the manifest in the same folder; see [`Writer::with_fingerprint`].
+    /// Opens `path` for appending pieces, first cutting a partial trailing
+    /// line left by an interrupted run.
     pub fn open(path: &Path) -> Result<Writer> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let manifest = read_manifest(dir)?;
-        Writer::with_fingerprint(path, manifest.fingerprint)
-    }
-
-    /// Opens `path` for appending records stamped with `fingerprint`, first
-    /// cutting a partial trailing line left by an interrupted run.
-    pub fn with_fingerprint(path: &Path, fingerprint: u64) -> Result<Writer> {
         let io = |e| Error::io(path, e);
         let mut file = OpenOptions::new()
             .create(true)
@@ -220,31 +150,22 @@ impl Writer {
                 last_write: Instant::now(),
             }),
             path: path.to_path_buf(),
-            fingerprint,
         })
     }
 
-    /// Queues one record as a whole line, writing the queue out if the last
-    /// write is older than [`FLUSH_EVERY`]. A record holding a number that
+    /// Queues one piece as a whole line, writing the queue out if the last
+    /// write is older than [`FLUSH_EVERY`]. A piece holding a number that
     /// is not finite is an error (JSON would hold it as `null`); stages
     /// record such a result as a failure instead.
-    pub fn append(&self, record: &Record) -> Result<()> {
-        if let Some(found) = find_non_finite(record) {
+    pub fn append(&self, piece: &Piece) -> Result<()> {
+        if let Some(found) = find_non_finite(piece) {
             return Err(Error::Store(format!(
-                "cell {} replication {}: {found}, and a record holds finite numbers only",
-                record.cell, record.replication
+                "replication {}: {found}, and a result holds finite numbers only",
+                piece.replication
             )));
         }
-        let stored = LineOut {
-            fingerprint: self.fingerprint,
-            cell: record.cell,
-            replication: record.replication,
-            seed: record.seed,
-            truth: &record.truth,
-            stages: &record.stages,
-        };
-        let mut line = serde_json::to_vec(&stored)
-            .map_err(|e| Error::Store(format!("cannot encode a record: {e}")))?;
+        let mut line = serde_json::to_vec(piece)
+            .map_err(|e| Error::Store(format!("cannot encode a result: {e}")))?;
         line.push(b'\n');
         let mut state = self.lock()?;
         state.lines.extend_from_slice(&line);

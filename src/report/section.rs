@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::tables::Csv;
-use crate::record::{load_records_of, read_manifest, Provenance, Record};
+use crate::record::{load_stored, read_manifest, Provenance, Record};
 use crate::spec::Experiment;
 use crate::stage::estimators::EstimatorResult;
 use crate::summary::{summarize, Diagnosands};
@@ -67,14 +67,12 @@ impl ReportInput {
     /// computes the estimator results and diagnosands from them.
     pub fn load(dir: &Path) -> Result<ReportInput> {
         let manifest = read_manifest(dir)?;
-        let (fingerprint, provenance) = (manifest.fingerprint, manifest.provenance.clone());
+        let (layout, provenance) = (manifest.layout.clone(), manifest.provenance.clone());
         let experiment = Experiment::from_manifest(dir, manifest)?;
-        let mut records = load_records_of(dir, fingerprint)?;
-        // Records of replications or cells beyond the experiment as it now
-        // stands (its replications lowered) are kept on disk for a later
-        // raise, but the report is over the current tasks only.
-        records
-            .retain(|r| r.replication < experiment.replications && r.cell < experiment.cells.len());
+        // Results of replications, cells or parts the experiment no longer
+        // has (its replications lowered, an estimator removed) are kept on
+        // disk for a later run, but the report is over the current tasks.
+        let records = load_stored(dir)?.records(&layout);
         let diagnosands = summarize(&experiment, &records)?;
         let results = records
             .iter()

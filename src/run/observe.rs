@@ -6,14 +6,25 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use crate::record::Record;
+/// What a run is about to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    /// Tasks it runs, whole or in part.
+    pub todo: usize,
+    /// Tasks with every part recorded before, skipped.
+    pub skipped: usize,
+    /// Of the tasks it runs, those that run only their parts not recorded.
+    pub partial: usize,
+    /// What changed since the experiment the folder last held, in words.
+    pub changes: &'a [String],
+}
 
 /// Told what a run does, from its worker threads.
 pub trait Observe: Sync {
-    /// The run is about to start `todo` tasks; `skipped` were recorded before.
-    fn started(&self, todo: usize, skipped: usize);
-    /// One task finished and its record was queued for the store.
-    fn finished_task(&self, record: &Record);
+    /// The run is about to start.
+    fn started(&self, start: &Start<'_>);
+    /// One task finished and its results were queued for the store.
+    fn finished_task(&self);
     /// Every task of the run finished, after `elapsed`.
     fn finished(&self, elapsed: Duration);
 }
@@ -22,8 +33,8 @@ pub trait Observe: Sync {
 pub struct Silent;
 
 impl Observe for Silent {
-    fn started(&self, _: usize, _: usize) {}
-    fn finished_task(&self, _: &Record) {}
+    fn started(&self, _: &Start<'_>) {}
+    fn finished_task(&self) {}
     fn finished(&self, _: Duration) {}
 }
 
@@ -49,16 +60,20 @@ pub fn rate(per_sec: f64) -> String {
     format!("{grouped}/s")
 }
 
-/// A terminal progress bar with the task rate and the time left; when it
-/// finishes it ends its line, so what is printed next starts on its own.
+/// A terminal progress bar with the task rate and the time left, after a
+/// line for each change since the folder's last run; when it finishes it
+/// ends its line, so what is printed next starts on its own.
 #[derive(Default)]
 pub struct ProgressBarObserver {
     bar: std::sync::OnceLock<ProgressBar>,
 }
 
 impl Observe for ProgressBarObserver {
-    fn started(&self, todo: usize, skipped: usize) {
-        let bar = ProgressBar::new(todo as u64);
+    fn started(&self, start: &Start<'_>) {
+        for change in start.changes {
+            eprintln!("since the last run in this folder: {change}");
+        }
+        let bar = ProgressBar::new(start.todo as u64);
         let style = ProgressStyle::with_template(
             "{prefix}[{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} tasks ({rate}, ETA {eta}) {msg}",
         )
@@ -72,13 +87,15 @@ impl Observe for ProgressBarObserver {
         })
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
-        if skipped > 0 {
-            bar.set_prefix(format!("resuming ({skipped} done) "));
+        match (start.skipped, start.partial) {
+            (0, 0) => {}
+            (done, 0) => bar.set_prefix(format!("resuming ({done} done) ")),
+            (done, part) => bar.set_prefix(format!("resuming ({done} done, {part} in part) ")),
         }
         let _ = self.bar.set(bar);
     }
 
-    fn finished_task(&self, _: &Record) {
+    fn finished_task(&self) {
         if let Some(bar) = self.bar.get() {
             bar.inc(1);
         }

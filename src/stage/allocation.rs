@@ -2,7 +2,7 @@
 //! budget across the sample's regions from its estimator's effects, judged
 //! by the world's per-region effects (a failure is recorded with the policy).
 
-use super::{encode, settings, PolicyOutcome, Stage, TaskState};
+use super::{encode, estimators, settings, Part, PolicyOutcome, Stage, TaskState};
 use crate::core::seed;
 use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
 use crate::policy::allocation::AllocationSpec;
@@ -35,29 +35,50 @@ impl Stage for AllocationStage {
         NAME
     }
 
-    fn fingerprint(&self) -> Result<serde_json::Value> {
-        settings(NAME, &self.policies)
-    }
-
-    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
-        let results: Vec<AllocationResult> = self
-            .policies
+    fn parts(&self) -> Result<Vec<Part>> {
+        self.policies
             .iter()
             .map(|policy| {
-                let estimate = match &policy.estimator {
-                    None => Ok(None),
-                    Some(name) => task.fit(name).map(|f| Some(&f.estimate)),
-                };
-                let seed = seed::estimator_seed(task.seed, &format!("allocate {}", policy.name));
-                let sample = &task.sample;
-                let summary = estimate.and_then(|estimate| {
-                    evaluate_allocation(policy, &sample.data, &sample.truth.tau, estimate, seed)
-                        .map_err(|e| e.to_string())
-                });
-                PolicyOutcome::new(&policy.name, summary)
+                Ok(Part {
+                    name: policy.name.clone(),
+                    settings: settings(NAME, policy)?,
+                    reads: policy
+                        .estimator
+                        .iter()
+                        .map(|e| (estimators::NAME, e.clone()))
+                        .collect(),
+                })
             })
-            .collect();
-        encode(NAME, &results)
+            .collect()
+    }
+
+    fn run(
+        &self,
+        task: &mut TaskState<'_>,
+        run: &[bool],
+    ) -> Result<Vec<Option<serde_json::Value>>> {
+        self.policies
+            .iter()
+            .zip(run)
+            .map(|(policy, &on)| on.then(|| self.allocate(policy, task)).transpose())
+            .collect()
+    }
+}
+
+impl AllocationStage {
+    /// One policy's allocation on the task's sample, judged and encoded.
+    fn allocate(&self, policy: &AllocationSpec, task: &TaskState<'_>) -> Result<serde_json::Value> {
+        let estimate = match &policy.estimator {
+            None => Ok(None),
+            Some(name) => task.fit(name).map(|f| Some(&f.estimate)),
+        };
+        let seed = seed::estimator_seed(task.seed, &format!("allocate {}", policy.name));
+        let sample = &task.sample;
+        let summary = estimate.and_then(|estimate| {
+            evaluate_allocation(policy, &sample.data, &sample.truth.tau, estimate, seed)
+                .map_err(|e| e.to_string())
+        });
+        encode(NAME, &PolicyOutcome::new(&policy.name, summary))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{encode, settings, Fit, Fitted, Stage, TaskState};
+use super::{encode, settings, Fit, Fitted, Part, Stage, TaskState};
 use crate::core::seed;
 use crate::core::text::number;
 use crate::estimate::Estimate;
@@ -77,21 +77,39 @@ impl Stage for EstimatorsStage {
         NAME
     }
 
-    fn fingerprint(&self) -> Result<serde_json::Value> {
-        settings(NAME, &self.estimators)
+    fn parts(&self) -> Result<Vec<Part>> {
+        self.estimators
+            .iter()
+            .map(|named| {
+                Ok(Part {
+                    name: named.name.clone(),
+                    settings: settings(NAME, named)?,
+                    reads: Vec::new(),
+                })
+            })
+            .collect()
     }
 
-    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
-        let fits: Vec<Fit> = self
+    fn run(
+        &self,
+        task: &mut TaskState<'_>,
+        run: &[bool],
+    ) -> Result<Vec<Option<serde_json::Value>>> {
+        let chosen: Vec<(&NamedEstimator, bool)> = self
             .estimators
             .iter()
             .zip(&self.keep_forest)
-            .map(|(named, &keep)| Fit {
+            .zip(run)
+            .filter(|(_, &on)| on)
+            .map(|((named, &keep), _)| (named, keep))
+            .collect();
+        task.fits = chosen
+            .iter()
+            .map(|&(named, keep)| Fit {
                 name: named.name.clone(),
                 result: fit_one(named, keep, task).map_err(|e| e.to_string()),
             })
             .collect();
-        task.fits = fits;
         let per_unit = task
             .fits
             .iter()
@@ -100,13 +118,16 @@ impl Stage for EstimatorsStage {
             task.ensure_conditional_truth()?;
         }
         let sample = &task.sample;
-        let results: Vec<EstimatorResult> = self
-            .estimators
+        let mut judged = chosen
             .iter()
             .zip(task.fits.iter_mut())
-            .map(|(named, fit)| judge(named, fit, sample))
-            .collect();
-        encode(NAME, &results)
+            .map(|(&(named, _), fit)| encode(NAME, &judge(named, fit, sample)));
+        run.iter()
+            .map(|&on| match on {
+                true => judged.next().transpose(),
+                false => Ok(None),
+            })
+            .collect()
     }
 }
 

@@ -1,8 +1,10 @@
 //! Stages: what a task does with its sample, one after another. Each stage
 //! (the estimators, the paper's pipeline, placement and allocation
-//! policies, and any later one) contributes its settings to the experiment's
-//! fingerprint and stores its outcome in the record under its own name; the
-//! runner and the store name none of them.
+//! policies, and any later one) is made of parts (one estimator, one
+//! policy), each with its own settings and outcome, so that a run can reuse
+//! the outcomes of parts that did not change and run only the others. The
+//! record keeps a stage's outcomes under its name; the runner and the store
+//! name none of them.
 //!
 //! Adding a stage is one new file here with a type that implements
 //! [`Stage`], and one line in [`build`].
@@ -24,20 +26,36 @@ use crate::sim::{Sample, Sim};
 use crate::spec::Experiment;
 use crate::Result;
 
+/// One part of a stage: what has its own outcome in every record and its
+/// own print in the layout, so that a change to it invalidates its own
+/// results and those of the parts that read it, and no others.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Its label in the experiment (an estimator's or a policy's name).
+    pub name: String,
+    /// Its settings as they enter its print.
+    pub settings: serde_json::Value,
+    /// The parts of earlier stages whose results it reads, as (stage name,
+    /// part label): a policy reads its estimator's fit.
+    pub reads: Vec<(&'static str, String)>,
+}
+
 /// One step of every task: a plain function of the task's state and seed.
 pub trait Stage: Send + Sync {
-    /// The key of this stage's outcome in every record.
+    /// The key of this stage's outcomes in every record.
     fn name(&self) -> &'static str;
 
-    /// The stage's settings as they enter the experiment's fingerprint: a
-    /// change here means earlier results cannot be resumed.
-    fn fingerprint(&self) -> Result<serde_json::Value>;
+    /// The stage's parts, in the order of their outcomes in a record.
+    fn parts(&self) -> Result<Vec<Part>>;
 
-    /// Runs the stage on one task and returns its outcome, encoded. A
-    /// failure of the method on this sample (an estimator that cannot fit,
-    /// a policy whose cohort does not fit) belongs in the outcome; an error
-    /// here stops the run.
-    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value>;
+    /// Runs the parts flagged in `run` (one flag per part, in order) on one
+    /// task and returns each one's outcome, encoded, and `None` for a part
+    /// not run. A part's outcome never depends on which others run: each
+    /// draws from its own seed. A failure of the method on this sample (an
+    /// estimator that cannot fit, a policy whose cohort does not fit)
+    /// belongs in the outcome; an error here stops the run.
+    fn run(&self, task: &mut TaskState<'_>, run: &[bool])
+        -> Result<Vec<Option<serde_json::Value>>>;
 }
 
 /// An estimator's fit as later stages see it: the estimate and, for the
@@ -161,9 +179,9 @@ pub(crate) fn encode<T: serde::Serialize>(name: &str, outcome: &T) -> Result<ser
         .map_err(|e| crate::Error::Store(format!("cannot encode the `{name}` outcome: {e}")))
 }
 
-/// Encodes a stage's settings for the experiment's fingerprint. A number
-/// that is not finite is an error: it could not be told from another in
-/// the fingerprint, nor be recorded in the manifest.
+/// Encodes a part's settings for its print. A number that is not finite is
+/// an error: it could not be told from another in the print, nor be
+/// recorded in the manifest.
 pub(crate) fn settings<T: serde::Serialize>(name: &str, settings: &T) -> Result<serde_json::Value> {
     if let Some(found) = find_non_finite(settings) {
         return Err(crate::Error::Store(format!(

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{encode, settings, Stage, TaskState};
+use super::{encode, settings, Part, Stage, TaskState};
 use crate::core::seed;
 use crate::paper::{PaperResult, PaperSpec};
 use crate::record::{find_non_finite, Record};
@@ -13,6 +13,9 @@ use crate::Result;
 
 /// The key of this stage's outcome in records.
 pub const NAME: &str = "paper";
+
+/// The label of the stage's one part: the whole pipeline.
+pub const PART: &str = "pipeline";
 
 /// Runs the paper's pipeline with the experiment's `[paper]` settings.
 pub struct PaperStage {
@@ -45,11 +48,22 @@ impl Stage for PaperStage {
         NAME
     }
 
-    fn fingerprint(&self) -> Result<serde_json::Value> {
-        settings(NAME, &self.spec)
+    fn parts(&self) -> Result<Vec<Part>> {
+        Ok(vec![Part {
+            name: PART.to_string(),
+            settings: settings(NAME, &self.spec)?,
+            reads: Vec::new(),
+        }])
     }
 
-    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
+    fn run(
+        &self,
+        task: &mut TaskState<'_>,
+        run: &[bool],
+    ) -> Result<Vec<Option<serde_json::Value>>> {
+        if !run.first().copied().unwrap_or(false) {
+            return Ok(vec![None]);
+        }
         task.ensure_conditional_truth()?;
         let seed = seed::estimator_seed(task.seed, "paper");
         let outcome = match crate::paper::run(&task.sample, &self.spec, seed) {
@@ -71,13 +85,15 @@ impl Stage for PaperStage {
                 error: Some(e.to_string()),
             },
         };
-        encode(NAME, &outcome)
+        Ok(vec![Some(encode(NAME, &outcome)?)])
     }
 }
 
 /// The paper stage's outcome of a record, if it ran.
 pub fn outcome(record: &Record) -> Option<Result<PaperOutcome>> {
-    record.outcome(NAME)
+    record
+        .outcome::<[PaperOutcome; 1]>(NAME)
+        .map(|read| read.map(|[outcome]| outcome))
 }
 
 /// Blanks the paper pipeline's undefined numbers (a NaN or infinite value

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{encode, settings, PolicyOutcome, Stage, TaskState};
+use super::{encode, estimators, settings, Part, PolicyOutcome, Stage, TaskState};
 use crate::bounds::BoundKind;
 use crate::data::Unit;
 use crate::evaluate::placement::PolicySummary;
@@ -72,18 +72,38 @@ impl Stage for PlacementStage {
         NAME
     }
 
-    fn fingerprint(&self) -> Result<serde_json::Value> {
-        settings(NAME, &self.policies)
+    fn parts(&self) -> Result<Vec<Part>> {
+        self.policies
+            .iter()
+            .map(|policy| {
+                Ok(Part {
+                    name: policy.name.clone(),
+                    settings: settings(NAME, policy)?,
+                    reads: policy
+                        .estimator
+                        .iter()
+                        .map(|e| (estimators::NAME, e.clone()))
+                        .collect(),
+                })
+            })
+            .collect()
     }
 
-    fn run(&self, task: &mut TaskState<'_>) -> Result<serde_json::Value> {
+    fn run(
+        &self,
+        task: &mut TaskState<'_>,
+        run: &[bool],
+    ) -> Result<Vec<Option<serde_json::Value>>> {
         let mut days: BTreeMap<Option<&str>, std::result::Result<Vec<PlacementDay>, String>> =
             BTreeMap::new();
         let sample = &task.sample;
-        let results: Vec<PolicyResult> = self
-            .policies
+        self.policies
             .iter()
-            .map(|policy| {
+            .zip(run)
+            .map(|(policy, &on)| {
+                if !on {
+                    return Ok(None);
+                }
                 let key = policy.estimator.as_deref();
                 let built = days
                     .entry(key)
@@ -104,10 +124,9 @@ impl Stage for PlacementStage {
                     )
                     .map_err(|e| e.to_string())
                 });
-                PolicyOutcome::new(&policy.name, summary)
+                encode(NAME, &PolicyOutcome::new(&policy.name, summary)).map(Some)
             })
-            .collect();
-        encode(NAME, &results)
+            .collect()
     }
 }
 

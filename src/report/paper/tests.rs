@@ -6,7 +6,7 @@ use std::path::Path;
 use super::super::section::write_csvs;
 use super::*;
 use crate::paper::{PaperPanel, PaperResult, PaperRow};
-use crate::record::{results_path, Writer};
+use crate::record::{read_manifest, results_path, Layout, PartOutcome, Piece, Writer};
 use crate::run::{run, RunOptions};
 use crate::stage::paper::PaperOutcome;
 
@@ -78,9 +78,26 @@ trait WithPaper {
 
 impl WithPaper for Record {
     fn with_paper(mut self, outcome: PaperOutcome) -> Self {
-        let value = serde_json::to_value(&outcome).expect("encodes");
+        let value = serde_json::to_value([outcome]).expect("encodes");
         self.stages.insert("paper".into(), value);
         self
+    }
+}
+
+/// The stored piece of a hand-made record of the paper's stage alone.
+fn piece(record: &Record, layout: &Layout) -> Piece {
+    let part = &layout.stages[0].parts[0];
+    Piece {
+        sample: layout.samples[record.cell],
+        replication: record.replication,
+        seed: record.seed,
+        truth: record.truth.clone(),
+        outcomes: vec![PartOutcome {
+            stage: "paper".into(),
+            part: part.name.clone(),
+            print: part.print,
+            outcome: record.stages["paper"][0].clone(),
+        }],
     }
 }
 
@@ -227,6 +244,7 @@ fn a_report_of_the_paper_alone_renders() {
     };
     // Records the manifest only; the records are made by hand.
     run(&exp, &options).expect("manifest written");
+    let layout = read_manifest(&dir).expect("manifest").layout;
     let writer = Writer::open(&results_path(&dir, None)).expect("results file");
     let mut failed = record(1, 0.0, 0.0, false);
     failed = failed.with_paper(PaperOutcome {
@@ -234,7 +252,7 @@ fn a_report_of_the_paper_alone_renders() {
         error: Some("the first stage is <singular>".into()),
     });
     for r in [record(0, 74000.0, -0.01, false), failed] {
-        writer.append(&r).expect("appends");
+        writer.append(&piece(&r, &layout)).expect("appends");
     }
     writer.flush().expect("flushes");
     for stale in ["diagnosands.csv", "paper_table_1.csv"] {
