@@ -2,7 +2,7 @@
 //! budget across the sample's regions from its estimator's effects, judged
 //! by the world's per-region effects (a failure is recorded with the policy).
 
-use super::{encode, estimators, settings, Part, PolicyOutcome, Stage, TaskState};
+use super::{encode, policy_part, Part, PolicyOutcome, Stage, TaskState};
 use crate::core::seed;
 use crate::evaluate::allocation::{evaluate_allocation, AllocationSummary};
 use crate::policy::allocation::AllocationSpec;
@@ -38,17 +38,7 @@ impl Stage for AllocationStage {
     fn parts(&self) -> Result<Vec<Part>> {
         self.policies
             .iter()
-            .map(|policy| {
-                Ok(Part {
-                    name: policy.name.clone(),
-                    settings: settings(NAME, policy)?,
-                    reads: policy
-                        .estimator
-                        .iter()
-                        .map(|e| (estimators::NAME, e.clone()))
-                        .collect(),
-                })
-            })
+            .map(|p| policy_part(NAME, &p.name, p.estimator.as_ref(), p))
             .collect()
     }
 

@@ -193,6 +193,24 @@ pub(crate) fn settings<T: serde::Serialize>(name: &str, settings: &T) -> Result<
         .map_err(|e| crate::Error::Store(format!("cannot encode the `{name}` settings: {e}")))
 }
 
+/// The part of one policy of the stage `stage`: its settings, and the fit
+/// of its estimator when it names one.
+pub(crate) fn policy_part<P: serde::Serialize>(
+    stage: &str,
+    name: &str,
+    estimator: Option<&String>,
+    policy: &P,
+) -> Result<Part> {
+    Ok(Part {
+        name: name.to_string(),
+        settings: settings(stage, policy)?,
+        reads: estimator
+            .map(|e| (estimators::NAME, e.clone()))
+            .into_iter()
+            .collect(),
+    })
+}
+
 /// The registry: the stages an experiment runs, in order. Each line builds
 /// one stage from the experiment's spec, or nothing when the experiment does
 /// not ask for it.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{encode, estimators, settings, Part, PolicyOutcome, Stage, TaskState};
+use super::{encode, policy_part, Part, PolicyOutcome, Stage, TaskState};
 use crate::bounds::BoundKind;
 use crate::data::Unit;
 use crate::evaluate::placement::PolicySummary;
@@ -75,17 +75,7 @@ impl Stage for PlacementStage {
     fn parts(&self) -> Result<Vec<Part>> {
         self.policies
             .iter()
-            .map(|policy| {
-                Ok(Part {
-                    name: policy.name.clone(),
-                    settings: settings(NAME, policy)?,
-                    reads: policy
-                        .estimator
-                        .iter()
-                        .map(|e| (estimators::NAME, e.clone()))
-                        .collect(),
-                })
-            })
+            .map(|p| policy_part(NAME, &p.name, p.estimator.as_ref(), p))
             .collect()
     }
 
