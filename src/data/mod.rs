@@ -1,6 +1,7 @@
 //! Datasets: the columns an estimator sees (outcome, treatment, instrument,
 //! covariates), whether they come from a sim or from a user's CSV.
 
+pub mod binning;
 mod clusters;
 mod cohorts;
 mod csv_io;

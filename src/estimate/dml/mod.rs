@@ -50,22 +50,11 @@ pub use spec::{Cate, Dml, DmlModel, Learner, MIN_ARM};
 enum Nuisance<'a> {
     /// Forests on features binned once for the whole sample.
     Forest {
-        binned: Binned,
+        binned: Box<Binned>,
         params: ForestParams,
     },
     /// Plug-in lasso on the raw covariates.
     Lasso { x: ArrayView2<'a, f64> },
-}
-
-/// The rows of `binned` in `rows`, in order.
-fn select(binned: &Binned, rows: &[usize]) -> Result<Binned> {
-    let p = binned.features();
-    let mut codes = Vec::with_capacity(rows.len() * p);
-    for &i in rows {
-        codes.extend_from_slice(binned.row(i));
-    }
-    let bins = (0..p).map(|j| binned.bins(j) as u16).collect();
-    Binned::from_codes(rows.len(), codes, bins)
 }
 
 impl Nuisance<'_> {
@@ -86,8 +75,8 @@ impl Nuisance<'_> {
         }
         match self {
             Nuisance::Forest { binned, params } => {
-                let forest = fit_regression(&select(binned, train)?, &values, params, None, seed)?;
-                forest.predict(&select(binned, test)?, mean)
+                let forest = fit_regression(&binned.select(train), &values, params, None, seed)?;
+                forest.predict(&binned.select(test), mean)
             }
             Nuisance::Lasso { x } => {
                 let family = if binary {
@@ -156,7 +145,7 @@ impl Estimator for Dml {
             Learner::Forest => {
                 let x = data.x.view();
                 Nuisance::Forest {
-                    binned: Bins::fit(x, MAX_BINS)?.transform(x)?,
+                    binned: Box::new(Bins::fit(x, MAX_BINS)?.transform(x)?),
                     params: self.forest_params(),
                 }
             }

@@ -9,12 +9,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::binning::Binned;
 use super::params::ForestParams;
 use super::rules::SplitRule;
 use super::tree::{grow, Scratch, Tree, TreeSettings, MAX_FEATURES};
 use crate::core::seed::mix;
 use crate::core::text::number;
+use crate::data::binning::Binned;
 use crate::data::Clusters;
 use crate::{Error, Result};
 
@@ -215,9 +215,14 @@ impl Forest {
         starts
             .par_iter()
             .map_init(
-                || (Vec::new(), Vec::new()),
-                |(leaves, slots), &start| {
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(leaves, slots, rows), &start| {
                     let end = (start + CHUNK).min(n);
+                    let p = points.features();
+                    rows.resize(p * (end - start), 0);
+                    for r in 0..end - start {
+                        points.row_into(start + r, &mut rows[r * p..(r + 1) * p]);
+                    }
                     leaves.clear();
                     leaves.resize(b * (end - start), u32::MAX);
                     for (t, tree) in self.trees.iter().enumerate() {
@@ -225,7 +230,7 @@ impl Forest {
                             if oob && self.in_bag[t].contains(start + r) {
                                 continue;
                             }
-                            let row = points.row(start + r);
+                            let row = &rows[r * p..(r + 1) * p];
                             leaves[r * b + t] = tree.leaf(|j| row[j]) as u32;
                         }
                     }
@@ -295,6 +300,58 @@ mod tests {
             .map(|i| f64::from(u8::from(i % 16 > 7)) + ((i * 7919) % 100) as f64 / 200.0)
             .collect();
         (x, y)
+    }
+
+    /// Three dense features and 40 binary ones, each on 1-4% of the rows;
+    /// an outcome and a treatment that depend on both kinds.
+    fn wide(n: usize) -> (Binned, Vec<f64>, Vec<f64>) {
+        let mut codes = Vec::with_capacity(n * 43);
+        for i in 0..n {
+            codes.extend([
+                (i % 16) as u8,
+                ((i * 5 + 3) % 16) as u8,
+                ((i / 16) % 16) as u8,
+            ]);
+            codes.extend((0..40).map(|j| u8::from((i * 7 + j * 13) % (25 + j * 2) == 0)));
+        }
+        let x = Binned::from_codes(n, codes, [vec![16; 3], vec![2; 40]].concat()).expect("codes");
+        let y = (0..n)
+            .map(|i| {
+                f64::from(x.code(i, 3))
+                    + 0.5 * f64::from(x.code(i, 0) > 7)
+                    + ((i * 7919) % 100) as f64 / 200.0
+            })
+            .collect();
+        let w = (0..n)
+            .map(|i| f64::from(u8::from((i * 31) % 7 < 3)))
+            .collect();
+        (x, y, w)
+    }
+
+    #[test]
+    fn sparse_and_dense_layouts_grow_the_same_forests() {
+        use crate::estimate::forest::rules::Instrumental;
+        let (x, y, w) = wide(2000);
+        assert!((3..43).all(|j| x.is_sparse(j)) && (0..3).all(|j| !x.is_sparse(j)));
+        let dense = x.laid_out(false);
+        let p = params(50, 2, 0.5);
+        for oob in [false, true] {
+            let regression = |x: &Binned| {
+                let forest = Forest::train(x, Regression { y: &y }, &p, None, 3).expect("forest");
+                predictions(&forest, x, oob)
+            };
+            let (a, b) = (regression(&x), regression(&dense));
+            let differ = a.iter().zip(&b).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "of {} predictions", a.len());
+            let causal = |x: &Binned| {
+                let rule = Instrumental::causal(&y, &w);
+                let forest = Forest::train(x, rule, &p, None, 3).expect("forest");
+                predictions(&forest, x, oob)
+            };
+            let (a, b) = (causal(&x), causal(&dense));
+            let differ = a.iter().zip(&b).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "of {} predictions", a.len());
+        }
     }
 
     fn params(num_trees: usize, ci_group_size: usize, sample_fraction: f64) -> ForestParams {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use ndarray::ArrayView2;
 
 use super::bags::{average, little_bags};
-use super::binning::{Binned, Bins, MAX_BINS};
 use super::ensemble::{Forest, LeafValues};
 use super::nuisance::regression_oob;
 use super::params::ForestParams;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
+use crate::data::binning::{Binned, Bins, MAX_BINS};
 use crate::data::Clusters;
 use crate::{Error, Result};
 
@@ -193,7 +193,7 @@ impl FittedForest {
         let row = ndarray::ArrayView2::from_shape((1, x.len()), x)
             .map_err(|e| Error::Data(format!("a covariate row: {e}")))?;
         let binned = self.bins.transform(row)?;
-        Ok(self.forest.weights(binned.row(0)))
+        Ok(self.forest.weights(&binned.row(0)))
     }
 
     /// Trees in the main forest.

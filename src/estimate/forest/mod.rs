@@ -9,7 +9,6 @@
 //! predictions, and doubly robust scores.
 
 mod bags;
-mod binning;
 mod diagnostics;
 mod ensemble;
 mod grf;
@@ -25,7 +24,7 @@ mod tree;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-pub use binning::{Binned, Bins, MAX_BINS};
+pub use crate::data::binning::{Binned, Bins, MAX_BINS};
 pub use diagnostics::{
     diagnose, IvDiagnostics, BAND, FEW, FRAGILE_SHARE, HISTOGRAM_BINS, LEAVE_OUT,
 };

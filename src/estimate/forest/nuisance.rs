@@ -3,10 +3,10 @@
 //! cross-fitted nuisance regressions of double/debiased machine learning.
 
 use super::bags::average;
-use super::binning::Binned;
 use super::ensemble::{Forest, LeafValues};
 use super::params::ForestParams;
 use super::rules::Regression;
+use crate::data::binning::Binned;
 use crate::data::Clusters;
 use crate::{Error, Result};
 

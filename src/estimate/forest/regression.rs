@@ -6,7 +6,6 @@ use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::bags::{average, little_bags};
-use super::binning::{Binned, Bins, MAX_BINS};
 use super::ensemble::{Forest, LeafValues};
 use super::grf::{Nuisances, Prediction};
 use super::nuisance::regression_oob;
@@ -16,6 +15,7 @@ use super::scores::aipw_scores;
 use super::unit_effects;
 use crate::core::seed::mix;
 use crate::core::Estimand;
+use crate::data::binning::{Binned, Bins, MAX_BINS};
 use crate::data::{Clusters, Dataset};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::{Error, Result};

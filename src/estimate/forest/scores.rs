@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::binning::Binned;
 use super::ensemble::Forest;
 use super::grf::{iv_moment, FittedForest, Nuisances, Prediction};
 use super::params::ForestParams;
 use super::robust::IvParts;
 use super::rules::Instrumental;
 use crate::core::seed::mix;
+use crate::data::binning::Binned;
 use crate::data::Clusters;
 use crate::{Error, Result};
 

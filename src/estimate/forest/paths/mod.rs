@@ -27,9 +27,9 @@ mod walker;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::binning::Bins;
 use super::grf::{FittedForest, Prediction};
 use super::tree::FIXED;
+use crate::data::binning::Bins;
 use crate::{Error, Result};
 use walker::{Scratch, Walker};
 

@@ -134,6 +134,13 @@ impl SplitRule for Instrumental<'_> {
         left.small += bin.small;
     }
 
+    #[inline(always)]
+    fn remove(from: &mut ZSums, bin: &ZSums) {
+        from.sz -= bin.sz;
+        from.szz -= bin.szz;
+        from.small -= bin.small;
+    }
+
     #[inline]
     fn limits(s: &TreeSettings, node: &Sums<ZSums>) -> Limits {
         let size_node = node.extra.szz - node.extra.sz * node.extra.sz / f64::from(node.n);

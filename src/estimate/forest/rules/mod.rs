@@ -84,6 +84,10 @@ pub trait SplitRule: Copy + Send + Sync {
     /// Adds a bin's statistics to the running left child's.
     fn combine(left: &mut Self::Extra, bin: &Self::Extra);
 
+    /// Takes a bin's statistics out of a node's: a sparse feature's default
+    /// bin is the node less its other bins.
+    fn remove(from: &mut Self::Extra, bin: &Self::Extra);
+
     /// The node's constants for [`SplitRule::admit`].
     fn limits(s: &TreeSettings, node: &Sums<Self::Extra>) -> Self::Limits;
 

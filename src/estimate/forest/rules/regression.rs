@@ -57,6 +57,9 @@ impl SplitRule for Regression<'_> {
     #[inline(always)]
     fn combine(_left: &mut (), _bin: &()) {}
 
+    #[inline(always)]
+    fn remove(_from: &mut (), _bin: &()) {}
+
     #[inline]
     fn limits(s: &TreeSettings, node: &Sums<()>) -> Limits {
         Limits {

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
 
 use super::{descend, Node, Tree, TreeSettings, EMPTY_LEAF, FILLED_LEAF};
-use crate::estimate::forest::binning::{Binned, MAX_BINS};
+use crate::data::binning::{Binned, MAX_BINS};
 use crate::estimate::forest::rules::{Candidate, Label, SplitRule, Sums};
 
 /// Buffers reused across the trees a worker grows, so the hot loops
@@ -22,8 +22,17 @@ pub struct Scratch<S, E> {
     touched: Vec<u8>,
     /// The features, the node's draw first.
     features: Vec<usize>,
-    /// The node's codes of the drawn features, feature-major.
+    /// The node's codes of the drawn dense features, feature-major (slot
+    /// `f` of the draw at `codes[f * m..]`).
     codes: Vec<u8>,
+    /// Per drawn sparse feature (by slot): the node's samples (by position)
+    /// whose code is not the feature's default, with their codes.
+    entries: Vec<Vec<(u32, u8)>>,
+    /// Per feature: its slot in the draw when it is a drawn sparse feature,
+    /// [`NOT_DRAWN`] otherwise.
+    slot_of: Vec<u32>,
+    /// The drawn dense features: (slot, place in a dense row).
+    dense: Vec<(usize, usize)>,
     /// Nodes to split: (node, first sample, one past the last).
     stack: Vec<(u32, usize, usize)>,
     /// `inv[k] = 1 / k`: the split scan multiplies instead of dividing.
@@ -39,11 +48,17 @@ impl<S: Copy + Default, E: Copy + Default> Scratch<S, E> {
             touched: Vec::with_capacity(MAX_BINS),
             features: (0..p).collect(),
             codes: Vec::new(),
+            entries: Vec::new(),
+            slot_of: vec![NOT_DRAWN; p],
+            dense: Vec::new(),
             stack: Vec::new(),
             inv: Vec::new(),
         }
     }
 }
+
+/// [`Scratch::slot_of`] of a feature that is not a drawn sparse one.
+const NOT_DRAWN: u32 = u32::MAX;
 
 /// The best split found so far at a node.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +139,7 @@ fn best_split<R: SplitRule>(
             .collect();
     }
     let k = draw_features(x.features(), s.mtry, rng, &mut scratch.features);
-    gather(x, idx, &scratch.features[..k], &mut scratch.codes);
+    gather(x, idx, k, scratch);
     let limits = R::limits(s, &node);
     let mut best: Option<Split> = None;
     for f in 0..k {
@@ -132,13 +147,39 @@ fn best_split<R: SplitRule>(
         if x.bins(feature) < 2 {
             continue;
         }
-        if let Some(found) = search_feature::<R>(x, &limits, f, feature, &node, scratch) {
-            if best.is_none_or(|b| found.decrease > b.decrease) {
+        let found = if x.is_sparse(feature) {
+            search_sparse::<R>(x, &limits, f, feature, &node, scratch)
+        } else {
+            search_feature::<R>(x, &limits, f, feature, &node, scratch)
+        };
+        if let Some(found) = found {
+            let tolerant = |b: &Split| x.is_skewed(b.feature) || x.is_skewed(feature);
+            if best.is_none_or(|b| beats(found.decrease, b.decrease, tolerant(&b))) {
                 best = Some(found);
             }
         }
     }
     best.filter(|b| b.decrease > 0.0)
+}
+
+/// Relative difference below which a skewed feature's best decrease ties
+/// with another feature's. Stored sparse, a skewed feature's default bin is
+/// the node less its other bins, a sum over the same units in another order
+/// whose last bits differ from the dense layout's, so a tie between two
+/// features that split the node's units the same way is kept by the
+/// feature drawn first rather than by rounding, in either layout. Two
+/// features that are not skewed compare exactly, as in grf.
+const TIE: f64 = 1e-12;
+
+/// Whether a feature's best `decrease` beats the best so far: by any margin
+/// between features that are not skewed, by more than a tie ([`TIE`]) when
+/// `tolerant` (either is skewed).
+fn beats(decrease: f64, best: f64, tolerant: bool) -> bool {
+    if tolerant {
+        decrease - best > TIE * decrease.abs().max(best.abs())
+    } else {
+        decrease > best
+    }
 }
 
 /// Draws a Poisson(mtry) number of the `p` features (at least one) into
@@ -156,19 +197,108 @@ fn draw_features(p: usize, mtry: usize, rng: &mut ChaCha8Rng, features: &mut [us
     k
 }
 
-/// Gathers the node's codes of the drawn features, one feature after
-/// another: each unit's row is read once, in increasing feature order (wide
-/// rows span many cache lines), and the histogram passes read contiguous memory.
-fn gather(x: &Binned, idx: &[u32], drawn: &[usize], codes: &mut Vec<u8>) {
+/// Gathers the node's codes of the first `k` drawn features: the dense
+/// ones one feature after another (each unit's dense row is read once, in
+/// increasing feature order, and the histogram passes read contiguous
+/// memory), and for the sparse ones the samples off their default code,
+/// found by reading each unit's few sparse entries once.
+fn gather<S, E>(x: &Binned, idx: &[u32], k: usize, scratch: &mut Scratch<S, E>) {
     let m = idx.len();
+    let Scratch {
+        features,
+        codes,
+        entries,
+        slot_of,
+        dense,
+        ..
+    } = scratch;
+    let drawn = &features[..k];
     codes.clear();
-    codes.resize(drawn.len() * m, 0);
-    for (pos, &i) in idx.iter().enumerate() {
-        let row = x.row(i as usize);
-        for (f, &feature) in drawn.iter().enumerate() {
-            codes[f * m + pos] = row[feature];
+    codes.resize(k * m, 0);
+    if entries.len() < k {
+        entries.resize_with(k, Vec::new);
+    }
+    dense.clear();
+    for (f, &feature) in drawn.iter().enumerate() {
+        if x.is_sparse(feature) {
+            slot_of[feature] = f as u32;
+            entries[f].clear();
+        } else {
+            dense.push((f, x.dense_place(feature)));
         }
     }
+    let any_sparse = dense.len() < k;
+    for (pos, &i) in idx.iter().enumerate() {
+        let i = i as usize;
+        if !dense.is_empty() {
+            let row = x.dense_row(i);
+            for &(f, at) in dense.iter() {
+                codes[f * m + pos] = row[at];
+            }
+        }
+        if any_sparse {
+            let (on, values) = x.sparse_row(i);
+            for (&j, &c) in on.iter().zip(values) {
+                let f = slot_of[j as usize];
+                if f != NOT_DRAWN {
+                    entries[f as usize].push((pos as u32, c));
+                }
+            }
+        }
+    }
+    for &feature in drawn {
+        slot_of[feature] = NOT_DRAWN;
+    }
+}
+
+/// The best split of one sparse feature (the `slot`-th drawn): its
+/// histogram from the samples off its default code, the default bin the
+/// node's sums less theirs, scanned left to right.
+fn search_sparse<R: SplitRule>(
+    x: &Binned,
+    limits: &R::Limits,
+    slot: usize,
+    feature: usize,
+    node: &Sums<R::Extra>,
+    scratch: &mut Scratch<R::Sample, R::Extra>,
+) -> Option<Split> {
+    let Scratch {
+        labels,
+        hist,
+        touched,
+        inv,
+        entries,
+        ..
+    } = scratch;
+    touched.clear();
+    for &(pos, c) in &entries[slot] {
+        let b = &mut hist[usize::from(c)];
+        if b.n == 0 {
+            touched.push(c);
+        }
+        let label = &labels[pos as usize];
+        b.n += 1;
+        b.sum += label.rho;
+        R::accumulate(&mut b.extra, &label.own);
+    }
+    let mut rest = *node;
+    for &c in touched.iter() {
+        let b = &hist[usize::from(c)];
+        rest.n -= b.n;
+        rest.sum -= b.sum;
+        R::remove(&mut rest.extra, &b.extra);
+    }
+    if rest.n > 0 {
+        let default = x.default_code(feature);
+        hist[usize::from(default)] = rest;
+        touched.push(default);
+    }
+    touched.sort_unstable();
+    let found = scan::<R>(limits, node, hist, touched, inv, feature);
+    for &c in touched.iter() {
+        hist[usize::from(c)] = Sums::default();
+    }
+    found
 }
 
 /// The best split of one feature (the `slot`-th drawn), accumulating its
