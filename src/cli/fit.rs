@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ndarray::{Array1, Array2};
+use rayon::prelude::*;
 use toml::Value;
 
 use super::simulate::{parse_assignment, TRUTH_COLUMNS};
 use crate::core::stats::Z_95;
 use crate::core::text::{elide, number, plural, significant};
+use crate::data::binning::{Binned, Bins, Coded, MAX_BINS};
 use crate::data::{read_csv, write_csv, Column, Dataset, Table};
 use crate::estimate::{Estimate, UnitEffects};
 use crate::spec::EstimatorSpec;
@@ -230,9 +232,58 @@ fn check_varies(
     Ok(())
 }
 
-/// Reads the CSV into a dataset, checking the columns and that treatment and
-/// instrument vary.
-pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
+/// The covariates of a fit: their values, or for a forest that reads only
+/// bin codes, the codes.
+enum Covariates {
+    Values(Array2<f64>),
+    Codes(Coded),
+}
+
+/// The columns `names` of `table` as bin codes, the bins learned as
+/// [`Bins::fit`] would learn them from the values: a small column's codes
+/// are looked up from its bytes, another column's computed from its
+/// values, one column at a time, so no matrix of `f64` is ever made.
+fn coded(table: &Table, names: &[String]) -> anyhow::Result<Coded> {
+    let distinct = names
+        .par_iter()
+        .map(|name| match table.small_column(name) {
+            Some(bytes) => {
+                let mut seen = [false; 256];
+                for &b in bytes {
+                    seen[usize::from(b)] = true;
+                }
+                Ok((0..=255u8)
+                    .filter(|&b| seen[usize::from(b)])
+                    .map(f64::from)
+                    .collect())
+            }
+            None => Ok(table.column(name)?.to_vec()),
+        })
+        .collect::<crate::Result<Vec<Vec<f64>>>>()?;
+    let bins = Bins::from_distinct(distinct, MAX_BINS);
+    let columns: Vec<Vec<u8>> = names
+        .par_iter()
+        .enumerate()
+        .map(|(j, name)| match table.small_column(name) {
+            Some(bytes) => {
+                let lut: Vec<u8> = (0..=255u8).map(|b| bins.code(j, f64::from(b))).collect();
+                Ok(bytes.iter().map(|&b| lut[usize::from(b)]).collect())
+            }
+            None => Ok(table
+                .column(name)?
+                .iter()
+                .map(|&v| bins.code(j, v))
+                .collect()),
+        })
+        .collect::<crate::Result<_>>()?;
+    let binned = Binned::from_columns(table.rows(), &bins, &columns);
+    Ok(Coded { bins, binned })
+}
+
+/// Reads the CSV into a dataset by the columns `args` names, checking the
+/// columns and that treatment and instrument vary; with `codes`, its
+/// covariates as bin codes only ([`Dataset::from_codes`]).
+pub fn dataset(args: &FitArgs, table: &Table, codes: bool) -> anyhow::Result<Dataset> {
     let y = Array1::from(table.column(&args.y)?.to_vec());
     let w = Array1::from(table.column(&args.w)?.to_vec());
     let z = match &args.z {
@@ -249,11 +300,16 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
     .collect();
     used.extend(args.cluster.iter().flatten().map(String::as_str));
     let x_names = covariate_names(args, table, &used)?;
-    let mut x = Array2::zeros((table.rows(), x_names.len()));
-    for (j, name) in x_names.iter().enumerate() {
-        x.column_mut(j)
-            .assign(&Array1::from(table.column(name)?.to_vec()));
-    }
+    let x = if codes {
+        Covariates::Codes(coded(table, &x_names)?)
+    } else {
+        let mut x = Array2::zeros((table.rows(), x_names.len()));
+        for (j, name) in x_names.iter().enumerate() {
+            x.column_mut(j)
+                .assign(&Array1::from(table.column(name)?.to_vec()));
+        }
+        Covariates::Values(x)
+    };
     check_varies(
         table,
         "treatment",
@@ -270,7 +326,10 @@ pub fn dataset(args: &FitArgs, table: &Table) -> anyhow::Result<Dataset> {
             "an instrument must vary",
         )?;
     }
-    let data = Dataset::new(y, w, z, x, x_names)?;
+    let data = match x {
+        Covariates::Values(x) => Dataset::new(y, w, z, x, x_names)?,
+        Covariates::Codes(x) => Dataset::from_codes(y, w, z, x, x_names)?,
+    };
     match &args.cluster {
         Some(names) => Ok(data.with_clusters(Arc::new(clusters(table, names)?))?),
         None => Ok(data),
@@ -328,7 +387,7 @@ pub fn fit(args: FitArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let data = dataset(&args, &csv)?;
+    let data = dataset(&args, &csv, spec.fits_codes())?;
     let context = || format!("{} on {}", spec.kind(), args.data.display());
     let (mut estimate, predictions) = match &args.predict {
         Some(path) => {
@@ -606,4 +665,67 @@ fn table(kind: &str, data: &Dataset, e: &Estimate) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CSV of 400 rows: a continuous covariate, two binary codes (one
+    /// rare), a small count, and an instrument, treatment and outcome.
+    fn table() -> Table {
+        let dir = std::env::temp_dir().join(format!("causim_fit_codes_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("codes.csv");
+        let mut text = String::from("age,code_1,code_2,visits,z,w,y\n");
+        for i in 0..400u32 {
+            let age = 40.0 + f64::from(i * 37 % 101) / 3.0;
+            let (c1, c2, visits) = (i % 3 == 0, i % 41 == 5, i % 6);
+            let z = i % 2;
+            let w = u32::from(z == 1 || i % 5 == 0);
+            let y = f64::from(w) * (0.5 + f64::from(u8::from(c1))) + f64::from(i % 7) / 7.0;
+            text.push_str(&format!(
+                "{age},{},{},{visits},{z},{w},{y}\n",
+                u8::from(c1),
+                u8::from(c2)
+            ));
+        }
+        std::fs::write(&path, text).expect("write");
+        read_csv(&path).expect("reads")
+    }
+
+    #[test]
+    fn codes_read_from_a_csv_equal_the_codes_of_its_values() {
+        let table = table();
+        let names: Vec<String> = ["age", "code_1", "code_2", "visits"]
+            .map(String::from)
+            .to_vec();
+        let coded = coded(&table, &names).expect("codes");
+        let mut x = Array2::zeros((table.rows(), names.len()));
+        for (j, name) in names.iter().enumerate() {
+            x.column_mut(j)
+                .assign(&Array1::from(table.column(name).expect("numbers").to_vec()));
+        }
+        let bins = Bins::fit(x.view(), MAX_BINS).expect("bins");
+        let binned = bins.transform(x.view()).expect("codes");
+        assert!(coded.binned.is_sparse(2), "the rare code is stored sparse");
+        for i in 0..table.rows() {
+            assert_eq!(coded.binned.row(i), binned.row(i), "row {i}");
+        }
+        let new = x.slice(ndarray::s![..50, ..]);
+        assert_eq!(
+            coded.bins.transform(new).expect("codes").row(7),
+            bins.transform(new).expect("codes").row(7)
+        );
+
+        // An instrumental forest on the codes alone fits as on the values.
+        let column = |name: &str| Array1::from(table.column(name).expect("numbers").to_vec());
+        let (y, w, z) = (column("y"), column("w"), Some(column("z")));
+        let values = Dataset::new(y.clone(), w.clone(), z.clone(), x, names.clone()).expect("data");
+        let codes = Dataset::from_codes(y, w, z, coded, names).expect("data");
+        let spec = estimator_spec("instrumental_forest", &["num_trees=200".into()]).expect("spec");
+        let fit = |data: &Dataset| spec.estimator().fit(data, 3).expect("fits");
+        let (a, b) = (fit(&values), fit(&codes));
+        assert_eq!((a.estimate, a.se), (b.estimate, b.se));
+    }
 }

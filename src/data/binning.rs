@@ -17,6 +17,16 @@ use crate::{Error, Result};
 /// The most bins a feature gets (codes are `u8`).
 pub const MAX_BINS: usize = 256;
 
+/// Covariates as bin codes, with the bins that made them: what the forests
+/// fit on, read straight from a CSV without a matrix of `f64` values.
+#[derive(Debug, Clone)]
+pub struct Coded {
+    /// The bins each feature's values were coded with.
+    pub bins: Bins,
+    /// The codes, one per row and feature.
+    pub binned: Binned,
+}
+
 /// Bin edges learned from training data: bin `b` of feature `j` holds values
 /// `x <= edges[j][b]` (and above the previous edge); the last bin is unbounded.
 #[derive(Debug, Clone)]
@@ -54,15 +64,34 @@ pub struct Binned {
     entry_code: Vec<u8>,
 }
 
+/// The edges of one column's values: every distinct value its own bin when
+/// there are at most `max_bins`, quantile cut points of the distinct values
+/// otherwise.
+fn edges_of(mut values: Vec<f64>, max_bins: usize) -> Vec<f64> {
+    let max_bins = max_bins.clamp(2, MAX_BINS);
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    if values.len() <= max_bins {
+        values.truncate(values.len().saturating_sub(1));
+        values
+    } else {
+        let mut cuts: Vec<f64> = (1..max_bins)
+            .map(|q| values[q * values.len() / max_bins - 1])
+            .collect();
+        cuts.dedup();
+        cuts
+    }
+}
+
 impl Bins {
     /// Learns edges for each column of `x`: every distinct value its own bin
-    /// when there are at most `max_bins`, quantile cut points otherwise.
+    /// when there are at most `max_bins`, quantile cut points of the
+    /// distinct values otherwise.
     pub fn fit(x: ArrayView2<f64>, max_bins: usize) -> Result<Bins> {
-        let max_bins = max_bins.clamp(2, MAX_BINS);
         let edges = (0..x.ncols())
             .into_par_iter()
             .map(|j| {
-                let mut values: Vec<f64> = x.column(j).to_vec();
+                let values: Vec<f64> = x.column(j).to_vec();
                 if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
                     return Err(Error::Data(format!(
                         "covariate {} has a non-finite value at row {}",
@@ -70,21 +99,32 @@ impl Bins {
                         bad + 1
                     )));
                 }
-                values.sort_by(f64::total_cmp);
-                values.dedup();
-                let edges = if values.len() <= max_bins {
-                    values[..values.len().saturating_sub(1)].to_vec()
-                } else {
-                    let mut cuts: Vec<f64> = (1..max_bins)
-                        .map(|q| values[q * values.len() / max_bins - 1])
-                        .collect();
-                    cuts.dedup();
-                    cuts
-                };
-                Ok(edges)
+                Ok(edges_of(values, max_bins))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Bins { edges })
+    }
+
+    /// The bins [`Bins::fit`] learns, from each column's distinct values
+    /// (any multiplicity, finite): the edges depend on nothing else, so a
+    /// reader can learn them without holding the columns whole.
+    pub fn from_distinct(columns: Vec<Vec<f64>>, max_bins: usize) -> Bins {
+        let edges = columns
+            .into_par_iter()
+            .map(|values| edges_of(values, max_bins))
+            .collect();
+        Bins { edges }
+    }
+
+    /// The code of value `v` of feature `j`.
+    #[inline]
+    pub fn code(&self, j: usize, v: f64) -> u8 {
+        self.edges[j].partition_point(|&e| e < v) as u8
+    }
+
+    /// Number of bins of feature `j`.
+    pub fn bins(&self, j: usize) -> u16 {
+        self.edges[j].len() as u16 + 1
     }
 
     /// Number of features the bins were learned on.
@@ -102,19 +142,11 @@ impl Bins {
             )));
         }
         let n = x.nrows();
-        let columns: Vec<Vec<u8>> = self
-            .edges
-            .par_iter()
-            .enumerate()
-            .map(|(j, edges)| {
-                x.column(j)
-                    .iter()
-                    .map(|&v| edges.partition_point(|&e| e < v) as u8)
-                    .collect()
-            })
+        let columns: Vec<Vec<u8>> = (0..self.edges.len())
+            .into_par_iter()
+            .map(|j| x.column(j).iter().map(|&v| self.code(j, v)).collect())
             .collect();
-        let bins = self.edges.iter().map(|e| e.len() as u16 + 1).collect();
-        Ok(Binned::build(n, bins, |i, j| columns[j][i], sparse_enough))
+        Ok(Binned::from_columns(n, self, &columns))
     }
 }
 
@@ -145,6 +177,13 @@ impl Binned {
             |i, j| codes[i * p + j],
             sparse_enough,
         ))
+    }
+
+    /// Codes of `n` rows given column by column (`columns[j][i]`), in the
+    /// bins `bins`.
+    pub fn from_columns(n: usize, bins: &Bins, columns: &[Vec<u8>]) -> Binned {
+        let counts = (0..bins.features()).map(|j| bins.bins(j)).collect();
+        Binned::build(n, counts, |i, j| columns[j][i], sparse_enough)
     }
 
     /// Lays out the codes `code(i, j)` of `n` rows, each feature sparse when

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2};
 
 use crate::{Error, Result};
+use binning::Coded;
 use graph::CausalGraph;
 
 /// One sample as estimators see it: outcome `y`, treatment `w`, an optional
@@ -32,7 +33,8 @@ pub struct Dataset {
     pub w: Array1<f64>,
     /// Instrument, when the data has one.
     pub z: Option<Array1<f64>>,
-    /// Covariates, `n` rows by `p` columns.
+    /// Covariates, `n` rows by `p` columns; no columns when the data holds
+    /// its covariates as [`Dataset::codes`] only.
     pub x: Array2<f64>,
     /// Names of the covariate columns, in the order of `x`'s columns.
     pub x_names: Vec<String>,
@@ -53,6 +55,11 @@ pub struct Dataset {
     /// user's `--cluster` column): forests sample them whole and average
     /// effects get cluster-robust standard errors.
     pub clusters: Option<Arc<Clusters>>,
+    /// The covariates as bin codes, when the data was read for a forest
+    /// straight into codes ([`Dataset::from_codes`]): the forests fit on
+    /// them and `x` holds no columns, so a wide CSV never becomes a matrix
+    /// of `f64`.
+    pub codes: Option<Arc<Coded>>,
 }
 
 impl Dataset {
@@ -96,7 +103,33 @@ impl Dataset {
             mediators: Vec::new(),
             cohorts: None,
             clusters: None,
+            codes: None,
         })
+    }
+
+    /// A dataset whose covariates (named `x_names`) are held as bin codes
+    /// only, for the forests: the estimators that need the covariates'
+    /// values must be given [`Dataset::new`]'s data instead.
+    pub fn from_codes(
+        y: Array1<f64>,
+        w: Array1<f64>,
+        z: Option<Array1<f64>>,
+        codes: Coded,
+        x_names: Vec<String>,
+    ) -> Result<Self> {
+        let n = y.len();
+        if codes.binned.rows() != n || codes.binned.features() != x_names.len() {
+            return Err(Error::Data(format!(
+                "{} rows of {} coded covariates for {n} outcomes and {} covariate names",
+                codes.binned.rows(),
+                codes.binned.features(),
+                x_names.len()
+            )));
+        }
+        let mut data = Dataset::new(y, w, z, Array2::zeros((n, 0)), Vec::new())?;
+        data.x_names = x_names;
+        data.codes = Some(Arc::new(codes));
+        Ok(data)
     }
 
     /// This dataset with the causal graph that generated it.

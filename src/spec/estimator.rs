@@ -177,6 +177,16 @@ impl EstimatorSpec {
         }
     }
 
+    /// Whether this estimator fits on covariates held as bin codes only
+    /// ([`crate::data::Dataset::from_codes`]): the causal and instrumental
+    /// forests, which never read the covariates' values.
+    pub fn fits_codes(&self) -> bool {
+        matches!(
+            self,
+            EstimatorSpec::CausalForest(_) | EstimatorSpec::InstrumentalForest(_)
+        )
+    }
+
     /// Whether this estimator is an instrumental forest, whose local bounds
     /// use the instrument.
     pub fn is_instrumental(&self) -> bool {

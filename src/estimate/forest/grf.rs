@@ -105,11 +105,6 @@ impl FittedForest {
         clusters: Option<Arc<Clusters>>,
         seed: u64,
     ) -> Result<Self> {
-        if x.ncols() == 0 {
-            return Err(Error::Estimate(
-                "a forest needs at least one covariate to split on".into(),
-            ));
-        }
         let bins = Bins::fit(x, MAX_BINS)?;
         let binned = bins.transform(x)?;
         Self::fit_binned((bins, binned), (y, w, z), params, clusters, seed)
@@ -125,6 +120,11 @@ impl FittedForest {
         clusters: Option<Arc<Clusters>>,
         seed: u64,
     ) -> Result<Self> {
+        if binned.features() == 0 {
+            return Err(Error::Estimate(
+                "a forest needs at least one covariate to split on".into(),
+            ));
+        }
         check_inputs(&binned, y, w, z, params)?;
         let cl = clusters.as_deref();
         let nuisance = params.nuisance();

@@ -97,7 +97,13 @@ fn fit_grf(
     };
     let zs = z.as_deref().unwrap_or(&w);
     let clusters = data.clusters.clone().filter(|_| params.clusters);
-    let fitted = FittedForest::fit(data.x.view(), (&y, &w, zs), params, clusters, seed)?;
+    let fitted = match &data.codes {
+        Some(coded) => {
+            let coded = (coded.bins.clone(), coded.binned.clone());
+            FittedForest::fit_binned(coded, (&y, &w, zs), params, clusters, seed)?
+        }
+        None => FittedForest::fit(data.x.view(), (&y, &w, zs), params, clusters, seed)?,
+    };
     let oob = fitted.predict_oob();
     // Check before scoring, so a degenerate first stage is named as such.
     unit_effects(name, &oob, Vec::new())?;
