@@ -273,3 +273,45 @@ fn bad_parameters_are_named() {
         assert!(message.contains(key), "{message} should name {key}");
     }
 }
+
+/// At the paper's width the codes that drive placement stay common while
+/// the other 2,087 are rare, about 8 per patient in all.
+#[test]
+fn noise_codes_take_their_own_prevalence() {
+    let world = HospitalWorld {
+        scale: 0.01,
+        codes: 2099,
+        noise_code_prevalence: 0.004,
+        ..HospitalWorld::default()
+    };
+    let s = sample(&world, 5);
+    let column = |name: &str| {
+        let j = s
+            .data
+            .x_names
+            .iter()
+            .position(|n| n == name)
+            .expect("a code column");
+        s.data.x.column(j).to_vec()
+    };
+    let share = |names: Vec<String>| {
+        let k = names.len() as f64;
+        names
+            .iter()
+            .map(|n| mean(column(n).into_iter()))
+            .sum::<f64>()
+            / k
+    };
+    let informative = share((1..=12).map(|k| format!("code_{k}")).collect());
+    let noise = share((13..=2099).map(|k| format!("code_{k}")).collect());
+    assert!(
+        (informative - 0.12).abs() < 0.02,
+        "informative codes: {informative}"
+    );
+    assert!((noise - 0.004).abs() < 0.0005, "other codes: {noise}");
+    let per_patient = 12.0 * informative + 2087.0 * noise;
+    assert!(
+        (7.0..11.0).contains(&per_patient),
+        "{per_patient} codes per patient"
+    );
+}

@@ -84,8 +84,16 @@ pub(super) fn draw_patient<R: Rng>(
     let comorbidities = (0..world.comorbidities)
         .map(|k| rng.random::<f64>() < comorbidity_prevalence(k))
         .collect();
+    let noise = world.noise_code_prevalence;
     let codes = (0..world.codes)
-        .map(|_| rng.random::<f64>() < world.code_prevalence)
+        .map(|k| {
+            let prevalence = if k < world.informative_codes {
+                world.code_prevalence
+            } else {
+                noise
+            };
+            rng.random::<f64>() < prevalence
+        })
         .collect();
     let severity: f64 = StandardNormal.sample(rng);
     let stay_draw: f64 = rng.random();

@@ -37,7 +37,8 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("comorbidities", "number of comorbidity indicators (each lowers survival; at most 1,000)"),
     ("codes", "number of sparse binary code features (the paper has 2,122 variables; at most 10,000)"),
     ("informative_codes", "how many of the codes affect placement and survival (the rest are noise)"),
-    ("code_prevalence", "share of patients carrying each code"),
+    ("code_prevalence", "share of patients carrying each informative code"),
+    ("noise_code_prevalence", "share of patients carrying each code that is not informative; 0.004 with codes = 2099 gives the paper's width and sparsity, about 8 codes per patient"),
     ("spillover", "congestion: log-odds of survival lost per unit of the own unit's load (occupancy / capacity); 0 = SUTVA holds"),
     ("occupancy.persistence", "day-to-day autocorrelation of background occupancy"),
     ("occupancy.weekend", "relative change of background occupancy on Saturdays and Sundays"),
@@ -308,8 +309,12 @@ pub struct HospitalWorld {
     pub codes: usize,
     /// How many codes affect placement and survival.
     pub informative_codes: usize,
-    /// Share of patients carrying each code.
+    /// Share of patients carrying each informative code.
     pub code_prevalence: f64,
+    /// Share of patients carrying each code that is not informative: the
+    /// paper's 2,099 codes average about 8 per patient, while the few that
+    /// drive placement are common.
+    pub noise_code_prevalence: f64,
     /// Log-odds of survival lost per unit of the own unit's load; 0 makes SUTVA hold.
     pub spillover: f64,
     /// Background occupancy dynamics.
@@ -343,6 +348,7 @@ impl Default for HospitalWorld {
             codes: 20,
             informative_codes: 12,
             code_prevalence: 0.12,
+            noise_code_prevalence: 0.12,
             spillover: 2.0,
             occupancy: OccupancyParams::default(),
             placement: PlacementParams::default(),

@@ -142,6 +142,12 @@ impl HospitalWorld {
         }
         within("code_prevalence", self.code_prevalence, 0.0, 1.0)?;
         within(
+            "noise_code_prevalence",
+            self.noise_code_prevalence,
+            0.0,
+            1.0,
+        )?;
+        within(
             "occupancy.persistence",
             self.occupancy.persistence,
             0.0,
