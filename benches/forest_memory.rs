@@ -6,6 +6,9 @@
 //! Run with `cargo bench --bench forest_memory -- [N] [P] [TREES]`
 //! (defaults 100000 2000 2000).
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::time::Instant;
 
 use causim::estimate::forest::{Binned, Bins, FittedForest, ForestParams};
@@ -13,19 +16,6 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<usize> = std::env::args()
@@ -63,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let binary = Array2::from_shape_fn((2, p), |(r, _)| r as f64);
     let bins = Bins::fit(binary.view(), 2)?;
     let binned = Binned::from_codes(n, codes, vec![2; p])?;
-    let before = peak_rss_mb();
+    let before = memory::peak_rss_mb();
     let params = ForestParams {
         num_trees: trees,
         ..ForestParams::default()
@@ -79,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          \"fit_seconds\": {fit_seconds:.1}, \"fit_and_oob_seconds\": {seconds:.1}, \
          \"peak_rss_mb_data\": {before:.0}, \"peak_rss_mb\": {:.0}, \"finite_predictions\": {finite}}}",
         rayon::current_num_threads(),
-        peak_rss_mb()
+        memory::peak_rss_mb()
     );
     Ok(())
 }

@@ -8,6 +8,9 @@
 //! Run with `cargo bench --bench forest_wide -- [N] [CODES] [TREES]`
 //! (defaults 55766 2099 2000).
 
+#[path = "common/memory.rs"]
+mod memory;
+
 use std::time::Instant;
 
 use causim::estimate::forest::{Binned, Bins, FittedForest, ForestParams};
@@ -21,19 +24,6 @@ const DENSE: usize = 23;
 
 /// Codes per patient, on average.
 const CODES_PER_PATIENT: f64 = 8.0;
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// `n` patients' covariates as bin codes, row-major: a dense column's code
 /// uniform on its 256 quantile bins, code `k` present with a probability
@@ -115,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         x,
         (0..p).map(|j| if j < DENSE { 256 } else { 2 }).collect(),
     )?;
-    let before = peak_rss_mb();
+    let before = memory::peak_rss_mb();
     let params = ForestParams {
         num_trees: trees,
         ..ForestParams::default()
@@ -135,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          \"peak_rss_mb\": {:.0}, \"finite_predictions\": {finite}, \"mean_tau\": {mean:.5}}}",
         p,
         rayon::current_num_threads(),
-        peak_rss_mb()
+        memory::peak_rss_mb()
     );
     Ok(())
 }

@@ -121,59 +121,64 @@ impl Stored {
         &self.files[at.file]
     }
 
-    /// Adds a piece read at `file`, `line`. An outcome stored twice counts
-    /// once; a task whose seed or truth differs from an earlier piece of
-    /// it, or an outcome that differs from an earlier one under the same
-    /// print, is an error naming both lines.
+    /// Adds a piece read at `file`, `line`, keeping its values without a
+    /// copy. An outcome stored twice counts once; a task whose seed or truth
+    /// differs from an earlier piece of it, or an outcome that differs from
+    /// an earlier one under the same print, is an error naming both lines.
     pub(crate) fn add(&mut self, piece: Piece, file: usize, line: usize) -> Result<()> {
         let at = At { file, line };
-        let conflict = |what: &str, first: At, this: &Stored| {
-            Error::Store(format!(
-                "{} records replication {} of a sample again, with {what} that differs from {}; \
-                 remove one of the two lines (or the file), or rerun with --fresh",
-                this.shown(at),
-                piece.replication,
-                this.shown(first),
-            ))
-        };
-        let task = match self.tasks.entry((piece.sample, piece.replication)) {
+        let Piece {
+            sample,
+            replication,
+            seed,
+            truth,
+            outcomes,
+        } = piece;
+        let task = match self.tasks.entry((sample, replication)) {
             Entry::Vacant(slot) => slot.insert(StoredTask {
-                seed: piece.seed,
-                truth: piece.truth.clone(),
+                seed,
+                truth,
                 at,
                 outcomes: BTreeMap::new(),
             }),
             Entry::Occupied(slot) => {
                 let task = slot.into_mut();
-                if task.seed != piece.seed || task.truth != piece.truth {
+                if task.seed != seed || task.truth != truth {
                     let first = task.at;
-                    return Err(conflict("a seed or truth", first, self));
+                    return Err(self.conflict(at, first, replication, "a seed or truth"));
                 }
                 task
             }
         };
         let mut clash = None;
-        for part in &piece.outcomes {
+        for part in outcomes {
             match task.outcomes.entry(part.print) {
                 Entry::Vacant(slot) => {
-                    slot.insert((part.outcome.clone(), at));
+                    slot.insert((part.outcome, at));
                 }
-                Entry::Occupied(first) => {
-                    if first.get().0 != part.outcome {
-                        clash = Some((part, first.get().1));
-                        break;
-                    }
+                Entry::Occupied(first) if first.get().0 != part.outcome => {
+                    let what = format!("an outcome of {} `{}`", part.stage, part.part);
+                    clash = Some((what, first.get().1));
+                    break;
                 }
+                Entry::Occupied(_) => {}
             }
         }
         match clash {
-            Some((part, first)) => Err(conflict(
-                &format!("an outcome of {} `{}`", part.stage, part.part),
-                first,
-                self,
-            )),
+            Some((what, first)) => Err(self.conflict(at, first, replication, &what)),
             None => Ok(()),
         }
+    }
+
+    /// The error for a piece read `at` that disagrees in `what` with the
+    /// one read `first` about replication `replication` of a sample.
+    fn conflict(&self, at: At, first: At, replication: usize, what: &str) -> Error {
+        Error::Store(format!(
+            "{} records replication {replication} of a sample again, with {what} that differs \
+             from {}; remove one of the two lines (or the file), or rerun with --fresh",
+            self.shown(at),
+            self.shown(first),
+        ))
     }
 
     /// Whether the outcome with `print` of replication `replication` of the

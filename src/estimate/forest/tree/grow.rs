@@ -294,11 +294,7 @@ fn search_sparse<R: SplitRule>(
         touched.push(default);
     }
     touched.sort_unstable();
-    let found = scan::<R>(limits, node, hist, touched, inv, feature);
-    for &c in touched.iter() {
-        hist[usize::from(c)] = Sums::default();
-    }
-    found
+    scan_and_clear::<R>(limits, node, hist, touched, inv, feature)
 }
 
 /// The best split of one feature (the `slot`-th drawn), accumulating its
@@ -344,8 +340,21 @@ fn search_feature<R: SplitRule>(
                 .map(|c| c as u8),
         );
     }
+    scan_and_clear::<R>(limits, node, hist, touched, inv, feature)
+}
+
+/// Scans a feature's histogram ([`scan`]), then empties the bins it
+/// touched, ready for the next feature.
+fn scan_and_clear<R: SplitRule>(
+    limits: &R::Limits,
+    node: &Sums<R::Extra>,
+    hist: &mut [Sums<R::Extra>],
+    touched: &[u8],
+    inv: &[f64],
+    feature: usize,
+) -> Option<Split> {
     let found = scan::<R>(limits, node, hist, touched, inv, feature);
-    for &c in touched.iter() {
+    for &c in touched {
         hist[usize::from(c)] = Sums::default();
     }
     found
