@@ -153,17 +153,22 @@ fn default_out(experiment: &Experiment) -> PathBuf {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let experiment = Experiment::load(&args.experiment)?;
     let threads = args.jobs.unwrap_or_else(rayon::current_num_threads);
+    // Tasks that could run at once: no more than there are. Memory lowers
+    // the threads only below that, so an experiment of one large task (the
+    // paper at its width) keeps every thread for its forests.
+    let at_once = threads.min(experiment.task_count().max(1));
     let fit = experiment.tasks_in_memory(&args.experiment, threads, None)?;
-    if fit < threads {
+    let lowered = fit < at_once;
+    if lowered {
         eprintln!(
             "note: {fit} of {} at once fit in this machine's memory; running {fit} at a time",
-            plural(threads, "task")
+            plural(at_once, "task")
         );
     }
     let out = args.out.unwrap_or_else(|| default_out(&experiment));
     let options = RunOptions {
         out: out.clone(),
-        jobs: if fit < threads { Some(fit) } else { args.jobs },
+        jobs: if lowered { Some(fit) } else { args.jobs },
         shard: args.shard,
         fresh: args.fresh,
         max_tasks: args.max_tasks,
