@@ -91,6 +91,16 @@ const FOREST: &[(&str, &str)] = &[
         "clusters",
         "sample the data's clusters (hospital-days, fit --cluster) whole, as grf's clusters",
     ),
+    (
+        "criterion",
+        "causal/instrumental: \"gradient\" (grf's pseudo-outcomes) or \"moment\" (each child's IV moment solved exactly)",
+    ),
+    (
+        "tune",
+        "causal/instrumental: choose min_node_size, sample_fraction, mtry by a doubly robust out-of-bag loss",
+    ),
+    ("tune_trees", "trees per small forest when tuning (200)"),
+    ("tune_draws", "settings drawn and judged when tuning (16)"),
 ];
 /// Parameters of DML, for `causim list`.
 const DML: &[(&str, &str)] = &[

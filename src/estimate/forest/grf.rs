@@ -11,8 +11,9 @@ use ndarray::ArrayView2;
 use super::bags::{average, little_bags};
 use super::ensemble::{Forest, LeafValues};
 use super::nuisance::regression_oob;
-use super::params::ForestParams;
-use super::rules::Instrumental;
+use super::params::{Criterion, ForestParams};
+use super::rules::{Instrumental, Moment};
+use super::tune::{tune, Tuning};
 use crate::core::seed::mix;
 use crate::data::binning::{Binned, Bins, MAX_BINS};
 use crate::data::Clusters;
@@ -49,6 +50,8 @@ pub struct FittedForest {
     pub nuisances: Nuisances,
     /// The clusters the forest sampled whole, if any.
     pub clusters: Option<Arc<Clusters>>,
+    /// What tuning chose, when the settings asked for it.
+    pub tuning: Option<Tuning>,
 }
 
 fn constant(v: &[f64]) -> bool {
@@ -91,6 +94,21 @@ fn check_inputs(
         ));
     }
     Ok(())
+}
+
+/// Grows a causal or instrumental forest on the centered data in `rule`
+/// under the settings' split criterion.
+pub(super) fn grow_forest(
+    binned: &Binned,
+    rule: Instrumental<'_>,
+    params: &ForestParams,
+    clusters: Option<&Clusters>,
+    seed: u64,
+) -> Result<Forest> {
+    match params.criterion {
+        Criterion::Gradient => Forest::train(binned, rule, params, clusters, seed),
+        Criterion::Moment => Forest::train(binned, Moment(rule), params, clusters, seed),
+    }
 }
 
 impl FittedForest {
@@ -160,13 +178,20 @@ impl FittedForest {
             w: &wc,
             z: &zc,
         };
-        let forest = Forest::train(&binned, rule, params, cl, mix(seed ^ 4))?;
+        let tuning = if params.tune {
+            Some(tune(&binned, rule, params, cl, mix(seed ^ 5))?)
+        } else {
+            None
+        };
+        let grown = tuning.as_ref().map_or(params, |t| &t.params);
+        let forest = grow_forest(&binned, rule, grown, cl, mix(seed ^ 4))?;
         Ok(FittedForest {
             bins,
             binned,
             forest,
             nuisances,
             clusters,
+            tuning,
         })
     }
 

@@ -20,6 +20,7 @@ mod robust;
 mod rules;
 mod scores;
 mod tree;
+mod tune;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,9 @@ pub use diagnostics::{
 };
 pub use grf::{FittedForest, Nuisances, Prediction};
 pub use nuisance::{fit_regression, regression_oob, RegressionFit};
-pub use params::{ForestParams, MAX_NODE_SIZE, MAX_TREES};
+pub use params::{
+    Criterion, ForestParams, MAX_NODE_SIZE, MAX_TREES, MAX_TUNE_DRAWS, TUNE_DRAWS, TUNE_TREES,
+};
 pub use paths::{LeafMeans, Path, PathPredictions};
 pub use regression::RegressionForest;
 pub use robust::{
@@ -40,6 +43,7 @@ pub use scores::{
     aipw_scores, average_effect, average_over, clustered_average_effect, intention_to_treat,
     iv_scores, Scores, MIN_COMPLIANCE,
 };
+pub use tune::Tuning;
 
 use super::{Estimate, Estimator, UnitEffects};
 use crate::core::Estimand;
@@ -124,6 +128,22 @@ fn fit_grf(
         .with("n", y.len() as f64);
     if let Some(c) = &fitted.clusters {
         estimate = estimate.with("clusters", c.count() as f64);
+    }
+    if let Some(t) = &fitted.tuning {
+        let p = &t.params;
+        let chosen = [
+            ("tuned", f64::from(u8::from(t.tuned))),
+            ("tuned_min_node_size", p.min_node_size as f64),
+            ("tuned_sample_fraction", p.sample_fraction),
+            ("tuned_mtry", p.mtry_for(fitted.binned.features()) as f64),
+            ("tuning_loss", t.loss),
+            ("tuning_default_loss", t.default_loss),
+            ("tuning_difference_se", t.difference_se),
+        ];
+        // The losses are NaN where too few units had an out-of-bag estimate.
+        for (name, value) in chosen.into_iter().filter(|(_, v)| v.is_finite()) {
+            estimate = estimate.with(name, value);
+        }
     }
     if let Some(z) = &z {
         let compliance = std::mem::take(&mut scores.compliance);

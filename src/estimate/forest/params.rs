@@ -45,6 +45,67 @@ pub struct ForestParams {
     /// or `causim fit --cluster`) when it has them; `false` ignores them,
     /// as grf does without a `clusters` argument.
     pub clusters: bool,
+    /// How the main forest of a causal or instrumental forest scores a
+    /// split (its auxiliary compliance and ITT forests keep grf's): grf's
+    /// `"gradient"` (pseudo-outcomes linearized at the parent's estimate)
+    /// or `"moment"` (the local IV moment solved exactly in each child).
+    #[serde(skip_serializing_if = "is_gradient")]
+    pub criterion: Criterion,
+    /// Choose `min_node_size`, `sample_fraction` and `mtry` by out-of-bag
+    /// error before growing (grf's `tune.parameters`; causal and
+    /// instrumental forests): the settings given are the defaults a draw
+    /// must beat.
+    #[serde(skip_serializing_if = "is_false")]
+    pub tune: bool,
+    /// Trees in each small forest tuning grows.
+    #[serde(skip_serializing_if = "is_tune_trees")]
+    pub tune_trees: usize,
+    /// Settings tuning draws and judges.
+    #[serde(skip_serializing_if = "is_tune_draws")]
+    pub tune_draws: usize,
+}
+
+/// How a causal or instrumental forest's trees score a candidate split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Criterion {
+    /// grf's: the squared sums of the IV gradient pseudo-outcomes at the
+    /// parent's estimate, a linear approximation of the children's fit.
+    #[default]
+    Gradient,
+    /// The exact local moment: each child's IV estimate solved from its
+    /// own sums, the split scored by the moment's fit it gains
+    /// (`A_L²/B_L + A_R²/B_R - A²/B`).
+    Moment,
+}
+
+fn is_gradient(c: &Criterion) -> bool {
+    *c == Criterion::Gradient
+}
+
+/// Default `tune_trees`: grf's `tune.num.trees`.
+pub const TUNE_TREES: usize = 200;
+
+/// Default `tune_draws`: fewer than grf's 50 `tune.num.reps`, since causim
+/// compares the draws as measured rather than through a fitted surrogate,
+/// and each is a forest to grow.
+pub const TUNE_DRAWS: usize = 16;
+
+/// Most settings tuning may draw.
+pub const MAX_TUNE_DRAWS: usize = 1000;
+
+// Settings left at their defaults are not written, so a forest's stored
+// settings (and the prints of runs made before tuning existed) stay as they were.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_tune_trees(t: &usize) -> bool {
+    *t == TUNE_TREES
+}
+
+fn is_tune_draws(d: &usize) -> bool {
+    *d == TUNE_DRAWS
 }
 
 impl Default for ForestParams {
@@ -62,6 +123,10 @@ impl Default for ForestParams {
             ci_group_size: 2,
             nuisance_trees: None,
             clusters: true,
+            criterion: Criterion::Gradient,
+            tune: false,
+            tune_trees: TUNE_TREES,
+            tune_draws: TUNE_DRAWS,
         }
     }
 }
@@ -123,6 +188,18 @@ impl ForestParams {
         if self.mtry == Some(0) {
             return bad("mtry must be at least 1".into());
         }
+        if !(10..=MAX_TREES).contains(&self.tune_trees) {
+            return bad(format!(
+                "tune_trees is {}; it must lie between 10 and {MAX_TREES}",
+                self.tune_trees
+            ));
+        }
+        if !(1..=MAX_TUNE_DRAWS).contains(&self.tune_draws) {
+            return bad(format!(
+                "tune_draws is {}; it must lie between 1 and {MAX_TUNE_DRAWS}",
+                self.tune_draws
+            ));
+        }
         if self.min_node_size > MAX_NODE_SIZE {
             return bad(format!(
                 "min_node_size is {}; it must be at most {MAX_NODE_SIZE}",
@@ -140,11 +217,12 @@ impl ForestParams {
     }
 
     /// Settings for a nuisance forest: grf's `max(50, num_trees / 4)` trees,
-    /// no little bags (no variance needed).
+    /// no little bags (no variance needed), never tuned.
     pub fn nuisance(&self) -> ForestParams {
         ForestParams {
             num_trees: self.nuisance_trees.unwrap_or((self.num_trees / 4).max(50)),
             ci_group_size: 1,
+            tune: false,
             ..self.clone()
         }
     }

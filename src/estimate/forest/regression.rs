@@ -9,7 +9,7 @@ use super::bags::{average, little_bags};
 use super::ensemble::{Forest, LeafValues};
 use super::grf::{Nuisances, Prediction};
 use super::nuisance::regression_oob;
-use super::params::ForestParams;
+use super::params::{Criterion, ForestParams};
 use super::rules::Regression;
 use super::scores::aipw_scores;
 use super::unit_effects;
@@ -112,6 +112,12 @@ impl super::ForestEstimator for RegressionForest {
         let name = "regression_forest";
         let params = &self.0;
         params.validate()?;
+        if params.tune || params.criterion != Criterion::Gradient {
+            return Err(Error::Estimate(format!(
+                "{name} splits on the outcome itself: `criterion` and `tune` apply to the causal and \
+                 instrumental forests only"
+            )));
+        }
         let (y, w) = (data.y.to_vec(), data.w.to_vec());
         let treated: Vec<usize> = (0..y.len()).filter(|&i| w[i] == 1.0).collect();
         let control: Vec<usize> = (0..y.len()).filter(|&i| w[i] == 0.0).collect();

@@ -30,18 +30,18 @@ impl<'a> Instrumental<'a> {
 /// mean instrument.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZSample {
-    z: f64,
-    zz: f64,
-    small: u32,
+    pub(super) z: f64,
+    pub(super) zz: f64,
+    pub(super) small: u32,
 }
 
 /// Sums of the instrument and its square, and the count of samples below
 /// the node's mean instrument.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZSums {
-    small: u32,
-    sz: f64,
-    szz: f64,
+    pub(super) small: u32,
+    pub(super) sz: f64,
+    pub(super) szz: f64,
 }
 
 /// Per-node constants of the instrumental rule's checks.

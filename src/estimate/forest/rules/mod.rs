@@ -7,15 +7,18 @@
 //! gradient for causal and instrumental forests) together with per-sample
 //! values of its own; the search *accumulates* them into per-bin sufficient
 //! statistics, scans the bins left to right and asks the rule whether each
-//! boundary is admissible and at what penalty; the criterion
-//! `S_L²/n_L + S_R²/n_R - penalty` on the pseudo-outcome sums is common to
-//! all rules. Finally the rule computes the *leaf values* each leaf stores
-//! for prediction.
+//! boundary is admissible and at what penalty; the criterion is
+//! `S_L²/n_L + S_R²/n_R - penalty` on the pseudo-outcome sums (grf's) unless
+//! the rule brings its own ([`SplitRule::criterion`]: the exact local moment
+//! of [`Moment`]). Finally the rule computes the *leaf values* each leaf
+//! stores for prediction.
 
 mod instrumental;
+mod moment;
 mod regression;
 
 pub use instrumental::Instrumental;
+pub use moment::Moment;
 pub use regression::Regression;
 
 use super::tree::TreeSettings;
@@ -101,6 +104,23 @@ pub trait SplitRule: Copy + Send + Sync {
         inv_l: f64,
         inv_r: f64,
     ) -> Candidate;
+
+    /// The criterion a split with left child `left` scores (larger is
+    /// better; the penalty is subtracted after): by default grf's
+    /// `S_L²/n_L + S_R²/n_R` on the pseudo-outcome sums, which a split must
+    /// raise above the node's own `S²/n` (zero at grf's pseudo-outcomes,
+    /// whose node sum vanishes) to be taken.
+    #[inline(always)]
+    fn criterion(
+        _limits: &Self::Limits,
+        node: &Sums<Self::Extra>,
+        left: &Sums<Self::Extra>,
+        inv_l: f64,
+        inv_r: f64,
+    ) -> f64 {
+        let sum_right = node.sum - left.sum;
+        left.sum * left.sum * inv_l + sum_right * sum_right * inv_r
+    }
 
     /// Writes the leaf's [`SplitRule::WIDTH`] values from its (non-empty)
     /// estimation samples `members` into `out`.

@@ -425,14 +425,13 @@ fn scan<R: SplitRule>(
         left.n += b.n;
         left.sum += b.sum;
         R::combine(&mut left.extra, &b.extra);
-        let sum_right = node.sum - left.sum;
         let (inv_l, inv_r) = (inv[left.n as usize], inv[(node.n - left.n) as usize]);
         let penalty = match R::admit(limits, node, &left, inv_l, inv_r) {
             Candidate::Skip => continue,
             Candidate::Stop => break,
             Candidate::Penalty(p) => p,
         };
-        let decrease = left.sum * left.sum * inv_l + sum_right * sum_right * inv_r - penalty;
+        let decrease = R::criterion(limits, node, &left, inv_l, inv_r) - penalty;
         if best.is_none_or(|b| decrease > b.decrease) {
             best = Some(Split {
                 feature,
