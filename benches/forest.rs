@@ -6,8 +6,11 @@
 //! time, test-set IATE RMSE against the true conditional LATE, per-unit 95% CI
 //! coverage and width, and the average effect.
 //!
-//! Run with `cargo bench --bench forest -- [SIM] [TREES] [N]`
-//! (defaults: benches/peers/grf_iv.toml, 2000 trees, the sim's n).
+//! Run with `cargo bench --bench forest -- [SIM] [TREES] [N] [KEY=VALUE ...]`
+//! (defaults: benches/peers/grf_iv.toml, 2000 trees, the sim's n); each
+//! `KEY=VALUE` sets a forest parameter, e.g. `criterion=moment` or
+//! `tune=true`, or `seed=S`, the fit's seed (default 7); an `N` of 0 keeps
+//! the sim's n.
 
 use std::path::Path;
 use std::time::Instant;
@@ -27,9 +30,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or("benches/peers/grf_iv.toml", String::as_str);
     let trees: usize = args.get(1).map_or(Ok(2000), |a| a.parse())?;
     let (_, mut spec) = load_sim(Path::new(sim_path))?;
-    if let Some(n) = args.get(2) {
-        spec = spec.with("n", toml::Value::Integer(n.parse()?))?;
+    if let Some(n) = args.get(2).map(|n| n.parse::<i64>()).transpose()? {
+        if n > 0 {
+            spec = spec.with("n", toml::Value::Integer(n))?;
+        }
     }
+    let mut settings = toml::Table::new();
+    settings.insert("num_trees".into(), toml::Value::Integer(trees as i64));
+    for pair in args.iter().skip(3) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`{pair}` is not KEY=VALUE"))?;
+        let value = value
+            .parse::<toml::Value>()
+            .unwrap_or_else(|_| toml::Value::String(value.to_string()));
+        settings.insert(key.to_string(), value);
+    }
+    let seed = match settings.remove("seed") {
+        Some(s) => s.as_integer().ok_or("seed must be an integer")? as u64,
+        None => 7,
+    };
+    let params: ForestParams = settings.clone().try_into()?;
     let train = spec.build()?.generate(1)?;
     let test_sim = spec.with("n", toml::Value::Integer(5000))?.build()?;
     let mut test = test_sim.generate(2)?;
@@ -40,12 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the sim has no compliers")?
         .to_vec();
 
-    let forest = InstrumentalForest(ForestParams {
-        num_trees: trees,
-        ..ForestParams::default()
-    });
+    let forest = InstrumentalForest(params.clone());
     let started = Instant::now();
-    let (estimate, units) = forest.fit_predict(&train.data, 7, test.data.x.view())?;
+    let (estimate, units) = forest.fit_predict(&train.data, seed, test.data.x.view())?;
     let seconds = started.elapsed().as_secs_f64();
     let units = units.ok_or("the forest gave no predictions")?;
     let m = truth.len() as f64;
@@ -65,12 +83,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{{\"tool\": \"causim\", \"sim\": \"{sim_path}\", \"n_train\": {}, \"n_test\": 5000, \"trees\": {trees}, \
          \"threads\": {}, \"fit_predict_seconds\": {seconds:.2}, \"iate_rmse\": {rmse:.4}, \"coverage\": {covered:.3}, \
-         \"mean_ci_width\": {width:.3}, \"late\": {:.4}, \"late_se\": {:.4}, \"true_late\": {:.4}}}",
+         \"mean_ci_width\": {width:.3}, \"late\": {:.4}, \"late_se\": {:.4}, \"true_late\": {:.4}, \"seed\": {seed}, \"settings\": {}, \"tuned\": {}}}",
         train.data.n(),
         rayon::current_num_threads(),
         estimate.estimate,
         estimate.se,
         train.truth.values.get("late").copied().unwrap_or(f64::NAN),
+        serde_json::to_string(&settings)?,
+        serde_json::to_string(
+            &estimate
+                .diagnostics
+                .iter()
+                .filter(|(k, _)| k.starts_with("tun"))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        )?,
     );
     Ok(())
 }

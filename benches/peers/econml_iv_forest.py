@@ -13,7 +13,7 @@ residuals.
 
 Usage:
     python3 econml_iv_forest.py --train train.csv --test test.csv \
-        [--trees 2000] [--threads 2] [--seed 0]
+        [--trees 2000] [--threads 2] [--seed 0] [--criterion het|mse]
 """
 
 import argparse
@@ -91,6 +91,12 @@ def main():
     parser.add_argument("--trees", type=int, default=2000, help="trees in the IV forest")
     parser.add_argument("--threads", type=int, default=2, help="joblib n_jobs")
     parser.add_argument("--seed", type=int, default=0, help="random_state")
+    parser.add_argument(
+        "--criterion",
+        choices=("het", "mse"),
+        default="het",
+        help='split criterion: "het" (grf-like gradient) or "mse" (exact local moment)',
+    )
     args = parser.parse_args()
     if args.trees % CI_GROUP_SIZE != 0:
         sys.exit(f"--trees must be a multiple of {CI_GROUP_SIZE}")
@@ -111,7 +117,7 @@ def main():
 
     forest = CausalIVForest(
         n_estimators=args.trees,
-        criterion="het",
+        criterion=args.criterion,
         min_samples_leaf=MIN_NODE_SIZE,
         max_samples=SAMPLE_FRACTION,
         min_balancedness_tol=BALANCE_TOL,
@@ -141,6 +147,7 @@ def main():
         "n_test": int(test["X"].shape[0]),
         "p": int(X.shape[1]),
         "trees": args.trees,
+        "criterion": args.criterion,
         "threads": args.threads,
         "fit_seconds": round(fit_seconds, 3),
         "predict_seconds": round(predict_seconds, 3),
