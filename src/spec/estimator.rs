@@ -99,8 +99,8 @@ const FOREST: &[(&str, &str)] = &[
         "tune",
         "causal/instrumental: choose min_node_size, sample_fraction, mtry by a doubly robust out-of-bag loss",
     ),
-    ("tune_trees", "trees per small forest when tuning (200)"),
-    ("tune_draws", "settings drawn and judged when tuning (16)"),
+    ("tune_trees", "trees per small forest when tuning"),
+    ("tune_draws", "settings drawn and judged when tuning"),
 ];
 /// Parameters of DML, for `causim list`.
 const DML: &[(&str, &str)] = &[

@@ -49,19 +49,15 @@ pub struct ForestParams {
     /// split (its auxiliary compliance and ITT forests keep grf's): grf's
     /// `"gradient"` (pseudo-outcomes linearized at the parent's estimate)
     /// or `"moment"` (the local IV moment solved exactly in each child).
-    #[serde(skip_serializing_if = "is_gradient")]
     pub criterion: Criterion,
     /// Choose `min_node_size`, `sample_fraction` and `mtry` by out-of-bag
     /// error before growing (grf's `tune.parameters`; causal and
     /// instrumental forests): the settings given are the defaults a draw
     /// must beat.
-    #[serde(skip_serializing_if = "is_false")]
     pub tune: bool,
     /// Trees in each small forest tuning grows.
-    #[serde(skip_serializing_if = "is_tune_trees")]
     pub tune_trees: usize,
     /// Settings tuning draws and judges.
-    #[serde(skip_serializing_if = "is_tune_draws")]
     pub tune_draws: usize,
 }
 
@@ -79,10 +75,6 @@ pub enum Criterion {
     Moment,
 }
 
-fn is_gradient(c: &Criterion) -> bool {
-    *c == Criterion::Gradient
-}
-
 /// Default `tune_trees`: grf's `tune.num.trees`.
 pub const TUNE_TREES: usize = 200;
 
@@ -93,20 +85,6 @@ pub const TUNE_DRAWS: usize = 16;
 
 /// Most settings tuning may draw.
 pub const MAX_TUNE_DRAWS: usize = 1000;
-
-// Settings left at their defaults are not written, so a forest's stored
-// settings (and the prints of runs made before tuning existed) stay as they were.
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_tune_trees(t: &usize) -> bool {
-    *t == TUNE_TREES
-}
-
-fn is_tune_draws(d: &usize) -> bool {
-    *d == TUNE_DRAWS
-}
 
 impl Default for ForestParams {
     fn default() -> Self {
