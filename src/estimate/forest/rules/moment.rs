@@ -31,8 +31,7 @@ pub struct Moment<'a>(pub Instrumental<'a>);
 
 /// A sample's instrument values (as the instrumental rule keeps them) and
 /// its outcome, treatment and their products with the instrument, formed
-/// once per node rather than once per feature searched (forming them as
-/// the bins accumulate measured 20% slower).
+/// once per node rather than once per feature searched.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MomentSample {
     z: ZSample,
