@@ -122,6 +122,12 @@ fn small_forest(
     Ok(forest.map_points(x, true, oob_unit))
 }
 
+/// One unit's debiased loss: the squared distance of its out-of-bag
+/// effect from its pseudo-outcome `gamma`, less the effect's Monte Carlo variance.
+fn unit_loss(gamma: f64, o: &Oob) -> f64 {
+    (gamma - o.tau).powi(2) - o.jackknife
+}
+
 /// The debiased loss of `candidate` against the pseudo-outcomes `gamma`,
 /// over the units where both are defined; `None` when fewer than half the
 /// units are.
@@ -129,7 +135,7 @@ fn loss(gamma: &[Option<f64>], candidate: &[Option<Oob>]) -> Option<f64> {
     let (mut total, mut used) = (0.0, 0usize);
     for (g, c) in gamma.iter().zip(candidate) {
         if let (Some(g), Some(c)) = (g, c) {
-            total += (g - c.tau).powi(2) - c.jackknife;
+            total += unit_loss(*g, c);
             used += 1;
         }
     }
@@ -158,11 +164,13 @@ fn compare(
     candidate: &[Option<Oob>],
     defaults: &[Option<Oob>],
 ) -> Option<Comparison> {
-    let unit = |g: f64, o: &Oob| (g - o.tau).powi(2) - o.jackknife;
     let pairs: Vec<(f64, f64)> = gamma
         .iter()
         .zip(candidate.iter().zip(defaults))
-        .filter_map(|(g, (c, d))| Some((unit((*g)?, c.as_ref()?), unit((*g)?, d.as_ref()?))))
+        .filter_map(|(g, (c, d))| {
+            let g = (*g)?;
+            Some((unit_loss(g, c.as_ref()?), unit_loss(g, d.as_ref()?)))
+        })
         .collect();
     if pairs.len() * 2 < gamma.len() || pairs.len() < 2 {
         return None;

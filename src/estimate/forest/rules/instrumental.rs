@@ -35,6 +35,28 @@ pub struct ZSample {
     pub(super) small: u32,
 }
 
+impl ZSample {
+    /// A sample's instrument `z` at a node whose mean instrument is `mean`.
+    #[inline(always)]
+    pub(super) fn new(z: f64, mean: f64) -> Self {
+        ZSample {
+            z,
+            zz: z * z,
+            small: u32::from(z < mean),
+        }
+    }
+}
+
+/// Whether a node of `m` samples, `small` of them below its mean
+/// instrument, can be split at all: each child needs `min_node_size`
+/// samples below and above that mean (grf's split stabilization), so the
+/// node needs twice that many on each side, whatever the feature.
+#[inline(always)]
+pub(super) fn stabilizable(m: u32, small: u32, min_node_size: usize) -> bool {
+    let min_z = 2 * min_node_size as u32;
+    small >= min_z && m - small >= min_z
+}
+
 /// Sums of the instrument and its square, and the count of samples below
 /// the node's mean instrument.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,24 +115,14 @@ impl SplitRule for Instrumental<'_> {
             let i = i as usize;
             let z = self.z[i];
             let rho = (z - mz) * ((self.y[i] - my) - tau * (self.w[i] - mw));
-            let below = u32::from(z < mz);
-            labels.push(Label {
-                rho,
-                own: ZSample {
-                    z,
-                    zz: z * z,
-                    small: below,
-                },
-            });
+            let own = ZSample::new(z, mz);
+            labels.push(Label { rho, own });
             sum += rho;
-            szz += z * z;
-            small += below;
+            szz += own.zz;
+            small += own.small;
         }
-        // Each child needs min_node_size samples below and above the node's
-        // mean instrument: a node without twice that many cannot be split,
-        // whatever the feature.
-        let (m, min_z) = (idx.len() as u32, 2 * min_node_size as u32);
-        if small < min_z || m - small < min_z {
+        let m = idx.len() as u32;
+        if !stabilizable(m, small, min_node_size) {
             return None;
         }
         Some(Sums {

@@ -21,7 +21,7 @@
 //! would otherwise score a large, noisy `A_c² / B_c`. Leaves store what
 //! the instrumental rule's do, so predictions are solved the same way.
 
-use super::instrumental::{Limits as ZLimits, ZSample, ZSums};
+use super::instrumental::{stabilizable, Limits as ZLimits, ZSample, ZSums};
 use super::{Candidate, Instrumental, Label, SplitRule, Sums};
 use crate::estimate::forest::tree::TreeSettings;
 
@@ -72,12 +72,10 @@ fn cross(s: &MomentSums, inv: f64) -> (f64, f64) {
 /// The right child's sums: the node's less the left child's.
 #[inline(always)]
 fn rest(node: &MomentSums, left: &MomentSums) -> MomentSums {
+    let mut z = node.z;
+    Instrumental::remove(&mut z, &left.z);
     MomentSums {
-        z: ZSums {
-            small: node.z.small - left.z.small,
-            sz: node.z.sz - left.z.sz,
-            szz: node.z.szz - left.z.szz,
-        },
+        z,
         sy: node.sy - left.sy,
         sw: node.sw - left.sw,
         szy: node.szy - left.szy,
@@ -119,11 +117,7 @@ impl SplitRule for Moment<'_> {
             let i = i as usize;
             let (yi, wi, zi) = (y[i], w[i], z[i]);
             let sample = MomentSample {
-                z: ZSample {
-                    z: zi,
-                    zz: zi * zi,
-                    small: u32::from(zi < mz),
-                },
+                z: ZSample::new(zi, mz),
                 y: yi,
                 w: wi,
                 zy: zi * yi,
@@ -137,8 +131,7 @@ impl SplitRule for Moment<'_> {
         }
         let m = idx.len() as u32;
         let (_, b) = cross(&s, 1.0 / f64::from(m));
-        let min_z = 2 * min_node_size as u32;
-        if b.abs() <= 1e-10 || s.z.small < min_z || m - s.z.small < min_z {
+        if b.abs() <= 1e-10 || !stabilizable(m, s.z.small, min_node_size) {
             return None;
         }
         Some(Sums {
