@@ -507,7 +507,7 @@ fn the_shipped_experiment_loads_and_a_bad_graph_fails_at_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let experiment =
         causim::spec::Experiment::load(&root.join("experiments/regions.toml")).expect("loads");
-    assert_eq!(experiment.estimators.len(), 6);
+    assert_eq!(experiment.estimators.len(), 8);
     let dir = common::scratch("regions_bad_graph");
     common::write(&dir, "sim.toml", "kind = \"regions\"\nn = 100\n");
     let path = common::write(
@@ -525,4 +525,150 @@ graph = { edges = ["gdp resource"], treatment = "resource", outcome = "health" }
         .expect_err("a bad edge")
         .to_string();
     assert!(m.contains("`gdp resource`") && m.contains("x.toml"), "{m}");
+}
+
+/// The regions world's graph (sims/regions.toml's edges, the confounders
+/// x1 and x2 included) with linear equations and continuous nodes but the
+/// treatment: the setting the PC algorithm's partial-correlation test is
+/// exact for. Every coefficient is positive and the early edges are the
+/// strongest, so that no path cancels another and conditioning on common
+/// children does not cancel a direct edge (PC assumes faithfulness; with
+/// the shipped world's mixed signs, some edges' partial correlations
+/// nearly vanish and stay hidden at any n).
+fn linear_regions_world(n: usize) -> RegionsWorld {
+    let continuous = |name: &str, formula: &str| NodeSpec {
+        name: name.into(),
+        formula: formula.into(),
+        kind: NodeType::Continuous,
+        noise: Some(1.0),
+        observed: true,
+        role: None,
+    };
+    let mut nodes =
+        vec![
+        continuous("gdp", "0"),
+        continuous("urban", "0.8 * gdp"),
+        continuous("east", "0.8 * gdp"),
+        continuous("ageing", "0.5 * east + 0.5 * gdp"),
+        continuous("burden", "0.4 * ageing + 0.4 * gdp + 0.4 * urban"),
+        continuous("population", "0.5 * urban + 0.5 * gdp"),
+        continuous("beds", "0.3 * gdp + 0.3 * urban + 0.3 * east"),
+        continuous("resource", "0.5 * gdp + 0.5 * urban + 0.5 * population"),
+        continuous("access", "0.3 * urban + 0.3 * gdp + 0.8 * resource + 0.3 * beds"),
+        continuous(
+            "health",
+            "0.3 * gdp + 0.3 * burden + 0.3 * ageing + 0.3 * beds + 0.3 * access + 0.3 * resource",
+        ),
+    ];
+    nodes[7].kind = NodeType::Binary;
+    nodes[7].noise = None;
+    nodes[7].role = Some(Role::Treatment);
+    nodes[9].role = Some(Role::Outcome);
+    RegionsWorld {
+        n,
+        covariates: causim::sim::regions::Covariates {
+            count: 4,
+            confounders: 2,
+            strength: 0.5,
+            nonlinear: false,
+        },
+        nodes,
+        ..RegionsWorld::default()
+    }
+}
+
+/// scm with the graph learned by the PC algorithm, with `tiers` as its
+/// background knowledge.
+fn learning(tiers: &[&[&str]]) -> Scm {
+    Scm {
+        discover: Some(causim::data::discovery::Discovery {
+            tiers: tiers
+                .iter()
+                .map(|tier| tier.iter().map(|v| v.to_string()).collect())
+                .collect(),
+            ..Default::default()
+        }),
+        ..Scm::default()
+    }
+}
+
+#[test]
+fn the_pc_step_recovers_the_regions_skeleton_at_large_n() {
+    let s = sample(&linear_regions_world(100_000), 3);
+    let e = learning(&[])
+        .fit(&s.data, 0)
+        .expect("scm on a learned graph");
+    let d = |key: &str| e.diagnostics[key];
+    // Every edge is found; at level 0.01 each of the ~100 absent edges
+    // has a small chance to be kept (a chance n does not shrink).
+    assert_eq!(d("skeleton_missing"), 0.0, "{:?}", e.diagnostics);
+    assert!(d("skeleton_extra") <= 1.0, "{:?}", e.diagnostics);
+    let truth = s.data.graph.as_ref().expect("the world's graph");
+    let true_edges: usize = (0..truth.len()).map(|v| truth.parents(v).len()).sum();
+    assert_eq!(true_edges, 29);
+    assert!((e.estimate - truth_of(&s)).abs() < 4.0 * e.se);
+    // At n = 2,000 the weaker edges are missed.
+    let small = learning(&[])
+        .fit(&sample(&linear_regions_world(2000), 3).data, 0)
+        .expect("a small sample");
+    assert!(small.diagnostics["skeleton_missing"] >= 1.0);
+}
+
+fn truth_of(s: &Sample) -> f64 {
+    truth(s, Estimand::Ate)
+}
+
+#[test]
+fn a_learned_graph_costs_little_with_the_time_order_and_much_without() {
+    // Anyone knows what came before the investment and what after it; the
+    // PC algorithm alone does not, and orients edges into the treatment
+    // the wrong way.
+    let before: Vec<String> = [
+        "gdp",
+        "urban",
+        "east",
+        "ageing",
+        "burden",
+        "population",
+        "beds",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain((1..=10).map(|j| format!("x{j}")))
+    .collect();
+    let before: Vec<&str> = before.iter().map(String::as_str).collect();
+    let ordered = learning(&[&before, &["resource"], &["access"]]);
+    let w = world(2000);
+    let (bias, coverage, se) = monte_carlo(&w, &ordered, 40);
+    assert!(
+        bias.abs() < 3.0 * se / 40f64.sqrt() + 0.02,
+        "bias {bias} (se {se})"
+    );
+    assert!((0.85..=1.0).contains(&coverage), "coverage {coverage}");
+    let (bias, coverage, _) = monte_carlo(&w, &learning(&[]), 40);
+    assert!(
+        bias.abs() > 0.05 && coverage < 0.7,
+        "without the time order: bias {bias}, coverage {coverage}"
+    );
+}
+
+#[test]
+fn discover_refuses_a_declared_graph_and_bad_settings() {
+    let both = Scm {
+        graph: Some(GraphSpec {
+            edges: vec!["gdp -> resource".into(), "resource -> health".into()],
+            latent: vec![],
+            treatment: "resource".into(),
+            outcome: "health".into(),
+        }),
+        ..learning(&[])
+    };
+    let err = both.check().expect_err("both").to_string();
+    assert!(err.contains("both `graph` and `discover`"), "{err}");
+    let unknown = learning(&[&["gdp"], &["nowhere"]]);
+    let err = unknown
+        .fit(&sample(&world(300), 1).data, 0)
+        .expect_err("an unknown tier variable")
+        .to_string();
+    assert!(err.contains("`nowhere` is not a column"), "{err}");
 }

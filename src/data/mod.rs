@@ -6,6 +6,7 @@ mod clusters;
 mod cohorts;
 mod csv_io;
 mod date;
+pub mod discovery;
 pub mod graph;
 
 pub use clusters::Clusters;

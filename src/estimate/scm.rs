@@ -16,6 +16,7 @@ use super::linalg::SeKind;
 use super::linalg::{sandwich, LeastSquares};
 use super::{Estimate, Estimator, UnitEffects};
 use crate::core::Estimand;
+use crate::data::discovery::{self, Discovery};
 use crate::data::graph::{CausalGraph, FrontDoor, GraphSpec};
 use crate::data::Dataset;
 use crate::{Error, Result};
@@ -61,6 +62,11 @@ pub struct Scm {
     pub graph: Option<GraphSpec>,
     /// Bootstrap replicates for the SEs of the front door and the mediation formula.
     pub bootstrap: usize,
+    /// Learn the graph from the sample by the PC algorithm instead
+    /// (`discover = {}` for its defaults); the data's own graph, where it
+    /// has one, is then only the truth the learned one is compared with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discover: Option<Discovery>,
 }
 
 impl Default for Scm {
@@ -69,6 +75,7 @@ impl Default for Scm {
             effect: Effect::Total,
             graph: None,
             bootstrap: 200,
+            discover: None,
         }
     }
 }
@@ -129,8 +136,74 @@ impl Scm {
             graph
                 .build()
                 .map_err(|e| Error::Spec(format!("{NAME}: graph: {e}")))?;
+            if self.discover.is_some() {
+                return Err(Error::Spec(format!(
+                    "{NAME}: both `graph` and `discover` are given; declare the graph or learn                      it, not both"
+                )));
+            }
+        }
+        if let Some(discovery) = &self.discover {
+            discovery
+                .validate()
+                .map_err(|e| Error::Spec(format!("{NAME}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The graph learned from every column of the data by the PC
+    /// algorithm, with its diagnostics: edges, edges the data left
+    /// undirected, tests run, and its distance from the data's own graph
+    /// where the data has one.
+    fn learn(
+        &self,
+        discovery: &Discovery,
+        data: &Dataset,
+    ) -> Result<(CausalGraph, Vec<(&'static str, f64)>)> {
+        if data.x.ncols() == 0 && data.codes.is_some() {
+            return Err(Error::Estimate(format!(
+                "{NAME}: discover needs the covariates' values, and this data holds them as \
+                 bin codes only"
+            )));
+        }
+        let (treatment, outcome) = data
+            .graph
+            .as_ref()
+            .map_or(("w", "y"), |g| (g.name(g.treatment()), g.name(g.outcome())));
+        let mut names: Vec<String> = data.x_names.clone();
+        names.extend(data.mediators.iter().map(|(name, _)| name.clone()));
+        for name in [treatment, outcome] {
+            if names.iter().any(|n| n == name) {
+                return Err(Error::Estimate(format!(
+                    "{NAME}: discover names the treatment and outcome `{treatment}` and \
+                     `{outcome}`, and a covariate is already called `{name}`; rename it"
+                )));
+            }
+        }
+        names.extend([treatment.to_string(), outcome.to_string()]);
+        let mut columns: Vec<ArrayView1<f64>> = data.x.columns().into_iter().collect();
+        columns.extend(data.mediators.iter().map(|(_, m)| m.view()));
+        columns.extend([data.w.view(), data.y.view()]);
+        let learned = discovery
+            .learn(&names, &columns, treatment, outcome)
+            .map_err(|e| Error::Estimate(format!("{NAME}: {e}")))?;
+        let edges: usize = (0..learned.graph.len())
+            .map(|v| learned.graph.parents(v).len())
+            .sum();
+        let mut diagnostics = vec![
+            ("learned_edges", edges as f64),
+            ("learned_undirected", learned.undirected as f64),
+            ("discovery_tests", learned.tests as f64),
+        ];
+        if let Some(truth) = &data.graph {
+            let d = discovery::distance(&learned.graph, truth);
+            diagnostics.extend([
+                ("shd", d.shd() as f64),
+                ("skeleton_missing", d.missing as f64),
+                ("skeleton_extra", d.extra as f64),
+                ("reversed", d.reversed as f64),
+            ]);
+        }
+        Ok((learned.graph, diagnostics))
     }
 
     /// The graph to identify the effect in: the spec's, else the data's.
@@ -162,8 +235,21 @@ impl Estimator for Scm {
 
     fn fit(&self, data: &Dataset, seed: u64) -> Result<Estimate> {
         self.check()?;
-        let graph = self.graph(data)?;
-        let columns = Columns::resolve(&graph, data)?;
+        let Some(discovery) = &self.discover else {
+            return self.fit_on(&*self.graph(data)?, data, seed);
+        };
+        let (graph, diagnostics) = self.learn(discovery, data)?;
+        let estimate = self.fit_on(&graph, data, seed)?;
+        Ok(diagnostics
+            .into_iter()
+            .fold(estimate, |estimate, (key, value)| estimate.with(key, value)))
+    }
+}
+
+impl Scm {
+    /// Identifies the effect in `graph` and estimates it on `data`.
+    fn fit_on(&self, graph: &CausalGraph, data: &Dataset, seed: u64) -> Result<Estimate> {
+        let columns = Columns::resolve(graph, data)?;
         check_treatment(data)?;
         let n = data.n() as f64;
         let (t, y) = (graph.name(graph.treatment()), graph.name(graph.outcome()));
@@ -178,7 +264,7 @@ impl Estimator for Scm {
                     graph.latent_ancestors().join(", ")
                 )));
             };
-            return self.mediation(&graph, &columns, &set, seed);
+            return self.mediation(graph, &columns, &set, seed);
         }
         if let Some(set) = set {
             let c: Vec<ArrayView1<f64>> = set.iter().map(|&v| columns.get(v)).collect();
@@ -212,9 +298,7 @@ impl Estimator for Scm {
             ))),
         }
     }
-}
 
-impl Scm {
     fn effect_word(&self) -> &'static str {
         match self.effect {
             Effect::Total => "total",

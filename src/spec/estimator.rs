@@ -267,6 +267,7 @@ impl EstimatorSpec {
                     ("effect", "total (ATE), direct or indirect (natural effects through the graph's mediators)"),
                     ("graph", "{ edges = [\"a -> b\", ...], latent = [...], treatment, outcome }; default: the data's own graph"),
                     ("bootstrap", "bootstrap replicates for the SEs of the front door and of direct/indirect effects"),
+                    ("discover", "{ alpha, max_condition, tiers = [[...], ...] }: learn the graph from the sample by the PC algorithm (Fisher-z tests; tiers: variables in time order); diagnostics compare it with the data's own graph (shd)"),
                 ],
             ),
             EstimatorSpec::Psm(_) => (
