@@ -672,3 +672,156 @@ fn discover_refuses_a_declared_graph_and_bad_settings() {
         .to_string();
     assert!(err.contains("`nowhere` is not a column"), "{err}");
 }
+
+/// sims/regions_data.toml (30% of gdp and burden missing, a scarce remote
+/// stratum) with the missingness `mechanism`.
+fn data_world(mechanism: causim::data::missing::Mechanism) -> RegionsWorld {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (_, spec) = causim::spec::load_sim(&root.join("sims/regions_data.toml")).expect("loads");
+    let SimSpec::Regions(mut world) = spec else {
+        panic!("a regions world");
+    };
+    world.missingness.mechanism = mechanism;
+    world
+}
+
+/// Mean error, its Monte Carlo SE and the coverage of OLS through the
+/// data strategy `steps` over `reps` samples of `world`.
+fn strategy_monte_carlo(
+    world: &RegionsWorld,
+    steps: &[causim::data::strategy::DataStep],
+    reps: u64,
+) -> (f64, f64, f64) {
+    let sim = world.build().expect("valid world");
+    let ols = causim::estimate::linear::Ols::default();
+    let mut errors = Vec::new();
+    let mut covered = 0usize;
+    for rep in 0..reps {
+        let s = sim.generate(500 + rep).expect("sample");
+        let e = causim::estimate::pool::fit_with_strategy(steps, &s.data, rep, |d| ols.fit(d, rep))
+            .expect("fit");
+        let target = truth(&s, Estimand::Ate);
+        errors.push(e.estimate - target);
+        covered += usize::from(e.ci_lower <= target && target <= e.ci_upper);
+    }
+    let r = reps as f64;
+    let bias = errors.iter().sum::<f64>() / r;
+    let sd = (errors.iter().map(|e| (e - bias).powi(2)).sum::<f64>() / (r - 1.0)).sqrt();
+    (bias, sd / r.sqrt(), covered as f64 / r)
+}
+
+#[test]
+fn multiple_imputation_keeps_coverage_under_mar_where_complete_cases_are_biased() {
+    use causim::data::missing::Mechanism;
+    use causim::data::strategy::{DataStep, Mice, NoSettings};
+    let world = data_world(Mechanism::Mar);
+    let mice = [DataStep::Mice(Mice {
+        imputations: 5,
+        iterations: 5,
+    })];
+    let (bias, mcse, coverage) = strategy_monte_carlo(&world, &mice, 200);
+    assert!(bias.abs() < 3.0 * mcse + 0.01, "mice: bias {bias} ± {mcse}");
+    assert!(
+        (0.90..=0.98).contains(&coverage),
+        "mice: coverage {coverage}"
+    );
+    // Values go missing where health is poor: the complete cases are
+    // selected on the outcome.
+    let cases = [DataStep::CompleteCases(NoSettings {})];
+    let (bias, mcse, coverage) = strategy_monte_carlo(&world, &cases, 200);
+    assert!(bias < -10.0 * mcse, "complete cases: bias {bias} ± {mcse}");
+    assert!(coverage < 0.5, "complete cases: coverage {coverage}");
+    // The mean leaves part of gdp's confounding unadjusted.
+    let mean = [DataStep::Mean(NoSettings {})];
+    let (bias, mcse, _) = strategy_monte_carlo(&world, &mean, 200);
+    assert!(bias > 5.0 * mcse, "mean: bias {bias} ± {mcse}");
+}
+
+#[test]
+fn smote_biases_the_average_toward_the_scarce_stratum_and_says_so() {
+    use causim::data::missing::Mechanism;
+    use causim::data::strategy::{DataStep, Mice, NoSettings, Smote};
+    let mut world = data_world(Mechanism::Mcar);
+    world.missingness.columns.clear();
+    let smote = [DataStep::Smote(Smote {
+        stratum: "remote".into(),
+        ..Smote::default()
+    })];
+    // The investment does 1.5 more in remote regions; oversampled to half
+    // of the sample they pull the estimate up.
+    let (bias, mcse, coverage) = strategy_monte_carlo(&world, &smote, 60);
+    assert!(
+        bias > 0.3 && bias > 10.0 * mcse,
+        "smote: bias {bias} ± {mcse}"
+    );
+    assert!(coverage < 0.1, "smote: coverage {coverage}");
+    let s = world.build().expect("world").generate(1).expect("sample");
+    let ols = causim::estimate::linear::Ols::default();
+    let e = causim::estimate::pool::fit_with_strategy(&smote, &s.data, 1, |d| ols.fit(d, 1))
+        .expect("fit");
+    assert!(e.diagnostics["synthetic_units"] > 1000.0);
+    assert!(e
+        .warnings
+        .iter()
+        .any(|w| w.contains("different population")));
+    // Without missing values, complete cases change nothing and MICE's
+    // imputations agree, so Rubin's rules return the plain fit.
+    let plain = ols.fit(&s.data, 1).expect("ols").estimate;
+    for steps in [
+        vec![DataStep::CompleteCases(NoSettings {})],
+        vec![DataStep::Mice(Mice::default())],
+    ] {
+        let e = causim::estimate::pool::fit_with_strategy(&steps, &s.data, 1, |d| ols.fit(d, 1))
+            .expect("fit");
+        assert!((e.estimate - plain).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn missing_values_without_a_strategy_are_a_clear_error_in_a_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = common::scratch("regions_missing_no_strategy");
+    let sim = root.join("sims/regions_data.toml");
+    let path = common::write(
+        &dir,
+        "x.toml",
+        &format!(
+            "sim = {:?}\nreplications = 2\nseed = 1\n[[estimators]]\nkind = \"ols\"\n\
+             [[estimators]]\nname = \"ols_mice\"\nkind = \"ols\"\ndata = {{ kind = \"mice\", imputations = 2 }}\n",
+            sim.display().to_string()
+        ),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_causim"))
+        .args(["run", "--jobs", "1", "--out"])
+        .arg(dir.join("out"))
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = std::fs::read_to_string(dir.join("out/results.jsonl")).expect("results");
+    assert!(
+        results.contains("the sample has missing covariate values (`gdp`"),
+        "{results}"
+    );
+    assert!(results.contains("\"imputations\":2.0"), "{results}");
+    let bad = common::write(
+        &dir,
+        "bad.toml",
+        &format!(
+            "sim = {:?}\nreplications = 2\nseed = 1\n[[estimators]]\nkind = \"ols\"\n\
+             data = [{{ kind = \"pca\" }}, {{ kind = \"mice\" }}]\n",
+            sim.display().to_string()
+        ),
+    );
+    let m = causim::spec::Experiment::load(&bad)
+        .expect_err("imputation after pca")
+        .to_string();
+    assert!(
+        m.contains("`mice` is step 2") && m.contains("bad.toml"),
+        "{m}"
+    );
+}

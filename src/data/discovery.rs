@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use ndarray::ArrayView1;
 use serde::{Deserialize, Serialize};
 
+use super::dense::Lower;
 use super::graph::CausalGraph;
 use crate::core::stats::normal_quantile;
 use crate::{Error, Result};
@@ -330,7 +331,7 @@ impl<'a> Tests<'a> {
         if k == 0 {
             return self.at(i, j);
         }
-        let mut a: Vec<f64> = given
+        let a: Vec<f64> = given
             .iter()
             .flat_map(|&s| given.iter().map(move |&t| (s, t)))
             .map(|(s, t)| self.at(s, t) + if s == t { 1e-10 } else { 0.0 })
@@ -340,8 +341,11 @@ impl<'a> Tests<'a> {
             .map(|&s| self.at(s, i))
             .chain(given.iter().map(|&s| self.at(s, j)))
             .collect();
-        if !cholesky_solve(&mut a, k, &mut b) {
+        let Some(factor) = Lower::factor(a, k) else {
             return self.at(i, j);
+        };
+        for column in b.chunks_mut(k) {
+            factor.solve(column);
         }
         let (bi, bj) = b.split_at(k);
         let dot = |x: &[f64], v: usize| -> f64 {
@@ -355,47 +359,6 @@ impl<'a> Tests<'a> {
         }
         ij / (ii * jj).sqrt()
     }
-}
-
-/// Solves `A X = B` in place for a symmetric positive definite `k × k`
-/// matrix `a` (row-major) and the columns of `b` (each `k` long, stacked);
-/// false when `a` is not positive definite.
-fn cholesky_solve(a: &mut [f64], k: usize, b: &mut [f64]) -> bool {
-    for j in 0..k {
-        let mut d = a[j * k + j];
-        for m in 0..j {
-            d -= a[j * k + m] * a[j * k + m];
-        }
-        if d <= 1e-14 {
-            return false;
-        }
-        let d = d.sqrt();
-        a[j * k + j] = d;
-        for i in j + 1..k {
-            let mut s = a[i * k + j];
-            for m in 0..j {
-                s -= a[i * k + m] * a[j * k + m];
-            }
-            a[i * k + j] = s / d;
-        }
-    }
-    for column in b.chunks_mut(k) {
-        for i in 0..k {
-            let mut s = column[i];
-            for m in 0..i {
-                s -= a[i * k + m] * column[m];
-            }
-            column[i] = s / a[i * k + i];
-        }
-        for i in (0..k).rev() {
-            let mut s = column[i];
-            for m in i + 1..k {
-                s -= a[m * k + i] * column[m];
-            }
-            column[i] = s / a[i * k + i];
-        }
-    }
-    true
 }
 
 /// The separating set found for each removed edge, keyed `(low, high)`.

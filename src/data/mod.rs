@@ -6,8 +6,11 @@ mod clusters;
 mod cohorts;
 mod csv_io;
 mod date;
+mod dense;
 pub mod discovery;
 pub mod graph;
+pub mod missing;
+pub mod strategy;
 
 pub use clusters::Clusters;
 pub use cohorts::{CohortDay, Cohorts, Unit};

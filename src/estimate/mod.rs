@@ -7,6 +7,7 @@ pub mod forest;
 pub mod linalg;
 pub mod linear;
 pub mod matching;
+pub mod pool;
 pub mod scm;
 
 use std::collections::BTreeMap;

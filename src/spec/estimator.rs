@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::strategy::DataStep;
 use crate::data::Dataset;
 use crate::estimate::dml::Dml;
 use crate::estimate::entropy::EntropyBalancing;
@@ -315,4 +316,9 @@ pub struct NamedEstimator {
     pub name: String,
     /// The estimator's spec.
     pub spec: EstimatorSpec,
+    /// What is done to the sample before fitting (`data = [...]`): drop
+    /// or impute missing values, oversample a stratum, reduce to principal
+    /// components; empty: the sample as drawn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataStep>,
 }

@@ -12,6 +12,7 @@ use super::policy::PolicyEntry;
 use super::sweep::{self, Axis, Cell, SpannedTable};
 use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
 use crate::core::text::elide;
+use crate::data::strategy::DataStep;
 use crate::paper::PaperSpec;
 use crate::policy::allocation::AllocationSpec;
 use crate::policy::placement::PlacementSpec;
@@ -376,6 +377,28 @@ fn parse_estimators(
             }
             None => None,
         };
+        let data: Vec<DataStep> = match table.remove("data") {
+            None => Vec::new(),
+            Some(value) => {
+                let value = match value {
+                    Value::Table(step) => Value::Array(vec![Value::Table(step)]),
+                    other => other,
+                };
+                let steps: Vec<DataStep> = value.try_into().map_err(|e: toml::de::Error| {
+                    file.error_at(
+                        Some(span.clone()),
+                        &format!(
+                            "estimator `data`: {} (steps are {{ kind = \"complete_cases\" | \
+                             \"mean\" | \"mice\" | \"smote\" | \"pca\", ... }})",
+                            e.message().trim()
+                        ),
+                    )
+                })?;
+                crate::data::strategy::validate(&steps)
+                    .map_err(|e| file.error_at(Some(span.clone()), &format!("estimator: {e}")))?;
+                steps
+            }
+        };
         let spec: EstimatorSpec =
             Value::Table(table)
                 .try_into()
@@ -412,7 +435,7 @@ fn parse_estimators(
                 &format!("two estimators are named `{name}`; give one a distinct `name = \"...\"`"),
             ));
         }
-        out.push(NamedEstimator { name, spec });
+        out.push(NamedEstimator { name, spec, data });
     }
     Ok(out)
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{encode, settings, Fit, Fitted, Part, Stage, TaskState};
 use crate::core::seed;
 use crate::core::text::number;
-use crate::estimate::Estimate;
+use crate::data::strategy;
+use crate::estimate::{pool, Estimate};
 use crate::record::find_non_finite;
 use crate::sim::Sample;
 use crate::spec::{Experiment, NamedEstimator};
@@ -47,10 +48,28 @@ impl EstimatorsStage {
 fn fit_one(named: &NamedEstimator, keep_forest: bool, task: &TaskState<'_>) -> Result<Fitted> {
     let data = &task.sample.data;
     let est_seed = seed::estimator_seed(task.seed, &named.name);
-    let (mut estimate, forest) = if keep_forest {
-        named.spec.fit_with_forest(data, est_seed)?
+    let (mut estimate, forest) = if named.data.is_empty() {
+        if let Some((column, count)) = strategy::first_missing(data) {
+            return Err(strategy::missing_error(column, count, data.n()));
+        }
+        if keep_forest {
+            named.spec.fit_with_forest(data, est_seed)?
+        } else {
+            (named.spec.estimator().fit(data, est_seed)?, None)
+        }
     } else {
-        (named.spec.estimator().fit(data, est_seed)?, None)
+        if keep_forest {
+            return Err(Error::Estimate(format!(
+                "a placement policy predicts with `{}`'s forest on the sample as drawn, and \
+                 its `data` strategy changes that sample; give the policy an estimator \
+                 without `data`",
+                named.name
+            )));
+        }
+        let estimator = named.spec.estimator();
+        let estimate =
+            pool::fit_with_strategy(&named.data, data, est_seed, |d| estimator.fit(d, est_seed))?;
+        (estimate, None)
     };
     estimate.diagnostics.retain(|_, v| v.is_finite());
     let finite = [

@@ -365,7 +365,9 @@ impl RegionsSim {
 
 impl Sim for RegionsSim {
     fn generate(&self, seed: u64) -> Result<Sample> {
-        self.draw(self.world.n, seed, false)
+        let mut sample = self.draw(self.world.n, seed, false)?;
+        self.world.missingness.apply(&mut sample.data, seed)?;
+        Ok(sample)
     }
 
     /// The conditional effects are cheap here, so `generate` already filled them.

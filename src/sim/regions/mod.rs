@@ -20,6 +20,7 @@ pub use generate::RegionsSim;
 
 use crate::core::text::{elide, number};
 use crate::data::graph::CausalGraph;
+use crate::data::missing::Missingness;
 use crate::formula::{Formula, FormulaText, Variables};
 use crate::sim::limits::{self, MAX_UNITS};
 use crate::{Error, Result};
@@ -47,6 +48,11 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("covariates.confounders", "the first k of them confound: they enter the treatment's log-odds and the outcome"),
     ("covariates.strength", "coefficient of the confounders' standardized sum in both equations"),
     ("covariates.nonlinear", "confounders enter as (x^2 - 1)/sqrt(2): linear adjustment on x is then misspecified"),
+    ("missingness.columns", "covariates that lose values after each sample is drawn (default none); the truth stays the full sample's"),
+    ("missingness.share", "expected share of units missing each listed column, in [0, 0.9]"),
+    ("missingness.mechanism", "mcar (at random), mar (driven by the observed `driver`) or mnar (driven by the missing value itself)"),
+    ("missingness.driver", "mar: the fully observed column driving missingness: a covariate, y or w"),
+    ("missingness.strength", "log-odds slope of missingness per SD of the driver (mar) or of the value (mnar)"),
     ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role (at most 1,000 nodes; each formula at most 10,000 characters, and finite on a pilot sample drawn at build)"),
 ];
 
@@ -142,6 +148,10 @@ pub struct RegionsWorld {
     pub covariates: Covariates,
     /// The structural equations, parents before children.
     pub nodes: Vec<NodeSpec>,
+    /// Covariate values the world removes after drawing each sample
+    /// (MCAR, MAR or MNAR); the truth stays that of the full sample.
+    #[serde(skip_serializing_if = "Missingness::is_default")]
+    pub missingness: Missingness,
 }
 
 /// A node of the default world.
@@ -209,6 +219,7 @@ impl Default for RegionsWorld {
             parameters: BTreeMap::from([("confounding".to_string(), 1.0)]),
             covariates: Covariates::default(),
             nodes,
+            missingness: Missingness::default(),
         }
     }
 }
@@ -281,6 +292,7 @@ impl RegionsWorld {
             .map(|&i| nodes[i].name.clone())
             .collect();
         x_names.extend(covariate_names);
+        self.missingness.validate(&x_names)?;
         let sim = RegionsSim {
             world: self.clone(),
             formulas,
