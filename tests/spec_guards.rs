@@ -221,6 +221,8 @@ fn estimator_settings_are_bounded() {
         ),
         ("kind = \"entropy_balancing\"\nmoments = 0", "moments"),
         ("kind = \"entropy_balancing\"\nmoments = 3", "moments"),
+        ("kind = \"cem\"\nbins = 1", "bins"),
+        ("kind = \"cem\"\nbins = 9223372036854775807", "bins"),
     ] {
         let msg = common::experiment_error(
             "guard_estimator_bounds",

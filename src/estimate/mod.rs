@@ -1,6 +1,7 @@
 //! Estimators: each turns a [`Dataset`] into an [`Estimate`] of a named
 //! [`Estimand`], with a standard error and a confidence interval.
 
+pub mod cem;
 pub mod dml;
 pub mod entropy;
 pub mod forest;

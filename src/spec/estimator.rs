@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::strategy::DataStep;
 use crate::data::Dataset;
+use crate::estimate::cem::Cem;
 use crate::estimate::dml::Dml;
 use crate::estimate::entropy::EntropyBalancing;
 use crate::estimate::forest::{
@@ -39,6 +40,8 @@ pub enum EstimatorSpec {
     Psm(Psm),
     /// Entropy balancing of the controls to the treated covariate means (ATT).
     EntropyBalancing(EntropyBalancing),
+    /// Coarsened exact matching: strata of equal coarsened covariates, ATT or ATE.
+    Cem(Cem),
     /// Double/debiased machine learning: cross-fitted forest or lasso nuisances, orthogonal scores.
     Dml(Dml),
 }
@@ -156,6 +159,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(e) => e,
             EstimatorSpec::Psm(e) => e,
             EstimatorSpec::EntropyBalancing(e) => e,
+            EstimatorSpec::Cem(e) => e,
             EstimatorSpec::Dml(e) => e,
         }
     }
@@ -219,6 +223,7 @@ impl EstimatorSpec {
             EstimatorSpec::Dml(e) => e.validate(),
             EstimatorSpec::Psm(e) => e.validate(),
             EstimatorSpec::EntropyBalancing(e) => e.validate(),
+            EstimatorSpec::Cem(e) => e.validate(),
         }
     }
 
@@ -234,6 +239,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(Scm::default()),
             EstimatorSpec::Psm(Psm::default()),
             EstimatorSpec::EntropyBalancing(EntropyBalancing::default()),
+            EstimatorSpec::Cem(Cem::default()),
             EstimatorSpec::Dml(Dml::default()),
         ]
     }
@@ -285,6 +291,13 @@ impl EstimatorSpec {
                 "entropy balancing (Hainmueller 2012): control weights that match the treated covariate means exactly; ATT with M-estimation SE",
                 &[("moments", "1: balance means; 2: means and means of squares")],
             ),
+            EstimatorSpec::Cem(_) => (
+                "coarsened exact matching (Iacus, King and Porro 2012): strata of units with the same binned covariates, strata lacking an arm dropped; stratified difference in means, SE with the strata fixed; balance diagnostics",
+                &[
+                    ("bins", "equal-width bins per covariate; 0: Sturges' rule, ceil(log2 n) + 1; a covariate with at most that many values is kept exact"),
+                    ("estimand", "att (strata weighted by their treated units) or ate (by their sizes)"),
+                ],
+            ),
             EstimatorSpec::Dml(_) => (
                 "double/debiased machine learning: cross-fitted nuisances, Neyman-orthogonal score, SE from its variance",
                 DML,
@@ -304,6 +317,7 @@ impl EstimatorSpec {
             EstimatorSpec::Scm(_) => "scm",
             EstimatorSpec::Psm(_) => "psm",
             EstimatorSpec::EntropyBalancing(_) => "entropy_balancing",
+            EstimatorSpec::Cem(_) => "cem",
             EstimatorSpec::Dml(_) => "dml",
         }
     }
