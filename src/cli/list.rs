@@ -14,9 +14,23 @@ pub fn catalogue() -> anyhow::Result<String> {
     for sim in SimSpec::all_defaults() {
         let (summary, docs) = sim.docs();
         writeln!(out, "\n  {}: {summary}", sim.kind())?;
-        for (key, value) in sim.parameters()? {
-            let doc = docs.iter().find(|(k, _)| *k == key).map_or("", |(_, d)| d);
-            writeln!(out, "    {:<26} = {:<12} {doc}", key, show(&value))?;
+        let parameters = sim.parameters()?;
+        for (key, value) in &parameters {
+            let doc = docs.iter().find(|(k, _)| k == key).map_or("", |(_, d)| d);
+            writeln!(out, "    {:<26} = {:<12} {doc}", key, show(value))?;
+        }
+        // Keys of named entries (`hospitals.<H>.share`), and optional
+        // sections a world leaves out until they are set (`missingness`).
+        for (key, doc) in docs
+            .iter()
+            .filter(|(k, _)| k.contains('.') && !parameters.iter().any(|(p, _)| p == k))
+        {
+            let shown = if key.contains('<') {
+                "(per entry)"
+            } else {
+                "(off)"
+            };
+            writeln!(out, "    {:<26} = {:<12} {doc}", key, shown)?;
         }
     }
     out.push_str("\nESTIMATORS ([[estimators]] in experiments, `causim fit --estimator ...`)\n");
@@ -40,6 +54,12 @@ pub fn catalogue() -> anyhow::Result<String> {
             writeln!(out, "    {:<26} = {:<12} {doc}", key, "(auto)")?;
         }
     }
+    out.push_str(
+        "\nDATA STRATEGIES (`data = [...]` on an estimator: steps applied to the sample before fitting)\n\n",
+    );
+    for (kind, doc) in DATA_STEPS {
+        writeln!(out, "  {kind:<16} {doc}")?;
+    }
     out.push_str("\nPOLICIES ([[policies]] in experiments, `kind = ...`; placement rules on a hospital world)\n\n");
     for (kind, doc) in POLICY_KINDS {
         writeln!(out, "  {kind:<16} {doc}")?;
@@ -60,6 +80,24 @@ pub fn catalogue() -> anyhow::Result<String> {
     }
     Ok(out)
 }
+
+/// The steps of a data strategy, with their settings.
+const DATA_STEPS: &[(&str, &str)] = &[
+    ("complete_cases", "drop every row with a missing covariate"),
+    ("mean", "fill each missing value with its column's observed mean"),
+    (
+        "mice",
+        "multiple imputation by chained equations, pooled by Rubin's rules: imputations (10), iterations (10)",
+    ),
+    (
+        "smote",
+        "synthetic units of a scarce 0/1 stratum: stratum (required), neighbors (5), ratio (1: as many as the rest)",
+    ),
+    (
+        "pca",
+        "covariates replaced by the leading principal components: variance (0.9, the share kept)",
+    ),
+];
 
 /// The placement rules a `[[policies]]` entry can name.
 const POLICY_KINDS: &[(&str, &str)] = &[
