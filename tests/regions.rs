@@ -256,18 +256,22 @@ fn scm_recovers_the_direct_and_indirect_effects() {
     }
 }
 
-/// A world where a latent u confounds the investment and health, which the
-/// investment affects only through access: the backdoor is closed to any
-/// observed set, the front door is open.
-fn front_door_world(n: usize) -> RegionsWorld {
-    let node = |name: &str, formula: &str, kind: NodeType, noise: Option<f64>| NodeSpec {
+/// An observed node without a role.
+fn node(name: &str, formula: &str, kind: NodeType, noise: Option<f64>) -> NodeSpec {
+    NodeSpec {
         name: name.into(),
         formula: formula.into(),
         kind,
         noise,
         observed: true,
         role: None,
-    };
+    }
+}
+
+/// A world where a latent u confounds the investment and health, which the
+/// investment affects only through access: the backdoor is closed to any
+/// observed set, the front door is open.
+fn front_door_world(n: usize) -> RegionsWorld {
     let mut nodes = vec![
         node("u", "0", NodeType::Continuous, Some(1.0)),
         node("gdp", "0", NodeType::Continuous, Some(1.0)),
@@ -536,14 +540,8 @@ graph = { edges = ["gdp resource"], treatment = "resource", outcome = "health" }
 /// the shipped world's mixed signs, some edges' partial correlations
 /// nearly vanish and stay hidden at any n).
 fn linear_regions_world(n: usize) -> RegionsWorld {
-    let continuous = |name: &str, formula: &str| NodeSpec {
-        name: name.into(),
-        formula: formula.into(),
-        kind: NodeType::Continuous,
-        noise: Some(1.0),
-        observed: true,
-        role: None,
-    };
+    let continuous =
+        |name: &str, formula: &str| node(name, formula, NodeType::Continuous, Some(1.0));
     let mut nodes =
         vec![
         continuous("gdp", "0"),

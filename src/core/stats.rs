@@ -12,6 +12,17 @@ pub fn mean<T: Borrow<f64>>(values: impl IntoIterator<Item = T>) -> f64 {
     sum / n as f64
 }
 
+/// The mean and the population standard deviation (the squared deviations
+/// divided by n) of a column: how every standardization of the data layer
+/// (tests of independence, missingness, SMOTE's distances, PCA) centres and
+/// scales; NaN for an empty column.
+pub fn mean_and_sd(column: ndarray::ArrayView1<f64>) -> (f64, f64) {
+    let n = column.len() as f64;
+    let mean = column.sum() / n;
+    let sd = (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (mean, sd)
+}
+
 /// The median of the finite entries of `values` (the mean of the middle two
 /// for an even count); NaN when none is finite. Non-finite entries (a forest
 /// variance that exploded under a weak instrument) are left out.

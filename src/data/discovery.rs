@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dense::Lower;
 use super::graph::CausalGraph;
-use crate::core::stats::normal_quantile;
+use crate::core::stats::{mean_and_sd, normal_quantile};
 use crate::{Error, Result};
 
 /// Most variables the PC algorithm is run on: its tests grow with the
@@ -168,7 +168,7 @@ impl Discovery {
         let outcome_index = names.iter().position(|n| n == outcome);
         let n = columns.first().map_or(0, |c| c.len());
         let correlation = correlations(names, columns)?;
-        let tests = Tests::new(&correlation, n, self.alpha);
+        let tests = Tests::new(&correlation, p, n, self.alpha);
         let tier = |v: usize| {
             self.tiers
                 .iter()
@@ -250,7 +250,6 @@ fn correlations(names: &[String], columns: &[ArrayView1<f64>]) -> Result<Vec<f64
     let p = columns.len();
     let mut standardized = Vec::with_capacity(p);
     for (name, column) in names.iter().zip(columns) {
-        let n = column.len() as f64;
         if let Some(i) = column.iter().position(|v| !v.is_finite()) {
             return Err(Error::Data(format!(
                 "discover: column `{name}` has a non-finite value ({}) at row {}",
@@ -258,8 +257,7 @@ fn correlations(names: &[String], columns: &[ArrayView1<f64>]) -> Result<Vec<f64
                 i + 1
             )));
         }
-        let mean = column.sum() / n;
-        let sd = (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (mean, sd) = mean_and_sd(column.view());
         if sd <= 1e-12 * mean.abs().max(1.0) {
             return Err(Error::Data(format!(
                 "discover: column `{name}` is constant; no test of independence can use it \
@@ -299,8 +297,7 @@ struct Tests<'a> {
 }
 
 impl<'a> Tests<'a> {
-    fn new(r: &'a [f64], n: usize, alpha: f64) -> Self {
-        let p = (r.len() as f64).sqrt().round() as usize;
+    fn new(r: &'a [f64], p: usize, n: usize, alpha: f64) -> Self {
         Tests {
             r,
             p,

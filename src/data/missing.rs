@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::Dataset;
-use crate::core::stats::logistic;
+use crate::core::stats::{logistic, mean_and_sd};
 use crate::{Error, Result};
 
 /// Why a value goes missing.
@@ -169,9 +169,7 @@ impl Missingness {
 
 /// The column centred and scaled to SD 1 (left centred when constant).
 fn standardized(column: ArrayView1<f64>) -> Vec<f64> {
-    let n = column.len().max(1) as f64;
-    let mean = column.sum() / n;
-    let sd = (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let (mean, sd) = mean_and_sd(column);
     let sd = if sd > 0.0 { sd } else { 1.0 };
     column.iter().map(|v| (v - mean) / sd).collect()
 }

@@ -45,11 +45,18 @@ impl EstimatorsStage {
 
 /// Fits one estimator; a NaN or infinite estimate is a failed fit, since
 /// results are finite numbers.
-fn fit_one(named: &NamedEstimator, keep_forest: bool, task: &TaskState<'_>) -> Result<Fitted> {
+/// `missing` is the sample's first covariate with missing values and how
+/// many, found once per task: an estimator without a strategy for them fails.
+fn fit_one(
+    named: &NamedEstimator,
+    keep_forest: bool,
+    task: &TaskState<'_>,
+    missing: Option<(&str, usize)>,
+) -> Result<Fitted> {
     let data = &task.sample.data;
     let est_seed = seed::estimator_seed(task.seed, &named.name);
     let (mut estimate, forest) = if named.data.is_empty() {
-        if let Some((column, count)) = strategy::first_missing(data) {
+        if let Some((column, count)) = missing {
             return Err(strategy::missing_error(column, count, data.n()));
         }
         if keep_forest {
@@ -122,11 +129,12 @@ impl Stage for EstimatorsStage {
             .filter(|(_, &on)| on)
             .map(|((named, &keep), _)| (named, keep))
             .collect();
+        let missing = strategy::first_missing(&task.sample.data);
         task.fits = chosen
             .iter()
             .map(|&(named, keep)| Fit {
                 name: named.name.clone(),
-                result: fit_one(named, keep, task).map_err(|e| e.to_string()),
+                result: fit_one(named, keep, task, missing).map_err(|e| e.to_string()),
             })
             .collect();
         let per_unit = task

@@ -9,6 +9,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::{rebuild, Applied};
+use crate::core::stats::mean_and_sd;
 use crate::data::Dataset;
 use crate::{Error, Result};
 
@@ -55,8 +56,7 @@ impl Pca {
         let mut kept_columns = Vec::new();
         for j in 0..p {
             let c = data.x.column(j);
-            let mean = c.sum() / n as f64;
-            let sd = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+            let (mean, sd) = mean_and_sd(c);
             if sd > 1e-12 * mean.abs().max(1.0) {
                 kept_columns.push(c.mapv(|v| (v - mean) / sd));
             }

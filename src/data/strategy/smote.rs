@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{rebuild, refuse_groups, Applied};
+use crate::core::stats::mean_and_sd;
 use crate::data::Dataset;
 use crate::{Error, Result};
 
@@ -149,9 +150,7 @@ impl Smote {
         let (n, p) = data.x.dim();
         let scale: Vec<f64> = (0..p)
             .map(|j| {
-                let c = data.x.column(j);
-                let mean = c.sum() / n as f64;
-                let sd = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+                let (_, sd) = mean_and_sd(data.x.column(j));
                 if sd > 0.0 {
                     1.0 / sd
                 } else {
