@@ -391,3 +391,182 @@ fn on_the_regions_world_targeting_estimators_buy_most_of_the_oracle_gain() {
     assert!(scm > 0.85, "scm buys {scm:.2}");
     assert!(dml > 0.85, "dml buys {dml:.2}");
 }
+
+/// A feedback experiment on the repository's regions world over periods
+/// (sims/regions_feedback.toml: a surge in the high-burden regions from
+/// period 5 to 9), at 400 regions and constant returns, with `policies`.
+fn feedback_experiment(name: &str, policies: &str, replications: usize) -> Experiment {
+    let dir = common::scratch(name);
+    let sim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims/regions_feedback.toml");
+    let text = format!(
+        "sim = {:?}\nreplications = {replications}\nseed = 5\n[overrides]\nn = 400\n\
+         periods = {{ count = 12, noise = 1.0, returns = 1.0, drift = 0.04, drift_along = \
+         \"ageing\", shocks = [{{ regions = \"burden > 0.5\", from = 5, to = 9, effect = 1.5, \
+         outcome = -1.0 }}] }}\n{policies}",
+        sim.display().to_string()
+    );
+    let path = common::write(&dir, "experiment.toml", &text);
+    Experiment::load(&path).expect("valid experiment")
+}
+
+/// One `kind = "feedback"` entry of `rule` funding 40 regions a period.
+fn rule(rule: &str, extra: &str) -> String {
+    format!("[[policies]]\nkind = \"feedback\"\nrule = \"{rule}\"\nbudget = 40\n{extra}\n")
+}
+
+#[test]
+fn feedback_rules_are_judged_against_each_periods_oracle() {
+    use causim::evaluate::feedback::FeedbackSummary;
+    let policies = [
+        rule("oracle", "level = \"beds\"\nstep = 0.1"),
+        rule("once", ""),
+        rule("reestimate", ""),
+        rule("thompson", ""),
+        rule("ucb", "kappa = 1.0"),
+        rule("random", ""),
+    ]
+    .concat();
+    let experiment = feedback_experiment("feedback_rules", &policies, 40);
+    let out = common::scratch("feedback_rules").join("out");
+    let records = common::run_fresh(&experiment, &out);
+    assert_eq!(records.len(), 40);
+    let reps: Vec<Vec<FeedbackSummary>> = records
+        .iter()
+        .map(|r| {
+            causim::stage::feedback::results(r)
+                .expect("readable results")
+                .into_iter()
+                .map(|p| p.summary.unwrap_or_else(|| panic!("{:?}", p.error)))
+                .collect()
+        })
+        .collect();
+    for s in &reps {
+        let oracle = &s[0];
+        // The oracle's regret is zero in every period, and no rule beats
+        // the period's best decision.
+        assert!(oracle.regret().iter().all(|r| r.abs() < 1e-9), "{oracle:?}");
+        assert_eq!(oracle.recovery, Some(0.0));
+        for rule in s {
+            assert_eq!(rule.gain.len(), 12);
+            assert_eq!(rule.shock, Some((5, 9)));
+            assert!(rule.regret().iter().all(|&r| r > -1e-9), "{rule:?}");
+        }
+        let (before, after) = (oracle.gini_before.expect("gini"), oracle.gini_after);
+        assert!(before > 0.0 && after.expect("gini") < before, "{oracle:?}");
+    }
+    // Mean and Monte Carlo SE of `f` over the replications.
+    let mc = |f: &dyn Fn(&[FeedbackSummary]) -> f64| {
+        let v: Vec<f64> = reps.iter().map(|s| f(s)).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        (m, (var / v.len() as f64).sqrt())
+    };
+    let during = |s: &FeedbackSummary| s.mean_regret(5, 9).expect("shock periods");
+    // Re-estimating beats estimating once after the shock, in expectation:
+    // the paired difference of their regret during the shock is positive
+    // by more than 3 Monte Carlo SE.
+    let (gap, se) = mc(&|s| during(&s[1]) - during(&s[2]));
+    assert!(
+        gap > 3.0 * se && gap > 0.0,
+        "once less reestimate: {gap} ± {se}"
+    );
+    // Every learning rule beats funding at random by far.
+    for k in 1..5 {
+        let (gap, se) = mc(&|s| during(&s[5]) - during(&s[k]));
+        assert!(gap > 3.0 * se, "random less rule {k}: {gap} ± {se}");
+    }
+    // Re-estimating recovers sooner than estimating once.
+    let (gap, se) = mc(&|s| s[1].recovery.unwrap_or(0.0) - s[2].recovery.unwrap_or(0.0));
+    assert!(
+        gap > 2.0 * se,
+        "recovery of once less reestimate: {gap} ± {se}"
+    );
+    // The report has the section, both CSVs and the figure.
+    causim::report::render(&out).expect("report renders");
+    let html = std::fs::read_to_string(out.join("index.html")).expect("html");
+    assert!(html.contains("Feedback policies") && html.contains("feedback_figure"));
+    common::assert_text_fits(&html);
+    let csv = std::fs::read_to_string(out.join("feedback.csv")).expect("csv");
+    assert!(csv.starts_with("cell,policy,replications,failures,true_gain"));
+    assert_eq!(csv.lines().count(), 7);
+    let periods = std::fs::read_to_string(out.join("feedback_periods.csv")).expect("csv");
+    assert_eq!(periods.lines().count(), 1 + 6 * 12);
+}
+
+#[test]
+fn feedback_entries_say_what_to_change() {
+    let regions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims/regions.toml");
+    let error = common::experiment_error(
+        "feedback_no_periods",
+        &std::fs::read_to_string(regions).expect("sims/regions.toml"),
+        &format!("sim = \"sim.toml\"\n{}", rule("reestimate", "")),
+    );
+    common::assert_has(&error, &["needs a world over periods", "has none"]);
+    let cases = [
+        (
+            "[[policies]]\nkind = \"feedback\"\nbudget = 4",
+            "needs `rule`",
+        ),
+        (
+            "[[policies]]\nkind = \"feedback\"\nrule = \"once\"",
+            "needs `budget`",
+        ),
+        (&rule("random", "model = [\"beds\"]"), "takes no `model`"),
+        (&rule("once", "window = 2"), "takes no `window`"),
+        (&rule("thompson", "kappa = 2"), "belongs to rule = \"ucb\""),
+        (&rule("ucb", "kappa = -1"), "`kappa` is -1"),
+        (&rule("reestimate", "step = 2"), "`step` needs `level`"),
+        (&rule("reestimate", "tolerance = 2"), "`tolerance` is 2"),
+        (
+            &rule("reestimate", "budget2 = 1"),
+            "unknown field `budget2`",
+        ),
+        (
+            &[rule("once", ""), rule("once", "")].concat(),
+            "two policies are named `feedback: once`",
+        ),
+    ];
+    let sim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims/regions_feedback.toml");
+    let sim = std::fs::read_to_string(sim).expect("sims/regions_feedback.toml");
+    for (policies, expected) in cases {
+        let error = common::experiment_error(
+            "feedback_errors",
+            &sim,
+            &format!("sim = \"sim.toml\"\n{policies}"),
+        );
+        common::assert_has(&error, &[expected]);
+    }
+    // The world's [periods] are checked when it is built.
+    for (change, expected) in [
+        ("to = 9", "to = 13"),
+        ("drift_along = \"ageing\"", "drift_along = \"age\""),
+        ("regions = \"burden > 0.5\"", "regions = \"burdn > 0.5\""),
+    ] {
+        let broken = sim.replace(change, expected);
+        let error = common::experiment_error(
+            "feedback_world_errors",
+            &broken,
+            &format!("sim = \"sim.toml\"\n{}", rule("once", "")),
+        );
+        let wanted = match change {
+            "to = 9" => "runs from period 5 to 13",
+            "drift_along = \"ageing\"" => "is not a covariate of this world",
+            _ => "burdn",
+        };
+        common::assert_has(&error, &[wanted]);
+    }
+    // A model column the data lacks fails each task with the columns named.
+    let experiment = feedback_experiment(
+        "feedback_model",
+        &rule("reestimate", "model = [\"bed\"]"),
+        1,
+    );
+    let out = common::scratch("feedback_model").join("out");
+    let records = common::run_fresh(&experiment, &out);
+    let outcome = &causim::stage::feedback::results(&records[0]).expect("results")[0];
+    let error = outcome.error.as_deref().expect("an error");
+    common::assert_has(
+        error,
+        &["`model` names `bed`", "the covariates are gdp, urban"],
+    );
+}

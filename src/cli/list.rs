@@ -74,6 +74,12 @@ pub fn catalogue() -> anyhow::Result<String> {
     for (key, doc) in ALLOCATION_PARAMETERS {
         writeln!(out, "    {key:<26} {doc}")?;
     }
+    out.push_str(
+        "\n  feedback         fund regions period after period, learning from the outcomes (a world with [periods])\n\n",
+    );
+    for (key, doc) in FEEDBACK_PARAMETERS {
+        writeln!(out, "    {key:<26} {doc}")?;
+    }
     out.push_str("\nDIAGNOSANDS (per cell and estimator, each with its Monte Carlo SE)\n\n");
     for (key, doc) in DIAGNOSANDS {
         writeln!(out, "  {key:<12} {doc}")?;
@@ -166,6 +172,29 @@ const ALLOCATION_PARAMETERS: &[(&str, &str)] = &[
         "greedy (default; optimal for these concave gains) or exact (dynamic programming)",
     ),
     ("name", "label in records and reports; default from the estimator"),
+];
+
+/// The parameters of a `kind = "feedback"` entry.
+const FEEDBACK_PARAMETERS: &[(&str, &str)] = &[
+    (
+        "rule",
+        "oracle (true effects), once (estimate on the observational sample, keep the allocation), reestimate, thompson, ucb or random (required)",
+    ),
+    ("budget", "regions funded per period (required)"),
+    (
+        "model",
+        "effect modifiers of the learning rules' model: covariates, \"stock\" (funded periods so far), \"period\"; default every covariate and stock",
+    ),
+    ("window", "fit on the latest periods only; default all periods so far"),
+    ("kappa", "ucb only: standard errors added to the estimate; default 1"),
+    ("weight", "covariate column scaling each region's gain (its population); default none"),
+    ("level", "covariate column with the per-head resource level, for the Gini"),
+    ("step", "how much one funded period raises a region's level; default 1"),
+    (
+        "tolerance",
+        "recovered once the regret share is within this of its level before the shock; default 0.02",
+    ),
+    ("name", "label in records and reports; default from the rule and window"),
 ];
 
 /// A parameter's value as TOML; an array of tables (a world's `[[nodes]]`)

@@ -6,7 +6,7 @@ mod clusters;
 mod cohorts;
 mod csv_io;
 mod date;
-mod dense;
+pub(crate) mod dense;
 pub mod discovery;
 pub mod graph;
 pub mod missing;

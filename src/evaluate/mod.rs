@@ -3,4 +3,5 @@
 //! this floor reads it.
 
 pub mod allocation;
+pub mod feedback;
 pub mod placement;

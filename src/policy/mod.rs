@@ -7,8 +7,11 @@
 //!   under bed capacity and a reassignment limit (the placement paper).
 //! - [`allocation`] distributes a budget of resource units across regions
 //!   under caps and a fairness floor (the regional allocation review).
+//! - [`feedback`] funds regions period after period, learning from the
+//!   outcomes of its own decisions (the review's feedback layer).
 
 pub mod allocation;
+pub mod feedback;
 pub mod placement;
 
 use serde::{Deserialize, Serialize};

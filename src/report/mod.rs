@@ -17,6 +17,7 @@ mod diagnosands;
 mod diagnostics;
 mod distribution;
 mod estimates;
+mod feedback;
 mod figures;
 mod iate;
 mod paper;
@@ -51,6 +52,7 @@ const SECTIONS: &[&dyn Section] = &[
     &cells::Cells,
     &policies::Placement,
     &allocation::Allocation,
+    &feedback::Feedback,
     &diagnosands::DiagnosandTable,
     &distribution::Distribution,
     &iate::PerUnit,

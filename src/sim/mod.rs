@@ -4,6 +4,7 @@
 pub mod hospital;
 pub mod iv;
 pub mod limits;
+pub mod periods;
 mod quadrature;
 pub mod regions;
 
@@ -120,6 +121,10 @@ pub struct Truth {
     /// The true welfare of any placement, where units are placed in cohorts.
     #[serde(skip)]
     pub placement: Option<Arc<dyn PlacementTruth>>,
+    /// How funding each region pays off over later periods, where the world
+    /// runs over periods (`[periods]`): what feedback policies are judged by.
+    #[serde(skip)]
+    pub periods: Option<Arc<periods::Dynamics>>,
 }
 
 impl Truth {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
 use super::allocation::AllocationEntry;
+use super::feedback::FeedbackEntry;
 use super::lint::{self, Key};
 use super::policy::PolicyEntry;
 use super::sweep::{self, Axis, Cell, SpannedTable};
@@ -15,6 +16,7 @@ use crate::core::text::elide;
 use crate::data::strategy::DataStep;
 use crate::paper::PaperSpec;
 use crate::policy::allocation::AllocationSpec;
+use crate::policy::feedback::FeedbackSpec;
 use crate::policy::placement::PlacementSpec;
 use crate::{Error, Result};
 
@@ -110,6 +112,10 @@ pub struct Experiment {
     /// The allocation policies (`kind = "allocate"`) run on every sample.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<AllocationSpec>,
+    /// The feedback policies (`kind = "feedback"`) run over the periods of
+    /// every sample of a world with `[periods]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<FeedbackSpec>,
     /// Report title and description.
     pub report: ReportSpec,
     /// The experiment file's text, as run.
@@ -139,8 +145,11 @@ impl Experiment {
         }
         check_report(&file, &raw.report)?;
         let estimators = parse_estimators(&file, raw.estimators, &cells)?;
-        let (policies, allocations) =
-            parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
+        let Policies {
+            placements: policies,
+            allocations,
+            feedback,
+        } = parse_policies(&file, &raw.sim, raw.policies, &estimators, &cells)?;
         Ok(Experiment {
             name,
             replications,
@@ -151,6 +160,7 @@ impl Experiment {
             paper,
             policies,
             allocations,
+            feedback,
             report: raw.report,
             experiment_source: file.text,
             sim_source: sim_file.text,
@@ -440,65 +450,114 @@ fn parse_estimators(
     Ok(out)
 }
 
+/// The `[[policies]]` entries of an experiment, by family.
+struct Policies {
+    placements: Vec<PlacementSpec>,
+    allocations: Vec<AllocationSpec>,
+    feedback: Vec<FeedbackSpec>,
+}
+
+impl Policies {
+    /// Every policy's name, in family then experiment order.
+    fn names(&self) -> impl Iterator<Item = &String> {
+        let placements = self.placements.iter().map(|p| &p.name);
+        let allocations = self.allocations.iter().map(|a| &a.name);
+        placements
+            .chain(allocations)
+            .chain(self.feedback.iter().map(|f| &f.name))
+    }
+}
+
 /// The `[[policies]]` entries, checked against the estimators and named
 /// uniquely: placement rules (only on a hospital world, whose cohorts they
-/// place) and allocations (`kind = "allocate"`, on any world).
+/// place), allocations (`kind = "allocate"`, on any world) and feedback
+/// rules (`kind = "feedback"`, on a world with `[periods]`).
 fn parse_policies(
     file: &SourceFile,
     sim: &Spanned<String>,
     entries: Vec<Spanned<toml::Table>>,
     estimators: &[NamedEstimator],
     cells: &[Cell],
-) -> Result<(Vec<PlacementSpec>, Vec<AllocationSpec>)> {
-    let mut placements: Vec<PlacementSpec> = Vec::new();
-    let mut allocations: Vec<AllocationSpec> = Vec::new();
+) -> Result<Policies> {
+    let mut found = Policies {
+        placements: Vec::new(),
+        allocations: Vec::new(),
+        feedback: Vec::new(),
+    };
     for entry in entries {
         let span = entry.span();
         let mut table = entry.into_inner();
         let at = |m: String| file.error_at(Some(span.clone()), &format!("policy: {m}"));
-        let name = if table.get("kind").and_then(Value::as_str) == Some("allocate") {
-            table.remove("kind");
-            let entry: AllocationEntry = Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
-            let allocation = entry.check(estimators).map_err(at)?;
-            let name = allocation.name.clone();
-            allocations.push(allocation);
-            name
-        } else {
-            let entry: PolicyEntry = Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
-            if let Some(cell) = cells.iter().find(|c| !c.sim.places_cohorts()) {
-                return Err(file.error_at(
-                    Some(sim.span()),
-                    &format!(
-                        "placement `[[policies]]` place each day's cohort of a hospital world, \
-                         which needs a sim of kind = \"hospital\" (such as sims/swiss_ncu.toml); \
-                         `{}` is of kind `{}` (on any world, kind = \"allocate\" distributes a \
-                         budget instead)",
-                        sim.get_ref(),
-                        cell.sim.kind()
-                    ),
-                ));
+        let kind = table
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let name = match kind.as_deref() {
+            Some("allocate") => {
+                table.remove("kind");
+                let entry: AllocationEntry = Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
+                let allocation = entry.check(estimators).map_err(at)?;
+                let name = allocation.name.clone();
+                found.allocations.push(allocation);
+                name
             }
-            let policy = entry.check(estimators).map_err(at)?;
-            let name = policy.name.clone();
-            placements.push(policy);
-            name
+            Some("feedback") => {
+                table.remove("kind");
+                let entry: FeedbackEntry = Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
+                if let Some(cell) = cells.iter().find(|c| c.sim.periods() == 0) {
+                    return Err(file.error_at(
+                        Some(sim.span()),
+                        &format!(
+                            "feedback `[[policies]]` fund regions period after period, which \
+                             needs a world over periods: a regions world with `[periods]` \
+                             count = ... (such as sims/regions_feedback.toml); `{}` {}",
+                            sim.get_ref(),
+                            if cell.sim.kind() == "regions" {
+                                "has none".to_string()
+                            } else {
+                                format!("is of kind `{}`", cell.sim.kind())
+                            }
+                        ),
+                    ));
+                }
+                let feedback = entry.check().map_err(at)?;
+                let name = feedback.name.clone();
+                found.feedback.push(feedback);
+                name
+            }
+            _ => {
+                let entry: PolicyEntry = Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
+                if let Some(cell) = cells.iter().find(|c| !c.sim.places_cohorts()) {
+                    return Err(file.error_at(
+                        Some(sim.span()),
+                        &format!(
+                            "placement `[[policies]]` place each day's cohort of a hospital \
+                             world, which needs a sim of kind = \"hospital\" (such as \
+                             sims/swiss_ncu.toml); `{}` is of kind `{}` (on any world, kind = \
+                             \"allocate\" distributes a budget instead)",
+                            sim.get_ref(),
+                            cell.sim.kind()
+                        ),
+                    ));
+                }
+                let policy = entry.check(estimators).map_err(at)?;
+                let name = policy.name.clone();
+                found.placements.push(policy);
+                name
+            }
         };
-        let names = placements.iter().map(|p| &p.name);
-        if names
-            .chain(allocations.iter().map(|a| &a.name))
-            .filter(|n| **n == name)
-            .count()
-            > 1
-        {
+        if found.names().filter(|n| **n == name).count() > 1 {
             return Err(file.error_at(
                 Some(span),
                 &format!("two policies are named `{name}`; give one a distinct `name = \"...\"`"),
             ));
         }
     }
-    Ok((placements, allocations))
+    Ok(found)
 }

@@ -4,6 +4,7 @@
 mod allocation;
 mod estimator;
 mod experiment;
+mod feedback;
 mod lint;
 mod location;
 mod memory;

@@ -59,6 +59,15 @@ impl SimSpec {
         matches!(self, SimSpec::Hospital(_))
     }
 
+    /// The periods the world runs after its observational sample (its
+    /// `[periods]`), which feedback policies need; 0 for a one-period world.
+    pub fn periods(&self) -> usize {
+        match self {
+            SimSpec::Regions(world) => world.periods.count,
+            _ => 0,
+        }
+    }
+
     /// About how many rows and columns one sample of this world holds
     /// (covariates, treatment, outcome and truth columns), from its sizes
     /// alone, so that a run can judge its memory before it draws anything.

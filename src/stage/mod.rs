@@ -1,6 +1,6 @@
 //! Stages: what a task does with its sample, one after another. Each stage
-//! (the estimators, the paper's pipeline, placement and allocation
-//! policies, and any later one) is made of parts (one estimator, one
+//! (the estimators, the paper's pipeline, placement, allocation and
+//! feedback policies, and any later one) is made of parts (one estimator, one
 //! policy), each with its own settings and outcome, so that a run can reuse
 //! the outcomes of parts that did not change and run only the others. The
 //! record keeps a stage's outcomes under its name; the runner and the store
@@ -16,6 +16,7 @@
 
 pub mod allocation;
 pub mod estimators;
+pub mod feedback;
 pub mod paper;
 pub mod placement;
 
@@ -215,11 +216,12 @@ pub(crate) fn policy_part<P: serde::Serialize>(
 /// one stage from the experiment's spec, or nothing when the experiment does
 /// not ask for it.
 pub fn build(experiment: &Experiment) -> Result<Vec<Box<dyn Stage>>> {
-    let stages: [Option<Box<dyn Stage>>; 4] = [
+    let stages: [Option<Box<dyn Stage>>; 5] = [
         estimators::EstimatorsStage::build(experiment)?,
         paper::PaperStage::build(experiment)?,
         placement::PlacementStage::build(experiment)?,
         allocation::AllocationStage::build(experiment)?,
+        feedback::FeedbackStage::build(experiment)?,
     ];
     Ok(stages.into_iter().flatten().collect())
 }

@@ -276,6 +276,7 @@ pub fn iv_truth(
         clate,
         complier_type: Some(types),
         placement: None,
+        periods: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! potential outcomes, Y(1, M(0)) and its conditional effect.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
@@ -16,6 +17,7 @@ use crate::data::graph::CausalGraph;
 use crate::data::Dataset;
 use crate::formula::Formula;
 use crate::sim::limits::at;
+use crate::sim::periods::PeriodsPlan;
 use crate::sim::{Sample, Sim, Truth};
 use crate::{Error, Result};
 
@@ -41,6 +43,8 @@ pub struct RegionsSim {
     /// Names of the data's covariates: `observed_pre`, then x1..xK.
     pub(super) x_names: Vec<String>,
     pub(super) graph: CausalGraph,
+    /// The world over periods, when it has `[periods]`.
+    pub(super) periods: Option<PeriodsPlan>,
 }
 
 /// How the nodes downstream of an intervention are evaluated.
@@ -159,12 +163,14 @@ pub(super) const PILOT_UNITS: usize = 64;
 const PILOT_SEED: u64 = 64_064;
 
 /// A unit's potential outcomes: untreated, treated with the mediators held
-/// at their untreated values, and treated; and its conditional effect.
+/// at their untreated values, and treated; its conditional effect and its
+/// expected untreated outcome.
 struct Potential {
     y0: f64,
     y1_m0: f64,
     y1: f64,
     cate: f64,
+    mean0: f64,
 }
 
 /// Running sums over the units for the sample estimands.
@@ -262,6 +268,7 @@ impl RegionsSim {
             y1_m0,
             y1,
             cate: vars[y_] - c0,
+            mean0: c0,
         })
     }
 
@@ -302,6 +309,7 @@ impl RegionsSim {
         let (mut y, mut w) = (Array1::zeros(n), Array1::zeros(n));
         let mut mediators = Array2::<f64>::zeros((self.mediators.len(), n));
         let (mut tau, mut cate) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut mean0 = Vec::with_capacity(if self.periods.is_some() { n } else { 0 });
         let mut totals = Totals::default();
         let mut vars = vec![0.0; m + k + self.params.len()];
         vars[m + k..].copy_from_slice(&self.params);
@@ -318,6 +326,9 @@ impl RegionsSim {
                 })
                 .map_err(|e| self.not_finite(e, i, n, pilot, &vars))?;
             cate.push(po.cate);
+            if self.periods.is_some() {
+                mean0.push(po.mean0);
+            }
             vars[..m].copy_from_slice(&world);
 
             tau.push(po.y1 - po.y0);
@@ -349,6 +360,10 @@ impl RegionsSim {
         let data = Dataset::new(y, w, None, x, self.x_names.clone())?
             .with_graph(self.graph.clone())
             .with_mediators(named_mediators)?;
+        let periods = self
+            .periods
+            .as_ref()
+            .map(|plan| Arc::new(plan.dynamics(&data, cate.clone(), mean0)));
         Ok(Sample {
             data,
             truth: Truth {
@@ -358,6 +373,7 @@ impl RegionsSim {
                 clate: None,
                 complier_type: None,
                 placement: None,
+                periods,
             },
         })
     }

@@ -23,6 +23,7 @@ use crate::data::graph::CausalGraph;
 use crate::data::missing::Missingness;
 use crate::formula::{Formula, FormulaText, Variables};
 use crate::sim::limits::{self, MAX_UNITS};
+use crate::sim::periods::Periods;
 use crate::{Error, Result};
 
 /// Most extra covariates x1..xK a regions world may have.
@@ -53,6 +54,12 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("missingness.mechanism", "mcar (at random), mar (driven by the observed `driver`) or mnar (driven by the missing value itself)"),
     ("missingness.driver", "mar: the fully observed column driving missingness: a covariate, y or w"),
     ("missingness.strength", "log-odds slope of missingness per SD of the driver (mar) or of the value (mnar)"),
+    ("periods.count", "periods after the observational sample, for kind = \"feedback\" policies (default 0: none)"),
+    ("periods.noise", "sd of each region's outcome noise in each period (default 1)"),
+    ("periods.returns", "share of a region's effect left after each period it is funded, in (0, 1] (default 1)"),
+    ("periods.drift", "change of the effect per period per SD of `drift_along` (default 0)"),
+    ("periods.drift_along", "the covariate the effect drifts along"),
+    ("periods.shocks", "[[periods.shocks]]: regions (a formula of the covariates), from, to (periods), effect and outcome (added while it lasts)"),
     ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role (at most 1,000 nodes; each formula at most 10,000 characters, and finite on a pilot sample drawn at build)"),
 ];
 
@@ -152,6 +159,10 @@ pub struct RegionsWorld {
     /// (MCAR, MAR or MNAR); the truth stays that of the full sample.
     #[serde(skip_serializing_if = "Missingness::is_default")]
     pub missingness: Missingness,
+    /// The world over periods after the observational sample, for feedback
+    /// policies: drift, shocks and diminishing returns (off by default).
+    #[serde(skip_serializing_if = "Periods::is_default")]
+    pub periods: Periods,
 }
 
 /// A node of the default world.
@@ -220,6 +231,7 @@ impl Default for RegionsWorld {
             covariates: Covariates::default(),
             nodes,
             missingness: Missingness::default(),
+            periods: Periods::default(),
         }
     }
 }
@@ -293,6 +305,7 @@ impl RegionsWorld {
             .collect();
         x_names.extend(covariate_names);
         self.missingness.validate(&x_names)?;
+        let periods = self.periods.plan(&x_names)?;
         let sim = RegionsSim {
             world: self.clone(),
             formulas,
@@ -305,6 +318,7 @@ impl RegionsWorld {
             mediators,
             x_names,
             graph,
+            periods,
         };
         sim.pilot()?;
         Ok(sim)
