@@ -444,8 +444,6 @@ fn bad_worlds_name_the_node_and_the_fix() {
     assert!(m.contains("`gdp` and `resource`"), "{m}");
     let m = error(&|w| w.nodes[9].role = None);
     assert!(m.contains("no node has role = \"outcome\""), "{m}");
-    let m = error(&|w| w.nodes[7].kind = NodeType::Continuous);
-    assert!(m.contains("`resource` must be binary"), "{m}");
     let m = error(&|w| w.nodes[8].noise = Some(-0.5));
     assert!(m.contains("node `access`") && m.contains("-0.5"), "{m}");
     let m = error(&|w| w.nodes[1].noise = Some(1.0));

@@ -25,6 +25,9 @@ pub enum Estimand {
     /// Natural indirect effect, E[Y(1, M(1)) - Y(1, M(0))]: the part of the
     /// effect that runs through the mediators (direct + indirect = ATE).
     Indirect,
+    /// Average derivative of the outcome in a continuous treatment (a dose),
+    /// E[dY/dD] at the units' own doses: the slope of the dose response.
+    Slope,
 }
 
 impl Estimand {
@@ -37,6 +40,7 @@ impl Estimand {
             Estimand::Atc => "atc",
             Estimand::Direct => "direct",
             Estimand::Indirect => "indirect",
+            Estimand::Slope => "slope",
         }
     }
 
@@ -49,6 +53,7 @@ impl Estimand {
             Estimand::Atc => "ATC",
             Estimand::Direct => "direct effect",
             Estimand::Indirect => "indirect effect",
+            Estimand::Slope => "average slope",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cem;
 pub mod dml;
 pub mod entropy;
 pub mod forest;
+pub mod gps;
 pub mod linalg;
 pub mod linear;
 pub mod matching;
@@ -21,6 +22,11 @@ use crate::data::Dataset;
 use crate::Result;
 
 pub use linear::ConfidenceSet;
+
+/// What an estimator that needs a 0/1 treatment appends to its refusal of
+/// any other value: the estimators that take a continuous treatment (a dose).
+pub const DOSE_HINT: &str = "; for a continuous treatment (a dose) use gps, dml with \
+model = \"plr\" or ols, which estimate the effect of one more unit";
 
 /// An estimator's answer on one sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

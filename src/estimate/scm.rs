@@ -394,9 +394,10 @@ impl Scm {
 fn check_treatment(data: &Dataset) -> Result<()> {
     if let Some(i) = data.w.iter().position(|&w| w != 0.0 && w != 1.0) {
         return Err(Error::Data(format!(
-            "{NAME} needs a binary 0/1 treatment; found value {} at row {}",
+            "{NAME} needs a binary 0/1 treatment; found value {} at row {}{}",
             data.w[i],
-            i + 1
+            i + 1,
+            super::DOSE_HINT
         )));
     }
     let treated = data.w.sum();

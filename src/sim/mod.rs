@@ -130,9 +130,12 @@ pub struct Truth {
 impl Truth {
     /// Adds the ATT and ATC, the mean of each unit's effect over the
     /// treated and over the controls, where the world knows every unit's
-    /// effect and has not set them itself.
+    /// effect and has not set them itself. A treatment that is not 0/1 (a
+    /// dose) has no treated and controls, so it gets neither.
     pub fn add_treated_effects(&mut self, w: Option<&[f64]>) {
-        let Some(w) = w.filter(|w| w.len() == self.tau.len() && !w.is_empty()) else {
+        let Some(w) = w.filter(|w| {
+            w.len() == self.tau.len() && !w.is_empty() && w.iter().all(|&v| v == 0.0 || v == 1.0)
+        }) else {
             return;
         };
         for (estimand, treated) in [(Estimand::Att, true), (Estimand::Atc, false)] {
@@ -165,7 +168,11 @@ impl Truth {
         let units = match estimand {
             Estimand::Ate => Some(self.cate.as_slice()),
             Estimand::Late => self.clate.as_deref(),
-            Estimand::Att | Estimand::Atc | Estimand::Direct | Estimand::Indirect => None,
+            Estimand::Att
+            | Estimand::Atc
+            | Estimand::Direct
+            | Estimand::Indirect
+            | Estimand::Slope => None,
         };
         units.filter(|u| !u.is_empty())
     }

@@ -11,6 +11,7 @@ use crate::estimate::entropy::EntropyBalancing;
 use crate::estimate::forest::{
     CausalForest, FittedForest, ForestParams, InstrumentalForest, RegressionForest,
 };
+use crate::estimate::gps::Gps;
 use crate::estimate::linear::{DifferenceInMeans, Ols, TwoStageLeastSquares};
 use crate::estimate::matching::Psm;
 use crate::estimate::scm::Scm;
@@ -44,6 +45,9 @@ pub enum EstimatorSpec {
     Cem(Cem),
     /// Double/debiased machine learning: cross-fitted forest or lasso nuisances, orthogonal scores.
     Dml(Dml),
+    /// Generalized propensity score (Hirano and Imbens 2004) for a continuous
+    /// treatment: the effect of one more unit of dose, or the average slope.
+    Gps(Gps),
 }
 
 /// Parameters of the linear estimators (OLS, 2SLS), for `causim list`.
@@ -112,7 +116,7 @@ const DML: &[(&str, &str)] = &[
         "model",
         "plr (partially linear; a variance-weighted average effect under heterogeneity), irm (AIPW) or iv (LATE, 0/1 instrument)",
     ),
-    ("estimand", "att with model = irm for the effect on the treated"),
+    ("estimand", "att with model = irm for the effect on the treated; slope with model = plr to judge a dose's coefficient against the average slope"),
     ("folds", "cross-fitting folds (stratified by W, or by Z for iv)"),
     ("repetitions", "fold splits; median estimate, SE with the spread between splits"),
     ("learner", "forest or lasso (plug-in penalty; post-lasso means, logistic lasso probabilities)"),
@@ -161,6 +165,7 @@ impl EstimatorSpec {
             EstimatorSpec::EntropyBalancing(e) => e,
             EstimatorSpec::Cem(e) => e,
             EstimatorSpec::Dml(e) => e,
+            EstimatorSpec::Gps(e) => e,
         }
     }
 
@@ -224,6 +229,7 @@ impl EstimatorSpec {
             EstimatorSpec::Psm(e) => e.validate(),
             EstimatorSpec::EntropyBalancing(e) => e.validate(),
             EstimatorSpec::Cem(e) => e.validate(),
+            EstimatorSpec::Gps(e) => e.validate(),
         }
     }
 
@@ -241,6 +247,7 @@ impl EstimatorSpec {
             EstimatorSpec::EntropyBalancing(EntropyBalancing::default()),
             EstimatorSpec::Cem(Cem::default()),
             EstimatorSpec::Dml(Dml::default()),
+            EstimatorSpec::Gps(Gps::default()),
         ]
     }
 
@@ -302,6 +309,13 @@ impl EstimatorSpec {
                 "double/debiased machine learning: cross-fitted nuisances, Neyman-orthogonal score, SE from its variance",
                 DML,
             ),
+            EstimatorSpec::Gps(_) => (
+                "generalized propensity score (Hirano and Imbens 2004) for a continuous treatment (a dose): normal dose model on the covariates, outcome quadratic in the dose and the score; the average effect of one more unit at the units' own doses, per-unit effects, pairs-bootstrap SEs",
+                &[
+                    ("estimand", "ate (one more unit of dose at each unit's own dose) or slope (the average derivative of the dose response)"),
+                    ("bootstrap", "pairs-bootstrap replicates for the SEs (10 to 10,000)"),
+                ],
+            ),
         }
     }
 
@@ -319,6 +333,7 @@ impl EstimatorSpec {
             EstimatorSpec::EntropyBalancing(_) => "entropy_balancing",
             EstimatorSpec::Cem(_) => "cem",
             EstimatorSpec::Dml(_) => "dml",
+            EstimatorSpec::Gps(_) => "gps",
         }
     }
 }

@@ -15,7 +15,7 @@ use super::{EstimatorSpec, NamedEstimator, SimSpec, SourceFile};
 use crate::core::text::elide;
 use crate::data::strategy::DataStep;
 use crate::paper::PaperSpec;
-use crate::policy::allocation::AllocationSpec;
+use crate::policy::allocation::{AllocationSpec, Eligible};
 use crate::policy::feedback::FeedbackSpec;
 use crate::policy::placement::PlacementSpec;
 use crate::{Error, Result};
@@ -499,6 +499,18 @@ fn parse_policies(
                     .try_into()
                     .map_err(|e: toml::de::Error| at(e.message().trim().to_string()))?;
                 let allocation = entry.check(estimators).map_err(at)?;
+                if allocation.eligible == Eligible::Untreated {
+                    if let Some(cell) = cells.iter().find(|c| c.sim.treatment_is_dose()) {
+                        return Err(at(format!(
+                            "`{}` funds only regions whose treatment is 0 (eligible = \
+                             \"untreated\", the default), and the `{}` world's treatment is a \
+                             dose, which no region has at exactly 0; set eligible = \"all\" to \
+                             give extra units to any region",
+                            allocation.name,
+                            cell.sim.kind()
+                        )));
+                    }
+                }
                 let name = allocation.name.clone();
                 found.allocations.push(allocation);
                 name

@@ -36,12 +36,20 @@ impl SimSpec {
 
     /// The estimands this world's truth provides for every sample: what an
     /// estimator may target on it. Every world knows each unit's effect, so
-    /// every world provides the ATE, ATT and ATC.
+    /// every world with a binary treatment provides the ATE, ATT and ATC; a
+    /// regions world whose treatment is a dose provides the ATE (of one more
+    /// unit of dose) and the average slope instead of the ATT and ATC.
     pub fn estimands(&self) -> &'static [Estimand] {
         match self {
             SimSpec::Iv(_) | SimSpec::Hospital(_) => {
                 &[Estimand::Ate, Estimand::Att, Estimand::Atc, Estimand::Late]
             }
+            SimSpec::Regions(w) if w.continuous_treatment() => &[
+                Estimand::Ate,
+                Estimand::Slope,
+                Estimand::Direct,
+                Estimand::Indirect,
+            ],
             SimSpec::Regions(_) => &[
                 Estimand::Ate,
                 Estimand::Att,
@@ -50,6 +58,12 @@ impl SimSpec {
                 Estimand::Indirect,
             ],
         }
+    }
+
+    /// Whether this world's treatment is continuous (a dose): a regions
+    /// world whose treatment node is continuous.
+    pub fn treatment_is_dose(&self) -> bool {
+        matches!(self, SimSpec::Regions(w) if w.continuous_treatment())
     }
 
     /// Whether this world's units are placed in daily cohorts with a known

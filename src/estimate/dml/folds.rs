@@ -44,7 +44,7 @@ impl Dml {
         }
         if self.model != DmlModel::Plr && !is_binary(&data.w.to_vec()) {
             return Err(Error::Estimate(
-                "dml: the irm and iv models need a 0/1 treatment; use model = \"plr\" for a continuous one"
+                "dml: the irm and iv models need a 0/1 treatment; use model = \"plr\" (or gps) for a continuous one"
                     .into(),
             ));
         }

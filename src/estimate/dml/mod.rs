@@ -9,7 +9,11 @@
 //! - `plr`, the partially linear model `Y = θ W + g(X) + ε`: the
 //!   residual-on-residual regression of `Y − E[Y|X]` on `W − E[W|X]`. Under
 //!   heterogeneous effects it estimates the variance-weighted average effect
-//!   `E[var(W|X) τ(X)] / E[var(W|X)]`, not the ATE.
+//!   `E[var(W|X) τ(X)] / E[var(W|X)]`, not the ATE. For a continuous `W`
+//!   (a dose) whose response is `g(X) + s(X) W`, likewise
+//!   `E[var(W|X) s(X)] / E[var(W|X)]`: the average slope `E[s(X)]` only when
+//!   the dose's variance given X does not vary with the slope (with
+//!   `estimand = "slope"` it is judged against the average slope).
 //! - `irm`, the interactive model: AIPW scores from `μ0(x)`, `μ1(x)` and the
 //!   propensity `e(x)` (clipped to `[trim, 1 − trim]`), for the ATE or the ATT.
 //! - `iv`, the interactive IV model: the LATE as the ratio of the doubly

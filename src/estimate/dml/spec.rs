@@ -67,8 +67,9 @@ pub enum Cate {
 pub struct Dml {
     /// The model: `plr`, `irm` (default) or `iv`.
     pub model: DmlModel,
-    /// `att` for the IRM's effect on the treated; otherwise the model's own
-    /// estimand (PLR and IRM: ATE, IV: LATE).
+    /// `att` for the IRM's effect on the treated, `slope` for the PLR's
+    /// coefficient of a dose judged against the average slope; otherwise the
+    /// model's own estimand (PLR and IRM: ATE, IV: LATE).
     pub estimand: Option<Estimand>,
     /// Folds of the cross-fitting split (stratified by the treatment, or by
     /// the instrument for `iv`).
@@ -115,10 +116,12 @@ impl Dml {
         match (self.model, self.estimand) {
             (DmlModel::Plr | DmlModel::Irm, None | Some(Estimand::Ate)) => Ok(Estimand::Ate),
             (DmlModel::Irm, Some(Estimand::Att)) => Ok(Estimand::Att),
+            (DmlModel::Plr, Some(Estimand::Slope)) => Ok(Estimand::Slope),
             (DmlModel::Iv, None | Some(Estimand::Late)) => Ok(Estimand::Late),
             (model, Some(e)) => Err(Error::Estimate(format!(
-                "dml: model {} cannot estimate the {}; plr estimates the ATE (a variance-weighted \
-                 average under heterogeneity), irm the ATE or ATT, iv the LATE",
+                "dml: model {} cannot estimate the {}; plr estimates the ATE or, for a dose, the \
+                 average slope (a variance-weighted average under heterogeneity), irm the ATE or \
+                 ATT, iv the LATE",
                 match model {
                     DmlModel::Plr => "plr",
                     DmlModel::Irm => "irm",

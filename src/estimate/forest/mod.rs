@@ -94,6 +94,18 @@ fn fit_grf(
     seed: u64,
 ) -> Result<(Estimate, FittedForest)> {
     let (y, w) = (data.y.to_vec(), data.w.to_vec());
+    if let Some(i) = w
+        .iter()
+        .position(|&v| v != 0.0 && v != 1.0)
+        .filter(|_| !instrumented)
+    {
+        return Err(Error::Estimate(format!(
+            "{name} needs a binary 0/1 treatment for its average effect; found {} at row {}{}",
+            w[i],
+            i + 1,
+            crate::estimate::DOSE_HINT
+        )));
+    }
     let z = if instrumented {
         Some(data.instrument(name)?.to_vec())
     } else {

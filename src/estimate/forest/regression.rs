@@ -123,7 +123,8 @@ impl super::ForestEstimator for RegressionForest {
         let control: Vec<usize> = (0..y.len()).filter(|&i| w[i] == 0.0).collect();
         if treated.len() + control.len() != y.len() {
             return Err(Error::Estimate(format!(
-                "{name} needs a binary 0/1 treatment"
+                "{name} needs a binary 0/1 treatment{}",
+                crate::estimate::DOSE_HINT
             )));
         }
         let min = 4 * params.min_node_size.max(2);

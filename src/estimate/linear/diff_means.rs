@@ -26,9 +26,10 @@ impl Estimator for DifferenceInMeans {
         check_columns(NAME, data, false)?;
         if let Some(i) = data.w.iter().position(|&w| w != 0.0 && w != 1.0) {
             return Err(Error::Data(format!(
-                "{NAME} needs a binary 0/1 treatment; found value {} at row {}",
+                "{NAME} needs a binary 0/1 treatment; found value {} at row {}{}",
                 data.w[i],
-                i + 1
+                i + 1,
+                crate::estimate::DOSE_HINT
             )));
         }
         let (mut n1, mut n0, mut sum1, mut sum0) = (0usize, 0usize, 0.0, 0.0);

@@ -420,9 +420,10 @@ pub(crate) fn binary_treatment(estimator: &str, data: &Dataset) -> Result<Vec<bo
                 Ok(w == 1.0)
             } else {
                 Err(Error::Data(format!(
-                    "{estimator} needs a binary 0/1 treatment; found value {} at row {}",
+                    "{estimator} needs a binary 0/1 treatment; found value {} at row {}{}",
                     number(w),
-                    i + 1
+                    i + 1,
+                    super::DOSE_HINT
                 )))
             }
         })

@@ -1,6 +1,8 @@
 //! Generating samples of the regions world: the factual pass over the
 //! structural equations, then the interventions that give each unit's
-//! potential outcomes, Y(1, M(0)) and its conditional effect.
+//! potential outcomes, Y(1, M(0)) and its conditional effect; for a
+//! continuous treatment (a dose `d`), Y(d), Y(d + 1), Y(d + 1, M(d)) and the
+//! slope dY/dD at the unit's own dose.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -162,15 +164,22 @@ pub(super) const PILOT_UNITS: usize = 64;
 /// Seed of the pilot sample.
 const PILOT_SEED: u64 = 64_064;
 
+/// Half the step of the central difference that gives a dose's slope
+/// dY/dD: small against any dose's scale, large against rounding.
+const SLOPE_STEP: f64 = 1e-4;
+
 /// A unit's potential outcomes: untreated, treated with the mediators held
 /// at their untreated values, and treated; its conditional effect and its
-/// expected untreated outcome.
+/// expected untreated outcome. For a dose `d` "untreated" is the unit's own
+/// dose and "treated" one unit more, and `slope` is dY/dD at `d` (None for a
+/// binary treatment).
 struct Potential {
     y0: f64,
     y1_m0: f64,
     y1: f64,
     cate: f64,
     mean0: f64,
+    slope: Option<f64>,
 }
 
 /// Running sums over the units for the sample estimands.
@@ -180,17 +189,37 @@ struct Totals {
     treated: usize,
     direct: f64,
     indirect: f64,
+    /// Sums of the slopes and doses, for a continuous treatment.
+    dose: Option<DoseTotals>,
+}
+
+/// Running sums of a continuous treatment's slopes and doses.
+#[derive(Default)]
+struct DoseTotals {
+    slope: f64,
+    dose: f64,
+    dose_squares: f64,
 }
 
 impl Totals {
     /// The sample estimands: ATE, direct and indirect effects, the share
-    /// treated and, when some unit is treated, the ATT.
+    /// treated and, when some unit is treated, the ATT; for a dose, the
+    /// average slope and the doses' mean and sd instead of the share
+    /// treated and the ATT.
     fn values(&self, tau: &[f64]) -> BTreeMap<String, f64> {
         let nf = tau.len() as f64;
         let mut values = BTreeMap::new();
         values.insert("ate".to_string(), tau.iter().sum::<f64>() / nf);
         values.insert("direct".to_string(), self.direct / nf);
         values.insert("indirect".to_string(), self.indirect / nf);
+        if let Some(dose) = &self.dose {
+            let mean = dose.dose / nf;
+            let variance = (dose.dose_squares / nf - mean * mean).max(0.0);
+            values.insert("slope".to_string(), dose.slope / nf);
+            values.insert("dose_mean".to_string(), mean);
+            values.insert("dose_sd".to_string(), variance.sqrt());
+            return values;
+        }
         values.insert("share_treated".to_string(), self.treated as f64 / nf);
         if self.treated > 0 {
             values.insert("att".to_string(), self.att / self.treated as f64);
@@ -247,6 +276,9 @@ impl RegionsSim {
         noise: &[f64],
     ) -> Result<Potential, NotFinite> {
         let (t, y_) = (self.treatment, self.outcome);
+        if self.world.nodes[t].kind == NodeType::Continuous {
+            return self.dose_potential(vars, shift, noise);
+        }
         // Potential outcomes: the untreated world, Y(1, M(0)), then the treated world.
         self.pass(vars, t, Some(0.0), shift, noise, Draws::Own)?;
         let y0 = vars[y_];
@@ -268,6 +300,46 @@ impl RegionsSim {
             y1_m0,
             y1,
             cate: vars[y_] - c0,
+            mean0: c0,
+            slope: None,
+        })
+    }
+
+    /// A dose's potential outcomes after the factual pass: Y(d) and
+    /// Y(d + 1) at the unit's own dose `d` with its own noise, Y(d + 1, M(d))
+    /// (the mediators where its own dose puts them), the conditional effect
+    /// of the increment at the mean draws, and the slope dY/dD at `d` by a
+    /// central difference; leaves `vars` changed.
+    fn dose_potential(
+        &self,
+        vars: &mut [f64],
+        shift: f64,
+        noise: &[f64],
+    ) -> Result<Potential, NotFinite> {
+        let (t, y_) = (self.treatment, self.outcome);
+        let d = vars[t];
+        let outcome_at = |dose: f64, draws: Draws, vars: &mut [f64]| {
+            self.pass(vars, t, Some(dose), shift, noise, draws)
+                .map(|()| vars[y_])
+        };
+        let up = outcome_at(d + SLOPE_STEP, Draws::Own, vars)?;
+        let down = outcome_at(d - SLOPE_STEP, Draws::Own, vars)?;
+        let c0 = outcome_at(d, Draws::Mean, vars)?;
+        let c1 = outcome_at(d + 1.0, Draws::Mean, vars)?;
+        let y1 = outcome_at(d + 1.0, Draws::Own, vars)?;
+        let y0 = outcome_at(d, Draws::Own, vars)?;
+        vars[t] = d + 1.0;
+        self.pass(vars, y_, None, shift, noise, Draws::Own)
+            .map_err(|e| NotFinite {
+                set: Some(d + 1.0),
+                ..e
+            })?;
+        Ok(Potential {
+            y0,
+            y1_m0: vars[y_],
+            y1,
+            cate: c1 - c0,
+            slope: Some((up - down) / (2.0 * SLOPE_STEP)),
             mean0: c0,
         })
     }
@@ -310,7 +382,10 @@ impl RegionsSim {
         let mut mediators = Array2::<f64>::zeros((self.mediators.len(), n));
         let (mut tau, mut cate) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut mean0 = Vec::with_capacity(if self.periods.is_some() { n } else { 0 });
-        let mut totals = Totals::default();
+        let mut totals = Totals {
+            dose: (w_.nodes[t].kind == NodeType::Continuous).then(DoseTotals::default),
+            ..Totals::default()
+        };
         let mut vars = vec![0.0; m + k + self.params.len()];
         vars[m + k..].copy_from_slice(&self.params);
         let mut noise = vec![0.0; m];
@@ -334,9 +409,17 @@ impl RegionsSim {
             tau.push(po.y1 - po.y0);
             totals.direct += po.y1_m0 - po.y0;
             totals.indirect += po.y1 - po.y1_m0;
-            if world[t] == 1.0 {
-                totals.att += po.y1 - po.y0;
-                totals.treated += 1;
+            match (&mut totals.dose, po.slope) {
+                (Some(dose), Some(slope)) => {
+                    dose.slope += slope;
+                    dose.dose += world[t];
+                    dose.dose_squares += world[t] * world[t];
+                }
+                _ if world[t] == 1.0 => {
+                    totals.att += po.y1 - po.y0;
+                    totals.treated += 1;
+                }
+                _ => {}
             }
             y[i] = world[y_];
             w[i] = world[t];

@@ -3,12 +3,16 @@
 //! investment (the treatment), access to care (a mediator) and a health
 //! outcome, declared as structural equations whose variables are the
 //! edges of the causal graph. Extra covariates x1..xK, some of them
-//! confounders, set the dimension.
+//! confounders, set the dimension. The treatment may instead be continuous
+//! (a dose, e.g. extra beds per 1,000 people).
 //!
 //! The truth comes from intervening on the equations with each unit's own
 //! noise draws: Y(1) and Y(0) per unit, and Y(1, M(0)) (the outcome under
 //! treatment with the mediators where the untreated world puts them) for
-//! the natural direct and indirect effects.
+//! the natural direct and indirect effects. For a dose `d` the unit's effect
+//! is that of one more unit at its own dose, Y(d + 1) − Y(d), with
+//! Y(d + 1, M(d)) for the direct and indirect parts, and the average slope
+//! E[dY/dD] at the units' own doses besides.
 
 mod generate;
 
@@ -60,7 +64,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ("periods.drift", "change of the effect per period per SD of `drift_along` (default 0)"),
     ("periods.drift_along", "the covariate the effect drifts along"),
     ("periods.shocks", "[[periods.shocks]]: regions (a formula of the covariates), from, to (periods), effect and outcome (added while it lasts)"),
-    ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role (at most 1,000 nodes; each formula at most 10,000 characters, and finite on a pilot sample drawn at build)"),
+    ("nodes", "structural equations in causal order: name, formula, type, noise, observed, role (the treatment binary, or continuous: a dose whose truth is the effect of one more unit; at most 1,000 nodes; each formula at most 10,000 characters, and finite on a pilot sample drawn at build)"),
 ];
 
 /// Whether a node is continuous or binary.
@@ -78,7 +82,7 @@ pub enum NodeType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// The intervention (binary); `w` in the data.
+    /// The intervention (binary, or continuous: a dose); `w` in the data.
     Treatment,
     /// The outcome; `y` in the data.
     Outcome,
@@ -276,6 +280,14 @@ fn node_noise(v: &NodeSpec) -> Result<f64> {
 }
 
 impl RegionsWorld {
+    /// Whether the node with role = "treatment" is continuous (a dose)
+    /// rather than binary; false when no node has that role.
+    pub fn continuous_treatment(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|v| v.role == Some(Role::Treatment) && v.kind == NodeType::Continuous)
+    }
+
     /// Checks the world and parses its equations into a runnable sim; an
     /// error names the node or key and what to change.
     pub fn build(&self) -> Result<RegionsSim> {
@@ -443,17 +455,10 @@ impl RegionsWorld {
         Ok((formulas, noise))
     }
 
-    /// Checks that the treatment is binary, the outcome comes after it and
-    /// both are observed.
+    /// Checks that the outcome comes after the treatment and both are
+    /// observed; the treatment may be binary or continuous (a dose).
     fn check_roles(&self, treatment: usize, outcome: usize) -> Result<()> {
         let nodes = &self.nodes;
-        if nodes[treatment].kind != NodeType::Binary {
-            return spec(format!(
-                "the treatment `{}` must be binary; set type = \"binary\" (its formula is then \
-                 the log-odds)",
-                elide(&nodes[treatment].name)
-            ));
-        }
         if outcome < treatment {
             return spec(format!(
                 "the outcome `{}` is declared before the treatment `{}`, so the treatment \
