@@ -94,10 +94,17 @@ fn chromium(
                 break Some(status);
             }
             if started.elapsed() > PATIENCE {
+                // The whole group (`--` so that the negative id is not read
+                // as an option: procps' `kill -KILL -PGID` exits 0 and kills
+                // nothing), then chromium itself, then a bounded wait.
                 let _ = Command::new("kill")
-                    .args(["-KILL", &format!("-{}", child.id())])
+                    .args(["-s", "KILL", "--", &format!("-{}", child.id())])
                     .status();
-                let _ = child.wait();
+                let _ = child.kill();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
                 break None;
             }
             std::thread::sleep(Duration::from_millis(100));
