@@ -168,16 +168,7 @@ fn summaries() -> (Vec<Vec<AllocationSummary>>, std::path::PathBuf) {
     assert_eq!(records.len(), 3);
     let by_rep = records
         .iter()
-        .map(|r| {
-            causim::stage::allocation::results(r)
-                .expect("readable results")
-                .iter()
-                .map(|p| {
-                    assert!(p.error.is_none(), "{:?}", p.error);
-                    p.summary.clone().expect("a summary")
-                })
-                .collect()
-        })
+        .map(|r| common::summaries(causim::stage::allocation::results(r)))
         .collect();
     (by_rep, out)
 }
@@ -359,14 +350,8 @@ fn on_the_regions_world_targeting_estimators_buy_most_of_the_oracle_gain() {
     assert_eq!(records.len(), 4);
     let mut share = [0.0; 5];
     for record in &records {
-        let s: Vec<AllocationSummary> = causim::stage::allocation::results(record)
-            .expect("readable results")
-            .iter()
-            .map(|p| {
-                assert!(p.error.is_none(), "{:?}", p.error);
-                p.summary.clone().expect("a summary")
-            })
-            .collect();
+        let s: Vec<AllocationSummary> =
+            common::summaries(causim::stage::allocation::results(record));
         let [oracle, naive, scm, dml, floor] = &s[..] else {
             panic!("five policies");
         };
@@ -432,13 +417,7 @@ fn feedback_rules_are_judged_against_each_periods_oracle() {
     assert_eq!(records.len(), 40);
     let reps: Vec<Vec<FeedbackSummary>> = records
         .iter()
-        .map(|r| {
-            causim::stage::feedback::results(r)
-                .expect("readable results")
-                .into_iter()
-                .map(|p| p.summary.unwrap_or_else(|| panic!("{:?}", p.error)))
-                .collect()
-        })
+        .map(|r| common::summaries(causim::stage::feedback::results(r)))
         .collect();
     for s in &reps {
         let oracle = &s[0];

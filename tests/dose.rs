@@ -268,14 +268,8 @@ fn allocation_by_the_gps_dose_response_beats_plr_s_single_slope() {
     assert_eq!(records.len(), 6);
     let mut regret = [0.0; 3];
     for record in &records {
-        let s: Vec<AllocationSummary> = causim::stage::allocation::results(record)
-            .expect("readable results")
-            .iter()
-            .map(|p| {
-                assert!(p.error.is_none(), "{:?}", p.error);
-                p.summary.clone().expect("a summary")
-            })
-            .collect();
+        let s: Vec<AllocationSummary> =
+            common::summaries(causim::stage::allocation::results(record));
         for (k, p) in s.iter().enumerate() {
             assert_eq!(p.units, 100);
             regret[k] += p.regret() / records.len() as f64;

@@ -64,16 +64,7 @@ fn summaries() -> (Vec<Vec<PolicySummary>>, std::path::PathBuf) {
     assert_eq!(records.len(), 2);
     let by_rep = records
         .iter()
-        .map(|r| {
-            causim::stage::placement::results(r)
-                .expect("readable results")
-                .iter()
-                .map(|p| {
-                    assert!(p.error.is_none(), "{:?}", p.error);
-                    p.summary.clone().expect("a summary")
-                })
-                .collect()
-        })
+        .map(|r| common::summaries(causim::stage::placement::results(r)))
         .collect();
     (by_rep, out)
 }

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::allocation::gini;
 use crate::data::Dataset;
-use crate::policy::feedback::{choose, column, weights, FeedbackSpec, Learner, PeriodState, Rule};
-use crate::policy::Policy;
+use crate::policy::feedback::{choose, FeedbackSpec, Learner, PeriodState, Rule};
+use crate::policy::{column, weights, Policy};
 use crate::sim::periods::Dynamics;
 use crate::Result;
 
@@ -109,14 +109,14 @@ pub fn evaluate_feedback(
     seed: u64,
 ) -> Result<FeedbackSummary> {
     let n = data.n();
-    let weight = weights(spec, data)?;
+    let weight = weights(spec.weight.as_deref(), data)?;
     let levels = match &spec.level {
         Some(name) => Some(column(data, name, "level")?),
         None => None,
     };
     let mut learner = match spec.rule {
         Rule::Oracle => None,
-        _ => Some(Learner::new(spec, data, seed)?),
+        _ => Some(Learner::new(spec, data, &weight, seed)?),
     };
     let mut noise = ChaCha8Rng::seed_from_u64(noise_seed);
     let mut stock = vec![0usize; n];

@@ -16,7 +16,8 @@ pub mod placement;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::data::Dataset;
+use crate::{Error, Result};
 
 /// A decision rule: from what it may know to what it decides.
 pub trait Policy {
@@ -39,4 +40,32 @@ pub enum Solver {
     /// A greedy rule: the placement paper's, to measure what it loses; for
     /// allocation, greedy on marginal gains, optimal for concave gains.
     Greedy,
+}
+
+/// A covariate column by name, or an error naming the key and the columns.
+pub fn column(data: &Dataset, name: &str, key: &str) -> Result<Vec<f64>> {
+    let j = data.x_names.iter().position(|n| n == name).ok_or_else(|| {
+        Error::Data(format!(
+            "`{key} = \"{name}\"` names no covariate; the data has: {}",
+            data.x_names.join(", ")
+        ))
+    })?;
+    Ok(data.x.column(j).to_vec())
+}
+
+/// Each region's weight from the `weight` column, 1 each without one; the
+/// error names the column or the region whose weight is not a population.
+pub fn weights(weight: Option<&str>, data: &Dataset) -> Result<Vec<f64>> {
+    let Some(name) = weight else {
+        return Ok(vec![1.0; data.n()]);
+    };
+    let w = column(data, name, "weight")?;
+    if let Some(i) = w.iter().position(|v| !(*v >= 0.0 && v.is_finite())) {
+        return Err(Error::Data(format!(
+            "weight `{name}` of region {} is {}; weights are populations, non-negative numbers",
+            i + 1,
+            w[i]
+        )));
+    }
+    Ok(w)
 }

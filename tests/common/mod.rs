@@ -199,3 +199,16 @@ pub fn assert_text_fits(html: &str) {
         }
     }
 }
+
+/// Each policy's summary from one record's decoded outcomes; panics when the
+/// record cannot be read or any policy failed, naming its error.
+pub fn summaries<S>(outcomes: causim::Result<Vec<causim::stage::PolicyOutcome<S>>>) -> Vec<S> {
+    outcomes
+        .expect("readable results")
+        .into_iter()
+        .map(|p| {
+            assert!(p.error.is_none(), "{:?}", p.error);
+            p.summary.expect("a summary")
+        })
+        .collect()
+}

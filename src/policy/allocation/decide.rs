@@ -9,7 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::{exact, greedy, AllocationProblem, AllocationSpec, Eligible, Robust};
 use crate::data::Dataset;
 use crate::estimate::Estimate;
-use crate::policy::{Policy, Solver};
+use crate::policy::{column, weights, Policy, Solver};
 use crate::{Error, Result};
 
 /// Robust candidates are the allocations optimal for at most this many draws.
@@ -48,17 +48,6 @@ impl Effects {
     }
 }
 
-/// A column of the data by name, or an error naming the key and the columns.
-fn column(data: &Dataset, name: &str, key: &str) -> Result<Vec<f64>> {
-    let j = data.x_names.iter().position(|n| n == name).ok_or_else(|| {
-        Error::Data(format!(
-            "`{key} = \"{name}\"` names no covariate; the data has: {}",
-            data.x_names.join(", ")
-        ))
-    })?;
-    Ok(data.x.column(j).to_vec())
-}
-
 /// The problem's shared parts (weights, floors, caps) for a sample, to be
 /// solved with each set of effects.
 pub struct Frame<'a> {
@@ -77,21 +66,7 @@ impl<'a> Frame<'a> {
     /// fairness level. The error names the column or region at fault.
     pub fn new(spec: &'a AllocationSpec, data: &Dataset) -> Result<Frame<'a>> {
         let n = data.n();
-        let weights = match &spec.weight {
-            Some(name) => {
-                let w = column(data, name, "weight")?;
-                if let Some(i) = w.iter().position(|v| !(*v >= 0.0 && v.is_finite())) {
-                    return Err(Error::Data(format!(
-                        "weight `{name}` of region {} is {}; weights are populations, \
-                     non-negative numbers",
-                        i + 1,
-                        w[i]
-                    )));
-                }
-                w
-            }
-            None => vec![1.0; n],
-        };
+        let weights = weights(spec.weight.as_deref(), data)?;
         let caps: Vec<usize> = (0..n)
             .map(|i| match spec.eligible {
                 Eligible::All => spec.cap,

@@ -46,41 +46,13 @@ pub fn choose(values: Vec<f64>, budget: usize) -> Result<Vec<bool>> {
     Ok(units.into_iter().map(|k| k > 0).collect())
 }
 
-/// Each region's weight from the spec's `weight` column (1 without one); the
-/// error names the column or the region whose weight is not a population.
-pub fn weights(spec: &FeedbackSpec, data: &Dataset) -> Result<Vec<f64>> {
-    let Some(name) = &spec.weight else {
-        return Ok(vec![1.0; data.n()]);
-    };
-    let w = column(data, name, "weight")?;
-    if let Some(i) = w.iter().position(|v| !(*v >= 0.0 && v.is_finite())) {
-        return Err(Error::Data(format!(
-            "weight `{name}` of region {} is {}; weights are populations, non-negative numbers",
-            i + 1,
-            w[i]
-        )));
-    }
-    Ok(w)
-}
-
-/// A covariate column by name, or an error naming the key and the columns.
-pub fn column(data: &Dataset, name: &str, key: &str) -> Result<Vec<f64>> {
-    let j = data.x_names.iter().position(|n| n == name).ok_or_else(|| {
-        Error::Data(format!(
-            "`{key} = \"{name}\"` names no covariate; the data has: {}",
-            data.x_names.join(", ")
-        ))
-    })?;
-    Ok(data.x.column(j).to_vec())
-}
-
 /// A learning or random rule over the periods: its model's sums per period
 /// seen, and what it needs to score the regions.
 pub struct Learner<'a> {
     spec: &'a FeedbackSpec,
     design: Design,
     x: ArrayView2<'a, f64>,
-    weights: Vec<f64>,
+    weights: &'a [f64],
     /// The model's sums, one entry per period seen (period 0 first).
     seen: Vec<Moments>,
     seed: u64,
@@ -97,9 +69,15 @@ pub struct PeriodState<'a> {
 
 impl<'a> Learner<'a> {
     /// The rule `spec` (not the oracle) on the observational sample `data`,
-    /// whose rows are its period 0; `seed` drives its draws. The error says
+    /// whose rows are its period 0, each region's gain scaled by its
+    /// `weights` (see [`crate::policy::weights`]); `seed` drives its draws. The error says
     /// why the data cannot feed the model (a missing value, an unknown column).
-    pub fn new(spec: &'a FeedbackSpec, data: &'a Dataset, seed: u64) -> Result<Learner<'a>> {
+    pub fn new(
+        spec: &'a FeedbackSpec,
+        data: &'a Dataset,
+        weights: &'a [f64],
+        seed: u64,
+    ) -> Result<Learner<'a>> {
         if spec.rule == Rule::Oracle {
             return Err(Error::Data(
                 "the oracle decides by the truth; it has no learner".into(),
@@ -117,7 +95,7 @@ impl<'a> Learner<'a> {
             spec,
             design,
             x: data.x.view(),
-            weights: weights(spec, data)?,
+            weights,
             seen: Vec::new(),
             seed,
         };
@@ -214,7 +192,7 @@ impl Policy for Learner<'_> {
         let scores = self.scores(&state, &mut rng)?;
         let values = scores
             .iter()
-            .zip(&self.weights)
+            .zip(self.weights)
             .map(|(s, w)| s * w)
             .collect();
         choose(values, self.spec.budget)
